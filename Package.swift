@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, light to heavy: C shims → CleaveIR → CleaveRuntime → … → the `cleave` CLI.
+// A module may use the ones before it, never the reverse.
+let package = Package(
+    name: "cleave",
+    products: [
+        .executable(name: "cleave", targets: ["cleave"]),
+        .library(name: "CleaveIR", targets: ["CleaveIR"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: C boundary (Debian: libprotobuf-c-dev, zlib1g-dev, libopenblas-dev)
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        /// protoc-c output for schemas/onnx.proto (tools/gen-proto.sh); never edited by hand.
+        .target(name: "ONNXProto", dependencies: ["CProtobufC"]),
+
+        // MARK: Swift modules
+        .target(name: "CleaveIR", dependencies: ["ONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "cleave",
+            dependencies: ["CleaveIR", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
+
+        // MARK: Tests
+        .testTarget(name: "CleaveIRTests", dependencies: ["CleaveIR"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["CleaveIR"], swiftSettings: swiftSettings),
+    ]
+)
+
+var swiftSettings: [SwiftSetting] {
+    [.swiftLanguageMode(.v5)]
+}

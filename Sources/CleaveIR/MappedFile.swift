@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A whole file mapped read-only into memory. Tensors read from a model keep
+/// the mapping alive and point into it, so weights are never copied on import.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let bytes: UnsafeRawBufferPointer
+
+    /// Maps `path`. An empty file maps to an empty buffer.
+    /// - Throws: `CleaveError.io` when the file cannot be opened or mapped.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CleaveError.io("\(path): cannot open: \(errnoDescription())") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw CleaveError.io("\(path): cannot stat: \(errnoDescription())") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw CleaveError.io("\(path): not a regular file") }
+        let size = Int(info.st_size)
+        if size == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw CleaveError.io("\(path): cannot map \(size) bytes: \(errnoDescription())")
+        }
+        bytes = UnsafeRawBufferPointer(start: base, count: size)
+    }
+
+    public var count: Int { bytes.count }
+
+    /// Tells the kernel the pages will be read once, front to back.
+    public func adviseSequential() {
+        guard let base = bytes.baseAddress else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_SEQUENTIAL)
+    }
+
+    deinit {
+        if let base = bytes.baseAddress {
+            munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
+        }
+    }
+}
+
+func errnoDescription() -> String { String(cString: strerror(errno)) }
