@@ -1,0 +1,156 @@
+/// Shape facts that shape inference, the cost model and the kernels all
+/// need, computed in one place so they cannot disagree.
+
+/// NumPy-style multidirectional broadcasting of two shapes.
+/// - Throws: `CleaveError.badInput` when a pair of dims is neither equal nor 1.
+public func broadcast(_ a: Shape, _ b: Shape) throws -> Shape {
+    let rank = Swift.max(a.rank, b.rank)
+    var dims = [Int](repeating: 1, count: rank)
+    for i in 0..<rank {
+        let da = i < rank - a.rank ? 1 : a[i - (rank - a.rank)]
+        let db = i < rank - b.rank ? 1 : b[i - (rank - b.rank)]
+        guard da == db || da == 1 || db == 1 else {
+            throw CleaveError.badInput("shapes \(a) and \(b) cannot be broadcast (dim \(da) vs \(db))")
+        }
+        dims[i] = da == 1 ? db : da
+    }
+    return Shape(dims)
+}
+
+/// The window geometry of Conv, ConvTranspose and the pooling ops over N
+/// spatial dims, with `auto_pad` already resolved into explicit pads.
+public struct WindowGeometry: Hashable, Sendable {
+    public var kernel: [Int]
+    public var strides: [Int]
+    public var dilations: [Int]
+    /// Padding before each spatial dim.
+    public var padsBegin: [Int]
+    /// Padding after each spatial dim.
+    public var padsEnd: [Int]
+    /// Output spatial dims.
+    public var output: [Int]
+
+    public var spatialRank: Int { kernel.count }
+
+    /// Geometry of a Conv or pooling window over `input` spatial dims.
+    ///
+    /// - Parameters:
+    ///   - kernel: kernel spatial dims (kernel_shape, or the weight's trailing dims).
+    ///   - ceilMode: pooling's `ceil_mode`; a window must still start inside the
+    ///     input or its left padding (the rule ONNX Runtime and PyTorch apply).
+    /// - Throws: `CleaveError.badInput` when attributes disagree in length or the
+    ///   window does not fit.
+    public init(node: Node, input: [Int], kernel: [Int], ceilMode: Bool = false) throws {
+        let n = input.count
+        let label = node.name.isEmpty ? node.opType : "'\(node.name)'"
+        func attribute(_ name: String, default value: Int, count: Int) throws -> [Int] {
+            guard let v = node.ints(name) else { return [Int](repeating: value, count: count) }
+            guard v.count == count else {
+                throw CleaveError.badInput("node \(label): \(name) has \(v.count) values, expected \(count)")
+            }
+            return v
+        }
+        guard kernel.count == n else {
+            throw CleaveError.badInput("node \(label): kernel has \(kernel.count) spatial dims, input has \(n)")
+        }
+        self.kernel = kernel
+        strides = try attribute("strides", default: 1, count: n)
+        dilations = try attribute("dilations", default: 1, count: n)
+        let pads = try attribute("pads", default: 0, count: 2 * n)
+        padsBegin = Array(pads[0..<n])
+        padsEnd = Array(pads[n..<(2 * n)])
+        guard strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }),
+              pads.allSatisfy({ $0 >= 0 })
+        else { throw CleaveError.badInput("node \(label): kernel, strides and dilations must be positive, pads non-negative") }
+        output = []
+        let autoPad = node.string("auto_pad") ?? "NOTSET"
+        for i in 0..<n {
+            let extent = (kernel[i] - 1) * dilations[i] + 1
+            switch autoPad {
+            case "SAME_UPPER", "SAME_LOWER":
+                let out = (input[i] + strides[i] - 1) / strides[i]
+                let total = Swift.max(0, (out - 1) * strides[i] + extent - input[i])
+                let small = total / 2
+                padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
+                padsEnd[i] = total - padsBegin[i]
+                output.append(out)
+                continue
+            case "VALID":
+                padsBegin[i] = 0
+                padsEnd[i] = 0
+            case "NOTSET", "":
+                break
+            default:
+                throw CleaveError.badInput("node \(label): unknown auto_pad '\(autoPad)'")
+            }
+            let span = input[i] + padsBegin[i] + padsEnd[i] - extent
+            guard span >= 0 else {
+                throw CleaveError.badInput("node \(label): window of \(extent) does not fit input dim \(input[i]) with pads \(padsBegin[i])+\(padsEnd[i])")
+            }
+            var out = span / strides[i] + 1
+            if ceilMode {
+                out = (span + strides[i] - 1) / strides[i] + 1
+                if (out - 1) * strides[i] >= input[i] + padsBegin[i] { out -= 1 }
+            }
+            output.append(out)
+        }
+    }
+
+    /// Geometry of a ConvTranspose: `output` is the output spatial size, from
+    /// `output_shape` when given, else from strides, pads and `output_padding`.
+    public init(convTranspose node: Node, input: [Int], kernel: [Int]) throws {
+        let n = input.count
+        let label = node.name.isEmpty ? node.opType : "'\(node.name)'"
+        func attribute(_ name: String, default value: Int, count: Int) throws -> [Int] {
+            guard let v = node.ints(name) else { return [Int](repeating: value, count: count) }
+            guard v.count == count else {
+                throw CleaveError.badInput("node \(label): \(name) has \(v.count) values, expected \(count)")
+            }
+            return v
+        }
+        guard kernel.count == n else {
+            throw CleaveError.badInput("node \(label): kernel has \(kernel.count) spatial dims, input has \(n)")
+        }
+        self.kernel = kernel
+        strides = try attribute("strides", default: 1, count: n)
+        dilations = try attribute("dilations", default: 1, count: n)
+        let outputPadding = try attribute("output_padding", default: 0, count: n)
+        let pads = try attribute("pads", default: 0, count: 2 * n)
+        padsBegin = Array(pads[0..<n])
+        padsEnd = Array(pads[n..<(2 * n)])
+        guard strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }) else {
+            throw CleaveError.badInput("node \(label): kernel, strides and dilations must be positive")
+        }
+        let autoPad = node.string("auto_pad") ?? "NOTSET"
+        let requested = node.ints("output_shape").map { Array($0.suffix(n)) }
+        output = []
+        for i in 0..<n {
+            let extent = (kernel[i] - 1) * dilations[i] + 1
+            let full = strides[i] * (input[i] - 1) + outputPadding[i] + extent
+            if let requested {
+                // Pads follow from the requested size (ONNX spec: SAME_UPPER puts the extra one at the end).
+                let total = full - requested[i]
+                let small = total / 2
+                padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
+                padsEnd[i] = total - padsBegin[i]
+                output.append(requested[i])
+            } else if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
+                let out = input[i] * strides[i]
+                let total = Swift.max(0, full - out)
+                let small = total / 2
+                padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
+                padsEnd[i] = total - padsBegin[i]
+                output.append(out)
+            } else {
+                if autoPad == "VALID" {
+                    padsBegin[i] = 0
+                    padsEnd[i] = 0
+                }
+                output.append(full - padsBegin[i] - padsEnd[i])
+            }
+            guard output[i] > 0 else {
+                throw CleaveError.badInput("node \(label): output dim \(output[i]) is not positive")
+            }
+        }
+    }
+}
