@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "cleave", targets: ["cleave"]),
         .library(name: "CleaveIR", targets: ["CleaveIR"]),
+        .library(name: "CleaveRuntime", targets: ["CleaveRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,13 +23,15 @@ let package = Package(
 
         // MARK: Swift modules
         .target(name: "CleaveIR", dependencies: ["ONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
+        .target(name: "CleaveRuntime", dependencies: ["CleaveIR", "COpenBLAS"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "cleave",
-            dependencies: ["CleaveIR", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["CleaveIR", "CleaveRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
 
         // MARK: Tests
         .testTarget(name: "CleaveIRTests", dependencies: ["CleaveIR"], swiftSettings: swiftSettings),
+        .testTarget(name: "CleaveRuntimeTests", dependencies: ["CleaveRuntime", "CleaveIR"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["CleaveIR"], swiftSettings: swiftSettings),
     ]
 )

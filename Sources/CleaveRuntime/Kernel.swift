@@ -1,0 +1,76 @@
+import CleaveIR
+import COpenBLAS
+import Dispatch
+
+/// One operator, ready to run. Built once per session from its node, so it
+/// can parse attributes, pre-pack weights and keep scratch buffers; `run` is
+/// then called for every inference.
+///
+/// A kernel instance is used by one thread at a time (sessions are not shared
+/// across threads; build one session per thread).
+public protocol Kernel: AnyObject {
+    /// Computes the node's outputs.
+    /// - Parameter inputs: the node's inputs in order, nil where an optional
+    ///   input was omitted (ONNX's empty name).
+    /// - Returns: one tensor per node output (optional trailing outputs may be omitted).
+    /// - Throws: `CleaveError.badInput` for shapes or dtypes the op cannot take,
+    ///   naming the node.
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor]
+}
+
+/// What a kernel knows when it is built.
+public struct KernelSetup {
+    public let node: Node
+    /// The ai.onnx opset of the model: attribute and input forms depend on it.
+    public let opset: Int
+    /// Values known before running (initializers, Constant outputs), by name,
+    /// so kernels can pre-pack weights.
+    public let constants: [String: Tensor]
+
+    /// The node's name for messages: its name, or its op if unnamed.
+    public var label: String { node.name.isEmpty ? node.opType : "'\(node.name)'" }
+
+    /// The constant value of input `index`, if it is known at build time.
+    public func constantInput(_ index: Int) -> Tensor? {
+        node.input(index).flatMap { constants[$0] }
+    }
+
+    /// A `CleaveError.badInput` that names this node.
+    public func error(_ message: String) -> CleaveError {
+        .badInput("node \(label) (\(node.opType)): \(message)")
+    }
+}
+
+/// Run-time settings shared by all kernels of a session.
+public struct KernelContext: Sendable {
+    /// Threads for cleave's own parallel loops (OpenBLAS is set to the same count).
+    public let threads: Int
+
+    public init(threads: Int) {
+        self.threads = Swift.max(1, threads)
+    }
+
+    /// Runs `body` over `0..<count` split into contiguous chunks, on up to
+    /// `threads` threads; runs inline when one thread or little work.
+    /// - Parameter grain: the smallest chunk worth a thread.
+    public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let chunks = Swift.min(threads, Swift.max(1, count / Swift.max(1, grain)))
+        if chunks <= 1 {
+            body(0..<count)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let start = count * chunk / chunks
+                let end = count * (chunk + 1) / chunks
+                if start < end { body(start..<end) }
+            }
+        }
+    }
+}
+
+/// Sets the thread count of OpenBLAS, which is process-wide.
+func setBLASThreads(_ threads: Int) {
+    openblas_set_num_threads(Int32(Swift.max(1, threads)))
+}

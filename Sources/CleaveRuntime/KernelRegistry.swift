@@ -1,0 +1,48 @@
+import CleaveIR
+
+/// The table from ONNX op to kernel: one exhaustive switch, so a new `Op`
+/// does not compile until it has a kernel.
+enum KernelRegistry {
+    static func make(_ op: Op, _ setup: KernelSetup) throws -> Kernel {
+        switch op {
+        // MARK: linear algebra and windows (Kernels/Convolution.swift, Kernels/MatrixProduct.swift, …)
+        case .conv: return try ConvKernel(setup)
+        case .convTranspose: return try ConvTransposeKernel(setup)
+        case .gemm: return try GemmKernel(setup)
+        case .matMul: return try MatMulKernel(setup)
+        case .batchNormalization: return try BatchNormalizationKernel(setup)
+        case .instanceNormalization: return try InstanceNormalizationKernel(setup)
+        case .lrn: return try LRNKernel(setup)
+        case .maxPool, .averagePool: return try PoolKernel(setup)
+        case .globalAveragePool, .globalMaxPool: return try GlobalPoolKernel(setup)
+        // MARK: element-wise
+        case .relu, .leakyRelu, .elu, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf,
+             .sqrt, .exp, .log, .neg, .abs:
+            return try UnaryKernel(setup)
+        case .clip: return try ClipKernel(setup)
+        case .prelu: return try PReluKernel(setup)
+        case .add, .sub, .mul, .div, .pow: return try BinaryKernel(setup)
+        case .sum, .max, .min, .mean: return try VariadicKernel(setup)
+        case .quantizeLinear: return try QuantizeLinearKernel(setup)
+        case .dequantizeLinear: return try DequantizeLinearKernel(setup)
+        case .cast: return try CastKernel(setup)
+        // MARK: reductions
+        case .softmax, .logSoftmax: return try SoftmaxKernel(setup)
+        case .reduceMean, .reduceSum, .reduceMax: return try ReduceKernel(setup)
+        // MARK: data movement
+        case .concat: return try ConcatKernel(setup)
+        case .split: return try SplitKernel(setup)
+        case .slice: return try SliceKernel(setup)
+        case .gather: return try GatherKernel(setup)
+        case .reshape, .flatten, .squeeze, .unsqueeze: return try ReshapeKernel(setup)
+        case .transpose: return try TransposeKernel(setup)
+        case .expand: return try ExpandKernel(setup)
+        case .pad: return try PadKernel(setup)
+        case .resize, .upsample: return try ResizeKernel(setup)
+        case .shape: return try ShapeKernel(setup)
+        case .constant: return try ConstantKernel(setup)
+        case .constantOfShape: return try ConstantOfShapeKernel(setup)
+        case .identity, .dropout: return try IdentityKernel(setup)
+        }
+    }
+}

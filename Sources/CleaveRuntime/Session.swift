@@ -1,0 +1,182 @@
+import CleaveIR
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Options for building a `Session`.
+public struct SessionOptions: Sendable {
+    /// Threads for kernels and OpenBLAS; defaults to all cores.
+    public var threads: Int
+    public init(threads: Int? = nil) {
+        self.threads = threads ?? Session.availableCores
+    }
+}
+
+/// How long one node took in a run.
+public struct NodeTiming: Sendable {
+    public var node: String
+    public var op: String
+    public var milliseconds: Double
+}
+
+/// An executable form of a graph: kernels chosen and a memory plan made once,
+/// then `run` as often as needed.
+///
+/// A tensor is released right after its last consumer ran (graph outputs and
+/// constants excepted), so peak memory is the weights plus the live activations.
+/// A session is not meant to be shared across threads: build one per thread.
+public final class Session {
+    public let graph: Graph
+    public let options: SessionOptions
+    private let context: KernelContext
+    private let kernels: [Kernel]
+    /// Value ids: every tensor name maps to a slot.
+    private let slots: [String: Int]
+    private let nodeInputs: [[Int?]]
+    private let nodeOutputs: [[Int]]
+    /// Slots to release after node i ran.
+    private let releases: [[Int]]
+    private let constantSlots: [(Int, Tensor)]
+    private let inputSlots: [(ValueInfo, Int)]
+    private let outputSlots: [(String, Int)]
+
+    /// Builds kernels for every node.
+    /// - Throws: `CleaveError.badInput` listing every unsupported op at once,
+    ///   or the first node whose attributes are invalid.
+    public init(graph: Graph, options: SessionOptions = SessionOptions()) throws {
+        self.graph = graph
+        self.options = options
+        context = KernelContext(threads: options.threads)
+        setBLASThreads(options.threads)
+
+        var unsupported: [String: Int] = [:]
+        for node in graph.nodes where node.op == nil {
+            let name = node.domain.isEmpty ? node.opType : "\(node.domain).\(node.opType)"
+            unsupported[name, default: 0] += 1
+        }
+        if !unsupported.isEmpty {
+            let list = unsupported.sorted { $0.key < $1.key }.map { $0.value > 1 ? "\($0.key) (×\($0.value))" : $0.key }
+            throw CleaveError.badInput("unsupported ops: \(list.joined(separator: ", "))")
+        }
+
+        let constants = graph.constants
+        var slots: [String: Int] = [:]
+        func slot(_ name: String) -> Int {
+            if let s = slots[name] { return s }
+            slots[name] = slots.count
+            return slots.count - 1
+        }
+        let inputs = graph.runtimeInputs.map { ($0, slot($0.name)) }
+        var constantSlots: [(Int, Tensor)] = []
+        for initializer in graph.initializers { constantSlots.append((slot(initializer.name), initializer.tensor)) }
+
+        var kernels: [Kernel] = []
+        var nodeInputs: [[Int?]] = []
+        var nodeOutputs: [[Int]] = []
+        var lastUse: [Int: Int] = [:]
+        for (index, node) in graph.nodes.enumerated() {
+            guard let op = node.op else { continue }  // unreachable: checked above
+            kernels.append(try KernelRegistry.make(op, KernelSetup(node: node, opset: graph.opsetVersion, constants: constants)))
+            let ins = node.inputs.map { $0.isEmpty ? nil : slot($0) }
+            nodeInputs.append(ins)
+            for s in ins.compactMap({ $0 }) { lastUse[s] = index }
+            nodeOutputs.append(node.outputs.map { slot($0) })
+        }
+        let outputs = graph.outputs.map { ($0.name, slot($0.name)) }
+        let pinned = Set(outputs.map(\.1)).union(constantSlots.map(\.0))
+        var releases = [[Int]](repeating: [], count: graph.nodes.count)
+        for (s, index) in lastUse where !pinned.contains(s) { releases[index].append(s) }
+
+        self.slots = slots
+        self.kernels = kernels
+        self.nodeInputs = nodeInputs
+        self.nodeOutputs = nodeOutputs
+        self.releases = releases
+        self.constantSlots = constantSlots
+        self.inputSlots = inputs
+        self.outputSlots = outputs
+    }
+
+    /// Runs the graph.
+    /// - Parameter inputs: a tensor for every runtime input, by name.
+    /// - Returns: the graph outputs by name.
+    /// - Throws: `CleaveError.badInput` naming a missing, unexpected or
+    ///   mistyped input, or the node that failed.
+    public func run(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        try execute(inputs, record: nil)
+    }
+
+    /// Runs the graph and records how long each node took.
+    public func run(_ inputs: [String: Tensor], timings: inout [NodeTiming]) throws -> [String: Tensor] {
+        var recorded: [NodeTiming] = []
+        let outputs = try execute(inputs) { index, seconds in
+            let node = self.graph.nodes[index]
+            recorded.append(NodeTiming(node: node.name.isEmpty ? self.graph.label(index) : node.name,
+                                       op: node.opType, milliseconds: seconds * 1000))
+        }
+        timings = recorded
+        return outputs
+    }
+
+    private func execute(_ inputs: [String: Tensor], record: ((Int, Double) -> Void)?) throws -> [String: Tensor] {
+        setBLASThreads(options.threads)
+        var values = [Tensor?](repeating: nil, count: slots.count)
+        for (s, tensor) in constantSlots { values[s] = tensor }
+        let expected = Set(inputSlots.map { $0.0.name })
+        if let extra = inputs.keys.sorted().first(where: { !expected.contains($0) }) {
+            throw CleaveError.badInput("input '\(extra)' is not an input of the model (inputs: \(inputSlots.map { $0.0.name }.joined(separator: ", ")))")
+        }
+        for (info, s) in inputSlots {
+            guard let tensor = inputs[info.name] else {
+                throw CleaveError.badInput("input '\(info.name)' is missing (expected \(Session.describe(info)))")
+            }
+            try Session.check(tensor, against: info)
+            values[s] = tensor
+        }
+        for (index, kernel) in kernels.enumerated() {
+            let args = nodeInputs[index].map { $0.flatMap { values[$0] } }
+            let start = record == nil ? 0 : Session.now()
+            let results = try kernel.run(args, context)
+            record?(index, Session.now() - start)
+            for (position, s) in nodeOutputs[index].enumerated() where position < results.count {
+                values[s] = results[position]
+            }
+            for s in releases[index] { values[s] = nil }
+        }
+        var outputs: [String: Tensor] = [:]
+        for (name, s) in outputSlots {
+            guard let tensor = values[s] else { throw CleaveError.badInput("output '\(name)' was not computed") }
+            outputs[name] = tensor
+        }
+        return outputs
+    }
+
+    /// Checks a fed tensor against the declared input: dtype, rank and fixed dims.
+    static func check(_ tensor: Tensor, against info: ValueInfo) throws {
+        var ok = info.dtype == nil || info.dtype == tensor.dtype
+        if let dims = info.dims {
+            ok = ok && dims.count == tensor.shape.rank
+                && zip(dims, tensor.shape.dims).allSatisfy { $0.value == nil || $0.value == $1 }
+        }
+        guard ok else {
+            throw CleaveError.badInput("input '\(info.name)': expected \(describe(info)), got \(tensor.dtype.name)\(tensor.shape)")
+        }
+    }
+
+    static func describe(_ info: ValueInfo) -> String {
+        let dims = info.dims.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "[…]"
+        return "\(info.dtype?.name ?? "any")\(dims)"
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Cores this process may use.
+    public static var availableCores: Int {
+        Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
