@@ -31,6 +31,9 @@ public enum ONNXImporter {
     public static func load(file: MappedFile) throws -> Graph {
         let path = file.path
         guard file.count > 0 else { throw CleaveError.badInput("\(path): empty file, not an ONNX model") }
+        if let kind = recognizedOtherFormat(file.bytes) {
+            throw CleaveError.badInput("\(path): this is \(kind), not an ONNX model")
+        }
         let skeleton: [UInt8]
         do {
             skeleton = try PayloadStripper.skeleton(of: file.bytes)
@@ -46,6 +49,27 @@ public enum ONNXImporter {
         var reader = ProtoReader(file: file, externalData: ExternalDataResolver(modelPath: path))
         return try reader.graph(from: model.pointee)
     }
+}
+
+/// Names common file formats that are not ONNX, so a wrong file gets a clear message.
+func recognizedOtherFormat(_ bytes: UnsafeRawBufferPointer) -> String? {
+    func starts(with prefix: [UInt8]) -> Bool {
+        bytes.count >= prefix.count && zip(bytes, prefix).allSatisfy { $0 == $1 }
+    }
+    if starts(with: [0x89, 0x50, 0x4E, 0x47]) { return "a PNG image" }
+    if starts(with: [0xFF, 0xD8, 0xFF]) { return "a JPEG image" }
+    if starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) { return "a NumPy .npy array" }
+    if starts(with: [0x50, 0x4B, 0x03, 0x04]) { return "a ZIP archive (a PyTorch checkpoint?)" }
+    if starts(with: [0x1F, 0x8B]) { return "a gzip stream" }
+    if starts(with: Array("%PDF".utf8)) { return "a PDF document" }
+    // Text: JSON objects/arrays and other printable files.
+    var index = 0
+    while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+    if index < bytes.count, bytes[index] == UInt8(ascii: "{") || bytes[index] == UInt8(ascii: "[") {
+        let sample = bytes.prefix(4096)
+        if sample.allSatisfy({ $0 >= 0x20 || [0x09, 0x0A, 0x0D].contains($0) }) { return "a JSON or text file" }
+    }
+    return nil
 }
 
 /// Turns protobuf-c structs into IR values.
