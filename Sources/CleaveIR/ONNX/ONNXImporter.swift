@@ -18,7 +18,7 @@ public enum ONNXImporter {
     /// ai.onnx opset versions cleave accepts on import.
     public static let knownOpsets = 1...24
     /// ONNX IR versions cleave accepts.
-    public static let knownIRVersions = 3...12
+    public static let knownIRVersions = 3...14
 
     /// Loads and validates the model at `path`.
     public static func load(path: String) throws -> Graph {
