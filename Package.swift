@@ -32,7 +32,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "CleaveIRTests", dependencies: ["CleaveIR"], swiftSettings: swiftSettings),
         .testTarget(name: "CleaveRuntimeTests", dependencies: ["CleaveRuntime", "CleaveIR"], swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["CleaveIR"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", swiftSettings: swiftSettings),
     ]
 )
 
