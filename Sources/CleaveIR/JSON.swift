@@ -120,6 +120,27 @@ public enum JSON: Hashable, Sendable {
         out += "\""
     }
 
+    /// The canonical form used for digests: compact, with object keys sorted by
+    /// their UTF-8 bytes at every level (schemas/BUNDLE.md §2.3).
+    public func canonicalSerialization() -> String {
+        sortingKeys().serialized()
+    }
+
+    private func sortingKeys() -> JSON {
+        switch self {
+        case .array(let items): return .array(items.map { $0.sortingKeys() })
+        case .object(let members):
+            return .object(members.map { ($0.0, $0.1.sortingKeys()) }.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) })
+        default: return self
+        }
+    }
+
+    /// The object without `key`.
+    public func removing(_ key: String) -> JSON {
+        guard case .object(let members) = self else { return self }
+        return .object(members.filter { $0.0 != key })
+    }
+
     // MARK: reading
 
     /// Parses `bytes` strictly: one value, no trailing data, no duplicate keys,

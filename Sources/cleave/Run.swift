@@ -1,11 +1,20 @@
 import ArgumentParser
+import CleaveBundle
 import CleaveIR
 import CleaveRuntime
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a model on NumPy inputs and write its outputs as .npy files.",
+        abstract: "Run a model, a bundle, or an edge/cloud pair on NumPy inputs and write the outputs as .npy files.",
         discussion: """
+            MODEL is an .onnx file or a bundle folder. Given two bundles (an edge and a \
+            cloud half of one cut), both are verified, then the edge half runs and its \
+            boundary tensors feed the cloud half; the outputs are the whole model's.
+
             Inputs are NumPy .npy files in C order (float32, float16, float64, int64, \
             int32, int8, uint8, bool). Each output is written to DIR/<output name>.npy, \
             with characters other than letters, digits, '.', '_' and '-' replaced by '_'.
@@ -15,8 +24,11 @@ struct Run: ParsableCommand {
                 --input input=fixtures/pytorch_style/inputs/input.npy --output-dir out --repeat 10
             """)
 
-    @Argument(help: "The ONNX model to run.")
+    @Argument(help: "The ONNX model or bundle folder to run.")
     var model: String
+
+    @Argument(help: "The cloud (or edge) bundle that pairs with MODEL.")
+    var peer: String?
 
     @Option(name: .customLong("input"), help: ArgumentHelp("An input as NAME=FILE.npy (repeatable).", valueName: "name=file"))
     var inputs: [String] = []
@@ -40,8 +52,8 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let graph = try ONNXImporter.load(path: model)
-        let session = try Session(graph: graph, options: SessionOptions(threads: threading.threads))
+        let options = SessionOptions(threads: threading.threads)
+        let runner = try Runner(model: model, peer: peer, options: options)
         var feeds: [String: Tensor] = [:]
         for input in inputs {
             guard let equals = input.lastIndex(of: "=") else { continue }
@@ -54,7 +66,7 @@ struct Run: ParsableCommand {
         var outputs: [String: Tensor] = [:]
         for _ in 0..<repeats {
             let start = Session.now()
-            outputs = json ? try session.run(feeds, timings: &timings) : try session.run(feeds)
+            outputs = try runner.run(feeds, record: json, timings: &timings)
             latencies.append((Session.now() - start) * 1000)
         }
         let median = latencies.sorted()[latencies.count / 2]
@@ -63,25 +75,25 @@ struct Run: ParsableCommand {
         if let outputDirectory {
             try makeDirectory(outputDirectory)
             var used = Set<String>()
-            for output in graph.outputs {
-                guard let tensor = outputs[output.name] else { continue }
-                var file = fileSafe(output.name)
+            for name in runner.outputNames {
+                guard let tensor = outputs[name] else { continue }
+                var file = fileSafe(name)
                 while !used.insert(file).inserted { file += "_" }
                 let path = outputDirectory + "/" + file + ".npy"
                 try Npy.write(tensor, to: path)
-                written[output.name] = path
+                written[name] = path
             }
         }
 
         if json {
             let report = JSON.object([
                 ("model", .string(model)),
-                ("threads", .int(session.options.threads)),
-                ("outputs", .array(graph.outputs.compactMap { output in
-                    outputs[output.name].map { tensor in
-                        .object([("name", .string(output.name)), ("dtype", .string(tensor.dtype.name)),
+                ("threads", .int(options.threads)),
+                ("outputs", .array(runner.outputNames.compactMap { name in
+                    outputs[name].map { tensor in
+                        .object([("name", .string(name)), ("dtype", .string(tensor.dtype.name)),
                                  ("shape", .array(tensor.shape.dims.map { .int($0) })),
-                                 ("file", written[output.name].map { .string($0) } ?? .null)])
+                                 ("file", written[name].map { .string($0) } ?? .null)])
                     }
                 })),
                 ("latency_ms", .object([("median", .double(median)), ("runs", .array(latencies.map { .double($0) }))])),
@@ -89,13 +101,43 @@ struct Run: ParsableCommand {
             ])
             print(report.serialized(pretty: true))
         } else {
-            for output in graph.outputs {
-                guard let tensor = outputs[output.name] else { continue }
-                let destination = written[output.name].map { " → \($0)" } ?? ""
-                print("\(output.name): \(tensor.dtype.name)\(tensor.shape)\(destination)")
+            for name in runner.outputNames {
+                guard let tensor = outputs[name] else { continue }
+                let destination = written[name].map { " → \($0)" } ?? ""
+                print("\(name): \(tensor.dtype.name)\(tensor.shape)\(destination)")
             }
             let runs = repeats > 1 ? "median of \(repeats) runs" : "1 run"
-            print("latency: \(fixed(median, 3)) ms (\(runs), \(session.options.threads) thread\(session.options.threads == 1 ? "" : "s"))")
+            print("latency: \(fixed(median, 3)) ms (\(runs), \(options.threads) thread\(options.threads == 1 ? "" : "s"))")
         }
+    }
+}
+
+/// What `run` executes: a model file, one bundle, or an edge/cloud pair.
+struct Runner {
+    private let session: Session?
+    private let pair: BundlePair?
+    let outputNames: [String]
+
+    init(model: String, peer: String?, options: SessionOptions) throws {
+        var info = stat()
+        let isFolder = stat(model, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        if let peer {
+            let pair = try BundlePair(try LoadedBundle(path: model), try LoadedBundle(path: peer), options: options)
+            self.pair = pair
+            session = nil
+            outputNames = pair.outputNames
+        } else {
+            let graph = isFolder ? try LoadedBundle(path: model).graph : try ONNXImporter.load(path: model)
+            session = try Session(graph: graph, options: options)
+            pair = nil
+            outputNames = graph.outputs.map(\.name)
+        }
+    }
+
+    /// Runs once; with `record`, per-node timings of a single model or bundle are collected.
+    func run(_ feeds: [String: Tensor], record: Bool, timings: inout [NodeTiming]) throws -> [String: Tensor] {
+        if let pair { return try pair.run(feeds) }
+        guard let session else { return [:] }
+        return record ? try session.run(feeds, timings: &timings) : try session.run(feeds)
     }
 }

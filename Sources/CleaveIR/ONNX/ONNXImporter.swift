@@ -136,6 +136,7 @@ struct ProtoReader {
             guard !name.isEmpty else { throw fail("an initializer has no name") }
             var initializer = Initializer(name: name, tensor: try tensor(tensorProto.pointee, what: "initializer '\(name)'"))
             initializer.docString = string(tensorProto.pointee.doc_string)
+            initializer.externalData = externalReference(tensorProto.pointee, byteCount: initializer.tensor.byteCount)
             graph.initializers.append(initializer)
         }
         for (index, nodeProto) in buffer(g.node, g.n_node).enumerated() {
@@ -279,6 +280,21 @@ struct ProtoReader {
             storage = try typedData(proto, dtype: dtype, count: count, byteCount: byteCount, what: what)
         }
         return Tensor(dtype: dtype, shape: shape, storage: storage)
+    }
+
+    /// The external-data reference of a tensor already read successfully.
+    func externalReference(_ proto: Onnx__TensorProto, byteCount: Int) -> ExternalDataReference? {
+        guard proto.has_data_location != 0 && proto.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL else { return nil }
+        var reference = ExternalDataReference(location: "", offset: 0, length: byteCount)
+        for entry in buffer(proto.external_data, proto.n_external_data) {
+            guard let entry else { continue }
+            switch string(entry.pointee.key) {
+            case "location": reference.location = string(entry.pointee.value)
+            case "offset": reference.offset = Int(string(entry.pointee.value)) ?? 0
+            default: break
+            }
+        }
+        return reference
     }
 
     /// Tensors stored in the typed repeated fields (float_data, int32_data, …),
