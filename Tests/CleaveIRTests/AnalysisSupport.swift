@@ -22,14 +22,14 @@ struct GraphBuilder {
 
     init(opset: Int) { self.opset = opset }
 
-    /// A runtime input with declared dims.
-    mutating func input(_ name: String, _ dtype: DType = .float, _ dims: [Dim]) {
+    /// A runtime input with declared (possibly symbolic) dims.
+    mutating func input(_ name: String, dims: [Dim], _ dtype: DType = .float) {
         inputs.append(ValueInfo(name: name, dtype: dtype, dims: dims))
     }
 
     /// A runtime input with fixed dims.
-    mutating func input(_ name: String, _ dtype: DType = .float, _ shape: [Int]) {
-        input(name, dtype, shape.map { Dim.fixed($0) })
+    mutating func input(_ name: String, _ shape: [Int], _ dtype: DType = .float) {
+        input(name, dims: shape.map { Dim.fixed($0) }, dtype)
     }
 
     mutating func initializer(_ name: String, _ tensor: Tensor) {
