@@ -222,3 +222,82 @@ final class AnalysisTests: XCTestCase {
         XCTAssertEqual(a.costs[0].bytesWritten, 24, "a Constant writes its value")
     }
 }
+
+/// Values from a model file can be anything: absurd ones must give a
+/// `CleaveError.badInput` naming the node, never an arithmetic trap.
+final class AbsurdValueTests: XCTestCase {
+    let huge = Int(Int64.max)
+
+    func analyse(_ op: String, _ inputs: [String], _ attributes: [String: AttributeValue] = [:],
+                 setUp: (inout GraphBuilder) -> Void = { _ in }) throws {
+        var b = GraphBuilder(opset: 13)
+        b.input("x", [1, 2, 8, 8])
+        b.weight("w", [2, 2, 3, 3])
+        setUp(&b)
+        b.node(op, inputs, ["y"], name: "absurd", attributes)
+        _ = try b.analyse(["y"])
+    }
+
+    func testWindowAttributes() {
+        assertThrows(["absurd"], kind: .badInput) { try self.analyse("Conv", ["x", "w"], ["dilations": .ints([self.huge, 1])]) }
+        assertThrows(["absurd"], kind: .badInput) { try self.analyse("Conv", ["x", "w"], ["pads": .ints([self.huge, 0, self.huge, 0])]) }
+        assertThrows(["absurd"], kind: .badInput) { try self.analyse("Conv", ["x", "w"], ["group": .int(self.huge)]) }
+        assertThrows(["absurd"], kind: .badInput) {
+            try self.analyse("ConvTranspose", ["x", "w"], ["strides": .ints([self.huge, 1])])
+        }
+        assertThrows(["absurd"], kind: .badInput) {
+            try self.analyse("ConvTranspose", ["x", "w"], ["output_shape": .ints([4])])
+        }
+    }
+
+    /// ceil_mode's last-window check multiplies by the stride; with a huge
+    /// stride and pad it must still give the one window that starts inside.
+    func testCeilModeWithHugeStride() throws {
+        var b = GraphBuilder(opset: 13)
+        b.input("x", [1, 2, 8, 8])
+        b.node("MaxPool", ["x"], ["y"], ["kernel_shape": .ints([2, 2]), "ceil_mode": .int(1), "strides": .ints([huge, 1]),
+                                          "pads": .ints([0, 0, huge - 10, 0])])
+        XCTAssertEqual(try b.analyse(["y"]).types["y"]?.shape, [1, 2, 1, 7])
+    }
+
+    func testShapeInputs() {
+        assertThrows(["absurd", "pads"], kind: .badInput) {
+            try self.analyse("Pad", ["x", "p"]) { $0.int64s("p", [0, 0, self.huge, 0, 0, 0, self.huge, 0]) }
+        }
+        assertThrows(["absurd"], kind: .badInput) {
+            try self.analyse("Reshape", ["x", "s"]) { $0.int64s("s", [self.huge, self.huge, -1]) }
+        }
+        assertThrows(["absurd"], kind: .badInput) {
+            try self.analyse("ConstantOfShape", ["s"]) { $0.int64s("s", [self.huge, 4]) }
+        }
+        assertThrows(["absurd"], kind: .badInput) {
+            try self.analyse("Expand", ["x", "s"]) { $0.int64s("s", [1 << 40, 1 << 40, 1, 1]) }
+        }
+        assertThrows(["absurd"], kind: .badInput) {
+            try self.analyse("Split", ["x", "s"]) { $0.int64s("s", [self.huge, 2 - self.huge]) }
+        }
+        assertThrows(["absurd"], kind: .badInput) {
+            try self.analyse("Resize", ["x", "", "s"]) { $0.floats("s", [1, 1, .nan, 1e30]) }
+        }
+        assertThrows(["absurd"], kind: .badInput) {
+            try self.analyse("Concat", ["x", "x"], ["axis": .int(self.huge)])
+        }
+    }
+
+    func testSliceWithExtremeStepsFoldsCorrectly() throws {
+        var b = GraphBuilder(opset: 13)
+        b.int64s("data", [10, 11, 12, 13, 14])
+        b.int64s("starts", [-1])
+        b.int64s("ends", [Int(Int64.min)])
+        b.int64s("steps", [Int(Int64.min)])
+        b.int64s("axes", [0])
+        b.node("Slice", ["data", "starts", "ends", "axes", "steps"], ["y"])
+        b.int64s("s2", [1])
+        b.int64s("e2", [huge])
+        b.int64s("st2", [huge])
+        b.node("Slice", ["data", "s2", "e2", "axes", "st2"], ["z"])
+        let a = try b.analyse(["y", "z"])
+        XCTAssertEqual(a.constants["y"]?.int64s, [14])
+        XCTAssertEqual(a.constants["z"]?.int64s, [11])
+    }
+}

@@ -76,7 +76,8 @@ extension NodeContext {
             var strides = inStrides
             var base = 0
             for s in axes {
-                strides[s.axis] = inStrides[s.axis] * s.step
+                // Wrapping: a huge step only occurs with count ≤ 1, where the stride is never followed.
+                strides[s.axis] = inStrides[s.axis] &* s.step
                 base += s.start * inStrides[s.axis]
             }
             return first.gathering(stridedIndices(output.shape, strides: strides, base: base), shape: output.shape)
@@ -216,9 +217,9 @@ func stridedIndices(_ shape: Shape, strides: [Int], base: Int) -> [Int] {
         var axis = shape.rank - 1
         while axis >= 0 {
             counter[axis] += 1
-            index += strides[axis]
+            index &+= strides[axis]
             if counter[axis] < shape[axis] { break }
-            index -= strides[axis] * shape[axis]
+            index &-= strides[axis] &* shape[axis]
             counter[axis] = 0
             axis -= 1
         }

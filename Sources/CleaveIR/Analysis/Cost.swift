@@ -60,7 +60,9 @@ func saturatingSum(_ a: Int, _ b: Int) -> Int {
     return overflow ? Int.max : sum
 }
 
-func saturatingProduct(_ values: Int...) -> Int {
+func saturatingProduct(_ values: Int...) -> Int { saturatingProduct(values) }
+
+func saturatingProduct(_ values: [Int]) -> Int {
     var result = 1
     for v in values {
         let (product, overflow) = result.multipliedReportingOverflow(by: v)
@@ -102,7 +104,7 @@ extension NodeContext {
         case .softmax, .logSoftmax:
             return saturatingProduct(elements, 3)
         case .maxPool, .averagePool:
-            return saturatingProduct(elements, (node.ints("kernel_shape") ?? []).reduce(1, *))
+            return saturatingProduct([elements] + (node.ints("kernel_shape") ?? []))
         case .globalAveragePool, .globalMaxPool, .reduceMean, .reduceSum, .reduceMax:
             return inputElements
         case .resize, .upsample:

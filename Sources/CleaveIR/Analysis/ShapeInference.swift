@@ -210,8 +210,8 @@ extension NodeContext {
         guard w.rank == x.shape.rank else { throw fail("weight \(w) must have the input's rank \(x.shape.rank)") }
         let group = node.int("group") ?? 1
         guard group > 0, w[0] % group == 0 else { throw fail("group \(group) does not divide \(w[0]) output channels") }
-        guard w[1] * group == x.shape[1] else {
-            throw fail("weight \(w) with group \(group) expects \(w[1] * group) input channels, input \(x.shape) has \(x.shape[1])")
+        guard x.shape[1] % group == 0, w[1] == x.shape[1] / group else {
+            throw fail("weight \(w) with group \(group) does not fit input \(x.shape): expected \(x.shape[1]) input channels = weight dim 1 × group")
         }
         let kernel = Array(w.dims[2...])
         if let declared = node.ints("kernel_shape"), declared != kernel {
@@ -239,7 +239,8 @@ extension NodeContext {
         if let declared = node.ints("kernel_shape"), declared != kernel {
             throw fail("kernel_shape \(declared) does not match weight \(w)")
         }
-        let channels = w[1] * group
+        let (channels, overflow) = w[1].multipliedReportingOverflow(by: group)
+        guard !overflow else { throw fail("group \(group) is too large") }
         if has(2) {
             let b = try shape(2)
             guard b == Shape([channels]) else { throw fail("bias has shape \(b), expected [\(channels)]") }
@@ -349,7 +350,9 @@ extension NodeContext {
             guard s.rank == first.shape.rank,
                   s.dims.enumerated().allSatisfy({ $0.offset == a || $0.element == first.shape[$0.offset] })
             else { throw fail("input \(i) \(s) does not match input 0 \(first.shape) except on axis \(a)") }
-            dims[a] += s[a]
+            let (sum, overflow) = dims[a].addingReportingOverflow(s[a])
+            guard !overflow else { throw fail("concatenated dim \(a) overflows") }
+            dims[a] = sum
         }
         return TensorType(first.dtype, try checkedShape(dims))
     }
@@ -370,7 +373,7 @@ extension NodeContext {
             guard outputs > 0, dim % outputs == 0 else { throw fail("dim \(dim) does not split evenly into \(outputs) outputs") }
             sizes = Array(repeating: dim / outputs, count: outputs)
         }
-        guard sizes.count == outputs, sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == dim else {
+        guard sizes.count == outputs, sizes.allSatisfy({ $0 >= 0 && $0 <= dim }), sizes.reduce(0, { $0 &+ $1 }) == dim else {
             throw fail("split sizes \(sizes) must be \(outputs) non-negative sizes adding up to \(dim)")
         }
         return sizes
@@ -505,7 +508,10 @@ extension NodeContext {
         let x = try type(0)
         var dims = x.shape.dims
         for pad in try padAmounts(rank: x.shape.rank) {
-            dims[pad.axis] += pad.begin + pad.end
+            let (grown, overflowBegin) = dims[pad.axis].addingReportingOverflow(pad.begin)
+            let (padded, overflowEnd) = grown.addingReportingOverflow(pad.end)
+            guard !overflowBegin && !overflowEnd else { throw fail("pads \(pad.begin), \(pad.end) on axis \(pad.axis) overflow") }
+            dims[pad.axis] = padded
         }
         return TensorType(x.dtype, try checkedShape(dims))
     }
