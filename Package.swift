@@ -36,7 +36,7 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // MARK: Tests
-        .testTarget(name: "CleaveIRTests", dependencies: ["CleaveIR"], swiftSettings: swiftSettings),
+        .testTarget(name: "CleaveIRTests", dependencies: ["CleaveIR"], exclude: ["Data"], swiftSettings: swiftSettings),
         .testTarget(name: "CleaveRuntimeTests", dependencies: ["CleaveRuntime", "CleaveIR"], swiftSettings: swiftSettings),
         .testTarget(name: "CleaveBundleTests", dependencies: ["CleaveBundle", "CleaveIR", "CleaveRuntime"], swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", swiftSettings: swiftSettings),
