@@ -25,7 +25,8 @@ public struct WindowGeometry: Hashable, Sendable {
     public var dilations: [Int]
     /// Padding before each spatial dim.
     public var padsBegin: [Int]
-    /// Padding after each spatial dim.
+    /// Padding after each spatial dim; negative for a ConvTranspose whose
+    /// `output_shape` reaches past the last kernel tap.
     public var padsEnd: [Int]
     /// Output spatial dims.
     public var output: [Int]
@@ -136,10 +137,12 @@ public struct WindowGeometry: Hashable, Sendable {
             let full = try math.add(try math.add(try math.mul(strides[i], input[i] - 1), outputPadding[i]), extent)
             if let requested {
                 // Pads follow from the requested size (ONNX spec: SAME_UPPER puts the extra one at the end).
-                let total = try math.sub(full, requested[i])
+                // A size beyond what the kernel reaches pads nothing at the start and extends the end,
+                // as ONNX Runtime does (padsEnd is then negative; the extra outputs hold only the bias).
+                let total = Swift.max(0, try math.sub(full, requested[i]))
                 let small = total / 2
                 padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
-                padsEnd[i] = total - padsBegin[i]
+                padsEnd[i] = full - requested[i] - padsBegin[i]
                 output.append(requested[i])
             } else if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
                 let out = try math.mul(input[i], strides[i])
