@@ -53,7 +53,7 @@ public enum BundleVerifier {
         }
         let manifestBytes: [UInt8]
         do {
-            manifestBytes = Array(try MappedFile(path: manifestPath).bytes)
+            manifestBytes = try MappedFile.contents(of: manifestPath)
         } catch {
             problem("manifest.json: cannot be read: \(error)")
             return report
@@ -75,7 +75,7 @@ public enum BundleVerifier {
         if let trustedKey {
             if !report.signed {
                 problem("manifest.sig: missing, but a trusted key was given: the bundle is unsigned (§5)")
-            } else if let signature = try? Array(MappedFile(path: signaturePath).bytes),
+            } else if let signature = try? MappedFile.contents(of: signaturePath),
                       trustedKey.isValidSignature(signature, for: manifestBytes) {
                 report.signatureVerified = true
             } else {
@@ -183,8 +183,10 @@ public enum BundleVerifier {
             } else if reference.offset > expectedEnd {
                 // Padding must be zero bytes.
                 if zeroCheck == nil { zeroCheck = try? MappedFile(path: path + "/weights.bin") }
-                if let bytes = zeroCheck?.bytes, reference.offset <= bytes.count,
-                   bytes[expectedEnd..<reference.offset].contains(where: { $0 != 0 }) {
+                let nonZero = zeroCheck?.withBytes { bytes in
+                    reference.offset <= bytes.count && bytes[expectedEnd..<reference.offset].contains(where: { $0 != 0 })
+                } ?? false
+                if nonZero {
                     problems.append("weights.bin: padding before '\(initializer.name)' is not zero (§3.3)")
                 }
             }

@@ -18,7 +18,7 @@ public enum SHA256Digest {
     public static func hex(ofFile path: String) throws -> String {
         let file = try MappedFile(path: path)
         file.adviseSequential()
-        return hex(of: file.bytes)
+        return file.withBytes { hex(of: $0) }
     }
 
     static func hex(_ digest: SHA256.Digest) -> String {

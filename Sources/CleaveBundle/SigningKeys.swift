@@ -31,11 +31,11 @@ public enum SigningKeys {
     }
 
     static func read(_ path: String, what: String) throws -> [UInt8] {
-        let file = try MappedFile(path: path)
-        guard file.count == 32 else {
-            throw CleaveError.badInput("\(path): \(file.count) bytes; an Ed25519 \(what) from `cleave keygen` has 32")
+        let bytes = try MappedFile.contents(of: path)
+        guard bytes.count == 32 else {
+            throw CleaveError.badInput("\(path): \(bytes.count) bytes; an Ed25519 \(what) from `cleave keygen` has 32")
         }
-        return Array(file.bytes)
+        return bytes
     }
 
     static func write(_ bytes: [UInt8], to path: String, mode: mode_t) throws {

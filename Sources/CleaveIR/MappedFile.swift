@@ -48,6 +48,17 @@ public final class MappedFile: @unchecked Sendable {
 
     public var count: Int { bytes.count }
 
+    /// Calls `body` with the bytes while keeping the mapping alive: `bytes`
+    /// must not be used after the last reference to the file goes away.
+    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try withExtendedLifetime(self) { try body(bytes) }
+    }
+
+    /// A copy of the file's contents (small files: manifests, keys, signatures).
+    public static func contents(of path: String) throws -> [UInt8] {
+        try MappedFile(path: path).withBytes { Array($0) }
+    }
+
     /// Tells the kernel the pages will be read once, front to back.
     public func adviseSequential() {
         guard let base = bytes.baseAddress else { return }
