@@ -66,6 +66,10 @@ final class FixtureShapeTests: XCTestCase {
                     XCTAssertNotNil(analysis.types[output], "\(name): \(output) has no type")
                 }
             }
+            // `cleave inspect --json`: params = element count of all initializers and Constant-node tensors.
+            let constants = analysis.graph.constants.values.reduce(0) { $0 + $1.elementCount }
+            XCTAssertEqual(analysis.totals.params, constants, name)
+            XCTAssertEqual(analysis.costs.count, analysis.graph.nodes.count)
         }
     }
 
