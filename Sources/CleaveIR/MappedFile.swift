@@ -9,11 +9,14 @@ import Darwin
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let bytes: UnsafeRawBufferPointer
+    /// True when `bytes` is a heap copy (see `init(path:copying:)`), not a mapping.
+    private let isHeapCopy: Bool
 
     /// Maps `path`. An empty file maps to an empty buffer.
     /// - Throws: `CleaveError.io` when the file cannot be opened or mapped.
     public init(path: String) throws {
         self.path = path
+        isHeapCopy = false
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CleaveError.io("\(path): cannot open: \(errnoDescription())") }
         defer { close(fd) }
@@ -31,6 +34,18 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: base, count: size)
     }
 
+    /// An in-memory file (fuzzing, tests): `bytes` is copied and treated as the
+    /// content of `path`, whose folder is where external data would be looked up.
+    public init(path: String, copying source: UnsafeRawBufferPointer) {
+        self.path = path
+        isHeapCopy = true
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: source.count, alignment: 64)
+        if let base = source.baseAddress, source.count > 0 {
+            copy.baseAddress?.copyMemory(from: base, byteCount: source.count)
+        }
+        bytes = UnsafeRawBufferPointer(copy)
+    }
+
     public var count: Int { bytes.count }
 
     /// Tells the kernel the pages will be read once, front to back.
@@ -40,7 +55,9 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
-        if let base = bytes.baseAddress {
+        if isHeapCopy {
+            UnsafeMutableRawBufferPointer(mutating: bytes).deallocate()
+        } else if let base = bytes.baseAddress {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
         }
     }
