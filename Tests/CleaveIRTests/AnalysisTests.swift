@@ -301,3 +301,16 @@ final class AbsurdValueTests: XCTestCase {
         XCTAssertEqual(a.constants["z"]?.int64s, [11])
     }
 }
+
+extension AbsurdValueTests {
+    func testOuterProductsBeyondTheElementLimit() {
+        var b = GraphBuilder(opset: 13)
+        b.input("a", [1 << 40, 1])
+        b.input("c", [1, 1 << 40])
+        b.node("Add", ["a", "c"], ["y"], name: "outer")
+        assertThrows(["outer", "too many elements"], kind: .badInput) { _ = try b.analyse(["y"]) }
+        b.nodes = []
+        b.node("Gemm", ["a", "c"], ["y"], name: "gemm")
+        assertThrows(["gemm", "too many elements"], kind: .badInput) { _ = try b.analyse(["y"]) }
+    }
+}

@@ -26,13 +26,6 @@ final class FixtureShapeTests: XCTestCase {
         var values: [String: Value]
     }
 
-    var fixturesDirectory: String { repositoryRoot + "/fixtures" }
-
-    func fixtureNames() throws -> [String] {
-        let names = try FileManager.default.contentsOfDirectory(atPath: fixturesDirectory).sorted()
-        return names.filter { FileManager.default.fileExists(atPath: "\(fixturesDirectory)/\($0)/fixture.json") }
-    }
-
     /// `x=1,3,24,24` → ["x": [1, 3, 24, 24]], as the CLI's --input-shape.
     func inputShapes(_ arguments: [String]) throws -> [String: Shape] {
         var shapes: [String: Shape] = [:]
@@ -52,7 +45,7 @@ final class FixtureShapeTests: XCTestCase {
     }
 
     func testOutputShapesMatchONNXRuntime() throws {
-        let names = try fixtureNames()
+        let names = modelFixtures
         XCTAssertGreaterThanOrEqual(names.count, 6)
         for name in names {
             let (fixture, analysis) = try analyse(name)
@@ -66,13 +59,17 @@ final class FixtureShapeTests: XCTestCase {
                     XCTAssertNotNil(analysis.types[output], "\(name): \(output) has no type")
                 }
             }
+            // `cleave inspect --json`: params = element count of all initializers and Constant-node tensors.
+            let constants = analysis.graph.constants.values.reduce(0) { $0 + $1.elementCount }
+            XCTAssertEqual(analysis.totals.params, constants, name)
+            XCTAssertEqual(analysis.costs.count, analysis.graph.nodes.count)
         }
     }
 
     func testEveryValueMatchesONNXShapeInference() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: testDataDirectory + "/fixture_shapes.json"))
         let expected = try JSONDecoder().decode([String: Expected].self, from: data)
-        XCTAssertEqual(Set(expected.keys), Set(try fixtureNames()), "regenerate with tools/expected_shapes.py")
+        XCTAssertEqual(Set(expected.keys), Set(modelFixtures), "regenerate with tools/expected_shapes.py")
         var compared = 0
         for (name, entry) in expected.sorted(by: { $0.key < $1.key }) {
             let (_, analysis) = try analyse(name)

@@ -43,6 +43,10 @@ struct NodeContext {
         guard let value = inputValues[i] else {
             throw fail("\(what) input '\(node.inputs[i])' is computed at run time, so the output shape is unknown (it must be a constant or a shape computation cleave can fold)")
         }
+        // Parameters are a few numbers; reading a weight-sized tensor here would defeat lazy loading.
+        guard value.elementCount <= NodeContext.foldingLimit else {
+            throw fail("\(what) input '\(node.inputs[i])' has \(value.elementCount) elements, too many for \(what)")
+        }
         return value
     }
 

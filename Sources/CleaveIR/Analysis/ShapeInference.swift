@@ -133,10 +133,10 @@ extension NodeContext {
 
     // MARK: Helpers shared by several ops
 
-    /// `broadcast(a, b)` with the node named in the error.
+    /// `broadcast(a, b)` with the node named in the error and the result's size checked.
     func broadcastShapes(_ a: Shape, _ b: Shape) throws -> Shape {
         do {
-            return try broadcast(a, b)
+            return try checkedShape(broadcast(a, b).dims)
         } catch let error as CleaveError {
             throw fail(error.message)
         }
@@ -264,7 +264,7 @@ extension NodeContext {
         guard k == kb else {
             throw fail("A \(a.shape)\(transA ? "ᵀ" : "") and B \(b)\(transB ? "ᵀ" : "") disagree on the inner dim (\(k) vs \(kb))")
         }
-        let y = Shape([m, n])
+        let y = try checkedShape([m, n])
         if has(2) {
             let c = try shape(2)
             guard try broadcastShapes(y, c) == y else { throw fail("C \(c) does not broadcast to \(y)") }
