@@ -91,13 +91,14 @@ public enum BundleWriter {
                                 ("cleave.format_version", String(Manifest.formatVersion))]
 
         // weights.bin: stream each tensor at its aligned offset while hashing.
-        let (offsets, _) = WeightLayout.offsets(for: half.initializers.map(\.tensor.byteCount))
+        let external = half.initializers.filter { WeightLayout.isExternal(byteCount: $0.tensor.byteCount) }
+        let (offsets, _) = WeightLayout.offsets(for: external.map(\.tensor.byteCount))
         let weightsPath = folder + "/weights.bin"
         var hasher = SHA256()
         var written = 0
         try writeFile(weightsPath) { fd in
             let zeros = [UInt8](repeating: 0, count: WeightLayout.pageAlignment)
-            for (initializer, offset) in zip(half.initializers, offsets) {
+            for (initializer, offset) in zip(external, offsets) {
                 let padding = offset - written
                 if padding > 0 {
                     try zeros.withUnsafeBytes { all in
@@ -115,7 +116,7 @@ public enum BundleWriter {
         let weightsEntry = Manifest.FileEntry(path: "weights.bin", size: written, sha256: SHA256Digest.hex(hasher.finalize()))
 
         let modelPath = folder + "/model.onnx"
-        let offsetTable = Dictionary(uniqueKeysWithValues: zip(half.initializers.map(\.name), offsets))
+        let offsetTable = Dictionary(uniqueKeysWithValues: zip(external.map(\.name), offsets))
         try ONNXExporter.write(half, to: modelPath, weights: .external(location: "weights.bin", offsets: offsetTable))
         let modelSize = try MappedFile(path: modelPath).count
         let modelEntry = Manifest.FileEntry(path: "model.onnx", size: modelSize, sha256: try SHA256Digest.hex(ofFile: modelPath))
