@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "CleaveIRTests", dependencies: ["CleaveIR"], exclude: ["Data"], swiftSettings: swiftSettings),
         .testTarget(name: "CleaveRuntimeTests", dependencies: ["CleaveRuntime", "CleaveIR"], swiftSettings: swiftSettings),
         .testTarget(name: "CleaveBundleTests", dependencies: ["CleaveBundle", "CleaveIR", "CleaveRuntime"], swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["CleaveIR"], swiftSettings: swiftSettings),
     ]
 )
 
