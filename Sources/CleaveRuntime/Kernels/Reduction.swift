@@ -292,10 +292,24 @@ final class ReduceKernel: Kernel {
         }
     }
 
-    /// Combines `n` contiguous elements with four independent accumulators,
-    /// which shortens the dependency chain and, for float sums, the rounding error.
+    /// Combines `n` contiguous elements in blocks of 4096, each with four
+    /// independent accumulators, then combines the block results: a short
+    /// dependency chain, and for float sums a rounding error that grows with
+    /// the block size rather than with `n`.
     @inline(__always)
     private static func fold<R: Reducer>(_ reducer: R, _ x: UnsafePointer<R.Element>, _ n: Int) -> R.Element {
+        var total = reducer.identity
+        var start = 0
+        while start < n {
+            let count = Swift.min(4096, n - start)
+            total = reducer.combine(total, foldBlock(reducer, x + start, count))
+            start += count
+        }
+        return total
+    }
+
+    @inline(__always)
+    private static func foldBlock<R: Reducer>(_ reducer: R, _ x: UnsafePointer<R.Element>, _ n: Int) -> R.Element {
         var a0 = reducer.identity, a1 = reducer.identity, a2 = reducer.identity, a3 = reducer.identity
         var j = 0
         while j + 4 <= n {
