@@ -52,6 +52,23 @@ final class DataMovementTests: XCTestCase {
         }
     }
 
+    /// Extreme values from a file end in a result or a badInput, never a trap.
+    func testExtremeArgumentsDoNotTrap() throws {
+        let input = iota([3, 4])
+        let big = Int(Int64.max), small = Int(Int64.min)
+        XCTAssertEqual(try runNode1("Slice", opset: 13, [input, int64s([0]), int64s([big]), int64s([1]), int64s([big])]).floats, [0, 4, 8])
+        XCTAssertEqual(try runNode1("Slice", opset: 13, [input, int64s([-1]), int64s([small]), int64s([1]), int64s([small])]).floats, [3, 7, 11])
+        assertBadInput("do not fit dim") { _ = try runNode1("Pad", opset: 13, [input, int64s([0, big, 0, big])]) }
+        assertBadInput("more than cleave allocates") { _ = try runNode1("Pad", opset: 13, [input, int64s([0, 1 << 40, 0, 0])]) }
+        assertBadInput("do not add up") {
+            _ = try runNode("Split", opset: 13, [input, int64s([big, big])], [attribute("axis", 1)], outputs: 2)
+        }
+        assertBadInput("more than cleave allocates") { _ = try runNode1("Expand", opset: 13, [input, int64s([1 << 40, 1, 1])]) }
+        let empty = try runNode1("Resize", opset: 13, [iota([1, 1, 2, 2]), nil, nil, int64s([1, 0, 1 << 40, 4])])
+        XCTAssertEqual(empty.shape, [1, 0, 1 << 40, 4])
+        assertBadInput("too large") { _ = try runNode1("Resize", opset: 13, [iota([1, 1, 2, 2]), nil, floats([4], [1, 1, 1e30, 1])]) }
+    }
+
     func testGatherOnAnyAxisWithNegativeIndices() throws {
         XCTAssertEqual(try runNode1("Gather", opset: 13, [grid, int64s([-1, 0])], [attribute("axis", 1)]).floats, [2, 0, 5, 3])
         let matrix = try runNode1("Gather", opset: 13, [grid, Tensor(.int32, [2, 2], [Int32(1), 0, 1, 1])])
@@ -75,6 +92,40 @@ final class DataMovementTests: XCTestCase {
         let bytes = Tensor(.uint8, [2, 3], [UInt8(1), 2, 3, 4, 5, 6])
         XCTAssertEqual(try runNode1("Transpose", opset: 13, [bytes], [attribute("perm", [1, 0])]).elements(as: UInt8.self), [1, 4, 2, 5, 3, 6])
         assertBadInput("not a permutation") { _ = try runNode1("Transpose", opset: 13, [grid], [attribute("perm", [0, 0])]) }
+    }
+
+    /// Every permutation of two odd-sized shapes against a naive reference:
+    /// covers the tiled path (tiles cut at the edges) and the row path, for
+    /// 1-, 2-, 4- and 8-byte elements.
+    func testTransposeMatchesNaiveReference() throws {
+        for dims in [[3, 17, 19], [2, 5, 33, 6]] {
+            let shape = Shape(dims)
+            let values = (0..<shape.elementCount).map { Int64($0) }
+            for perm in permutations(Array(0..<dims.count)) {
+                let outShape = Shape(perm.map { dims[$0] })
+                let inStrides = shape.strides, outStrides = outShape.strides
+                var expected = [Int64](repeating: 0, count: values.count)
+                for flat in 0..<values.count {
+                    var rest = flat, source = 0
+                    for axis in 0..<dims.count {
+                        let index = rest / outStrides[axis]
+                        rest %= outStrides[axis]
+                        source += index * inStrides[perm[axis]]
+                    }
+                    expected[flat] = values[source]
+                }
+                let wide = try runNode1("Transpose", opset: 13, [Tensor(shape, int64s: values)], [attribute("perm", perm)])
+                XCTAssertEqual(wide.int64s, expected, "\(dims) \(perm)")
+                let bytes = Tensor(.uint8, shape, values.map { UInt8(truncatingIfNeeded: $0) })
+                let narrow = try runNode1("Transpose", opset: 13, [bytes], [attribute("perm", perm)])
+                XCTAssertEqual(narrow.elements(as: UInt8.self), expected.map { UInt8(truncatingIfNeeded: $0) }, "\(dims) \(perm) uint8")
+                let halves = Tensor(.float16, shape, values.map { Float16(Float($0 % 2048)) })
+                let half = try runNode1("Transpose", opset: 13, [halves], [attribute("perm", perm)])
+                XCTAssertEqual(half.elements(as: Float16.self), expected.map { Float16(Float($0 % 2048)) }, "\(dims) \(perm) float16")
+                let singles = try runNode1("Transpose", opset: 13, [Tensor(shape, floats: values.map(Float.init))], [attribute("perm", perm)])
+                XCTAssertEqual(singles.floats, expected.map(Float.init), "\(dims) \(perm) float32")
+            }
+        }
     }
 
     func testExpandBroadcastsBothWays() throws {
@@ -163,5 +214,15 @@ final class DataMovementTests: XCTestCase {
         assertBadInput("random dropout is not supported") {
             _ = try runNode1("Dropout", opset: 13, [small, floatScalar(0.5), training])
         }
+    }
+}
+
+/// All orderings of `items`.
+func permutations(_ items: [Int]) -> [[Int]] {
+    guard items.count > 1 else { return [items] }
+    return items.indices.flatMap { i -> [[Int]] in
+        var rest = items
+        let first = rest.remove(at: i)
+        return permutations(rest).map { [first] + $0 }
     }
 }

@@ -42,6 +42,22 @@ final class ElementwiseTests: XCTestCase {
         XCTAssertEqual(FastMath.sigmoid(100), 1)
     }
 
+    /// FastMath.erf against Glibc's double erf: within 5e-7 relative (or
+    /// 1e-12 absolute where erf is tiny) from −6 to 6.
+    func testErfAgainstLibm() {
+        var worst = 0.0
+        var v: Float = -6
+        while v < 6 {
+            let exact = Glibc.erf(Double(v))
+            worst = Swift.max(worst, abs(Double(FastMath.erf(v)) - exact) / Swift.max(abs(exact), 1e-6))
+            v += 0.000_913
+        }
+        XCTAssertLessThan(worst, 5e-7)
+        XCTAssertEqual(FastMath.erf(1e-20), 1.128379e-20, accuracy: 1e-26)
+        XCTAssertEqual(FastMath.erf(30), 1)
+        XCTAssertEqual(FastMath.erf(-30), -1)
+    }
+
     // MARK: Activations
 
     func testActivationsGiveNumPyValues() throws {

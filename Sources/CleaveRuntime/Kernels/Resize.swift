@@ -75,10 +75,22 @@ final class ResizeKernel: Kernel {
         let size = try setup.elementSize(x)
         if mode != .nearest { try setup.requireFloat(x, "X (\(mode.rawValue) mode)") }
         let plans = try axisPlans(x.shape, inputs)
+        var dims = x.shape.dims
+        for plan in plans { dims[plan.axis] = plan.output }
+        // Checked before any per-axis table is built: no table is larger than the output.
+        if Shape(dims).elementCount == 0 { return [Tensor(zeros: x.dtype, Shape(dims))] }
+        if mode == .nearest { return [try nearest(x, plans, elementSize: size, context)] }
+        // Shrinking axes first (most first) keeps the intermediate tensors small;
+        // among growing axes the innermost goes first, because its pass, a
+        // gather per element, is the costly one and should see the fewest.
+        let ordered = plans.sorted { a, b in
+            let ra = Double(a.output) / Double(a.input), rb = Double(b.output) / Double(b.input)
+            if (ra < 1) != (rb < 1) { return ra < 1 }
+            return ra < 1 ? ra < rb : a.axis > b.axis
+        }
         var current = x
-        // Shrinking axes first keeps the intermediate tensors small.
-        for plan in plans.sorted(by: { Double($0.output) / Double($0.input) < Double($1.output) / Double($1.input) }) {
-            current = try resample(current, plan, elementSize: size, context)
+        for plan in ordered {
+            current = try resample(current, plan, context)
         }
         return [current]
     }
@@ -297,8 +309,79 @@ final class ResizeKernel: Kernel {
 
     // MARK: Resampling
 
-    /// One axis: [outer, input, inner] → [outer, output, inner].
-    private func resample(_ x: Tensor, _ plan: AxisPlan, elementSize: Int, _ context: KernelContext) throws -> Tensor {
+    /// Nearest mode on every axis at once: each output element copies the
+    /// source element its per-axis index maps select (or the extrapolation
+    /// value), a row of the innermost dim at a time.
+    private func nearest(_ x: Tensor, _ plans: [AxisPlan], elementSize: Int, _ context: KernelContext) throws -> Tensor {
+        var dims = x.shape.dims
+        var maps = dims.map { Array(0..<$0) }
+        for plan in plans {
+            let taps = taps(plan)
+            maps[plan.axis] = (0..<plan.output).map { taps.extrapolated[$0] ? -1 : taps.indices[$0] }
+            dims[plan.axis] = plan.output
+        }
+        let output = Tensor.uninitialized(x.dtype, Shape(dims))
+        guard output.elementCount > 0, let source = x.rawBytes, let target = output.mutableRawBytes else { return output }
+        let fill = try Conversion.convert(Tensor([], floats: [extrapolation]), to: x.dtype, setup)
+        guard !dims.isEmpty, let fillBytes = fill.rawBytes else {
+            target.copyMemory(from: source, byteCount: elementSize)
+            return output
+        }
+        switch elementSize {
+        case 1: gatherRows(UInt8.self, source, x.shape, maps, fillBytes, target, context)
+        case 2: gatherRows(UInt16.self, source, x.shape, maps, fillBytes, target, context)
+        case 4: gatherRows(UInt32.self, source, x.shape, maps, fillBytes, target, context)
+        case 8: gatherRows(UInt64.self, source, x.shape, maps, fillBytes, target, context)
+        default: throw setup.error("nearest mode does not support \(x.dtype.name)")
+        }
+        return withExtendedLifetime(fill) { output }
+    }
+
+    private func gatherRows<T: FixedWidthInteger>(
+        _ type: T.Type, _ source: UnsafeRawPointer, _ shape: Shape, _ maps: [[Int]], _ fillBytes: UnsafeRawPointer,
+        _ target: UnsafeMutableRawPointer, _ context: KernelContext
+    ) {
+        let rank = shape.rank, strides = shape.strides
+        let outerDims = maps.dropLast().map(\.count)
+        let innerMap = maps[rank - 1], rowLength = innerMap.count
+        let identity = innerMap == Array(0..<shape[rank - 1])
+        let from = source.assumingMemoryBound(to: T.self), to = target.assumingMemoryBound(to: T.self)
+        let fill = fillBytes.loadUnaligned(as: T.self)
+        let rows = outerDims.reduce(1, *)
+        innerMap.withUnsafeBufferPointer { mapBuffer in
+            guard let map = mapBuffer.baseAddress else { return }
+            context.parallelFor(rows, grain: Swift.max(1, elementwiseGrain / rowLength)) { range in
+                var previous: (offset: Int, row: UnsafeMutablePointer<T>)?
+                for row in range {
+                    var rest = row, offset = 0
+                    for d in (0..<(rank - 1)).reversed() {
+                        let s = maps[d][rest % outerDims[d]]
+                        rest /= outerDims[d]
+                        offset = s < 0 || offset < 0 ? -1 : offset + s * strides[d]
+                    }
+                    let out = to + row * rowLength
+                    if offset < 0 {
+                        for j in 0..<rowLength { out[j] = fill }
+                    } else if let previous, previous.offset == offset {
+                        // Upsampling repeats source rows: copy the row already made.
+                        out.update(from: previous.row, count: rowLength)
+                    } else if identity {
+                        out.update(from: from + offset, count: rowLength)
+                    } else {
+                        let base = from + offset
+                        for j in 0..<rowLength {
+                            let m = map[j]
+                            out[j] = m < 0 ? fill : base[m]
+                        }
+                    }
+                    previous = offset < 0 ? nil : (offset, out)
+                }
+            }
+        }
+    }
+
+    /// One axis of linear or cubic resampling: [outer, input, inner] → [outer, output, inner].
+    private func resample(_ x: Tensor, _ plan: AxisPlan, _ context: KernelContext) throws -> Tensor {
         var dims = x.shape.dims
         dims[plan.axis] = plan.output
         let output = Tensor.uninitialized(x.dtype, Shape(dims))
@@ -308,23 +391,6 @@ final class ResizeKernel: Kernel {
         let inner = dims[(plan.axis + 1)...].reduce(1, *)
         let items = outer * plan.output
         let grain = Swift.max(1, elementwiseGrain / (inner * taps.count))
-        if mode == .nearest {
-            let fill = try Conversion.convert(Tensor([], floats: [extrapolation]), to: x.dtype, setup)
-            guard let fillBytes = fill.rawBytes else { return output }
-            let rowBytes = inner * elementSize
-            context.parallelFor(items, grain: grain) { range in
-                for item in range {
-                    let o = item / plan.output, y = item % plan.output
-                    let destination = target + item * rowBytes
-                    if taps.extrapolated[y] {
-                        fillElements(destination, count: inner, with: fillBytes, elementSize: elementSize)
-                    } else {
-                        destination.copyMemory(from: source + (o * plan.input + taps.indices[y]) * rowBytes, byteCount: rowBytes)
-                    }
-                }
-            }
-            return withExtendedLifetime(fill) { output }
-        }
         let src = source.assumingMemoryBound(to: Float.self)
         let dst = target.assumingMemoryBound(to: Float.self)
         let n = taps.count, extrapolation = self.extrapolation
@@ -342,6 +408,10 @@ final class ResizeKernel: Kernel {
                         let block = src + o * plan.input * inner
                         let w = weights + y * n, index = indices + y * n
                         if inner == 1 {
+                            if n == 2 {
+                                out[0] = w[0] * block[index[0]] + w[1] * block[index[1]]
+                                continue
+                            }
                             var sum: Float = 0
                             for k in 0..<n { sum += w[k] * block[index[k]] }
                             out[0] = sum
