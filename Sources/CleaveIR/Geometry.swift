@@ -25,7 +25,8 @@ public struct WindowGeometry: Hashable, Sendable {
     public var dilations: [Int]
     /// Padding before each spatial dim.
     public var padsBegin: [Int]
-    /// Padding after each spatial dim.
+    /// Padding after each spatial dim; negative for a ConvTranspose whose
+    /// `output_shape` reaches past the last kernel tap.
     public var padsEnd: [Int]
     /// Output spatial dims.
     public var output: [Int]
@@ -64,12 +65,13 @@ public struct WindowGeometry: Hashable, Sendable {
         else { throw CleaveError.badInput("node \(label): kernel, strides and dilations must be positive, pads non-negative") }
         output = []
         let autoPad = node.string("auto_pad") ?? "NOTSET"
+        let math = WindowArithmetic(label: label)
         for i in 0..<n {
-            let extent = (kernel[i] - 1) * dilations[i] + 1
+            let extent = try math.add(try math.mul(kernel[i] - 1, dilations[i]), 1)
             switch autoPad {
             case "SAME_UPPER", "SAME_LOWER":
-                let out = (input[i] + strides[i] - 1) / strides[i]
-                let total = Swift.max(0, (out - 1) * strides[i] + extent - input[i])
+                let out = math.ceilDiv(input[i], strides[i])
+                let total = Swift.max(0, try math.sub(try math.add(try math.mul(out - 1, strides[i]), extent), input[i]))
                 let small = total / 2
                 padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
                 padsEnd[i] = total - padsBegin[i]
@@ -83,14 +85,16 @@ public struct WindowGeometry: Hashable, Sendable {
             default:
                 throw CleaveError.badInput("node \(label): unknown auto_pad '\(autoPad)'")
             }
-            let span = input[i] + padsBegin[i] + padsEnd[i] - extent
+            let span = try math.sub(try math.add(try math.add(input[i], padsBegin[i]), padsEnd[i]), extent)
             guard span >= 0 else {
                 throw CleaveError.badInput("node \(label): window of \(extent) does not fit input dim \(input[i]) with pads \(padsBegin[i])+\(padsEnd[i])")
             }
             var out = span / strides[i] + 1
             if ceilMode {
-                out = (span + strides[i] - 1) / strides[i] + 1
-                if (out - 1) * strides[i] >= input[i] + padsBegin[i] { out -= 1 }
+                out = math.ceilDiv(span, strides[i]) + 1
+                // input + padsBegin cannot overflow: input + padsBegin + padsEnd was checked above.
+                let lastStart = (out - 1).multipliedReportingOverflow(by: strides[i])
+                if lastStart.overflow || lastStart.partialValue >= input[i] + padsBegin[i] { out -= 1 }
             }
             output.append(out)
         }
@@ -123,20 +127,26 @@ public struct WindowGeometry: Hashable, Sendable {
         }
         let autoPad = node.string("auto_pad") ?? "NOTSET"
         let requested = node.ints("output_shape").map { Array($0.suffix(n)) }
+        if let requested, requested.count != n {
+            throw CleaveError.badInput("node \(label): output_shape has \(requested.count) values, expected \(n)")
+        }
+        let math = WindowArithmetic(label: label)
         output = []
         for i in 0..<n {
-            let extent = (kernel[i] - 1) * dilations[i] + 1
-            let full = strides[i] * (input[i] - 1) + outputPadding[i] + extent
+            let extent = try math.add(try math.mul(kernel[i] - 1, dilations[i]), 1)
+            let full = try math.add(try math.add(try math.mul(strides[i], input[i] - 1), outputPadding[i]), extent)
             if let requested {
                 // Pads follow from the requested size (ONNX spec: SAME_UPPER puts the extra one at the end).
-                let total = full - requested[i]
+                // A size beyond what the kernel reaches pads nothing at the start and extends the end,
+                // as ONNX Runtime does (padsEnd is then negative; the extra outputs hold only the bias).
+                let total = Swift.max(0, try math.sub(full, requested[i]))
                 let small = total / 2
                 padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
-                padsEnd[i] = total - padsBegin[i]
+                padsEnd[i] = full - requested[i] - padsBegin[i]
                 output.append(requested[i])
             } else if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
-                let out = input[i] * strides[i]
-                let total = Swift.max(0, full - out)
+                let out = try math.mul(input[i], strides[i])
+                let total = Swift.max(0, try math.sub(full, out))
                 let small = total / 2
                 padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
                 padsEnd[i] = total - padsBegin[i]
@@ -146,11 +156,42 @@ public struct WindowGeometry: Hashable, Sendable {
                     padsBegin[i] = 0
                     padsEnd[i] = 0
                 }
-                output.append(full - padsBegin[i] - padsEnd[i])
+                output.append(try math.sub(try math.sub(full, padsBegin[i]), padsEnd[i]))
             }
             guard output[i] > 0 else {
                 throw CleaveError.badInput("node \(label): output dim \(output[i]) is not positive")
             }
         }
     }
+}
+
+/// Window arithmetic on attribute values read from a file: an overflow is a
+/// bad-input error naming the node, never a trap.
+private struct WindowArithmetic {
+    let label: String
+
+    func fail() -> CleaveError {
+        .badInput("node \(label): kernel, strides, dilations, pads or input dims are too large (the output size overflows)")
+    }
+
+    func add(_ a: Int, _ b: Int) throws -> Int {
+        let (r, overflow) = a.addingReportingOverflow(b)
+        guard !overflow else { throw fail() }
+        return r
+    }
+
+    func sub(_ a: Int, _ b: Int) throws -> Int {
+        let (r, overflow) = a.subtractingReportingOverflow(b)
+        guard !overflow else { throw fail() }
+        return r
+    }
+
+    func mul(_ a: Int, _ b: Int) throws -> Int {
+        let (r, overflow) = a.multipliedReportingOverflow(by: b)
+        guard !overflow else { throw fail() }
+        return r
+    }
+
+    /// ⌈a / b⌉ for a ≥ 0, b > 0, without forming a + b.
+    func ceilDiv(_ a: Int, _ b: Int) -> Int { a / b + (a % b == 0 ? 0 : 1) }
 }

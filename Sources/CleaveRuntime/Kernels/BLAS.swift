@@ -1,0 +1,64 @@
+import COpenBLAS
+
+/// The one place that calls cblas: row-major single-precision matrix products.
+///
+/// Callers pass plain pointers and leading dimensions; shapes were checked at
+/// the kernel's entry, so nothing here validates beyond what BLAS needs.
+enum BLAS {
+    /// The largest dimension or leading dimension cblas takes (its ints are 32-bit).
+    static let largestDimension = Int(Int32.max)
+
+    /// True when every value fits cblas's 32-bit integers.
+    static func fits(_ values: Int...) -> Bool {
+        values.allSatisfy { $0 >= 0 && $0 <= largestDimension }
+    }
+
+    /// `C[m×n] = alpha·op(A)·op(B) + beta·C`, all row-major.
+    ///
+    /// When `m` or `n` is 1 the product is a matrix-vector one and goes to
+    /// sgemv: OpenBLAS 0.3.21's sgemm packs the whole of B even for one row of
+    /// A, which for a fully connected layer at batch 1 copies the weight matrix
+    /// on every call. `C` is not read when `beta` is 0.
+    /// - Complexity: O(m·n·k).
+    static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                     alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                     b: UnsafePointer<Float>, ldb: Int,
+                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 || alpha == 0 {
+            scale(c, rows: m, columns: n, stride: ldc, by: beta)
+            return
+        }
+        if m == 1 {
+            // The row of C is op(B)ᵀ·(row of op(A)).
+            if beta == 0 { c.update(repeating: 0, count: n) }
+            let rows = transB ? n : k, columns = transB ? k : n
+            cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(rows), Int32(columns),
+                        alpha, b, Int32(ldb), a, Int32(transA ? lda : 1), beta == 0 ? 1 : beta, c, 1)
+            return
+        }
+        if n == 1 {
+            // The column of C is op(A)·(column of op(B)).
+            if beta == 0 { scale(c, rows: m, columns: 1, stride: ldc, by: 0) }
+            let rows = transA ? k : m, columns = transA ? m : k
+            cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns),
+                        alpha, a, Int32(lda), b, Int32(transB ? 1 : ldb), beta == 0 ? 1 : beta, c, Int32(ldc))
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Multiplies a strided block by `factor`, writing zeros (not 0·NaN) when it is 0.
+    private static func scale(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int, by factor: Float) {
+        guard factor != 1 else { return }
+        for row in 0..<rows {
+            let line = c + row * stride
+            if factor == 0 {
+                line.update(repeating: 0, count: columns)
+            } else {
+                for j in 0..<columns { line[j] *= factor }
+            }
+        }
+    }
+}

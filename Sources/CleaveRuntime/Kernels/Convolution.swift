@@ -1,0 +1,337 @@
+import CleaveIR
+
+/// Conv, float32 NCHW, any number of spatial dims, opsets 1–22 (the op's
+/// attributes have not changed in meaning since opset 1).
+///
+/// Three methods, chosen once per input shape:
+/// - pointwise (1×1 kernel, stride 1, no padding): the input already is the
+///   column matrix, so each group is one sgemm;
+/// - depthwise (one input channel per group): a direct loop, since a GEMM
+///   whose inner dimension is the kernel area would be all overhead;
+/// - otherwise im2col + sgemm (Chellapilla, Puri, Simard, "High Performance
+///   Convolutional Neural Networks for Document Processing", 2006), building
+///   the column matrix one band of output rows at a time so it stays in cache
+///   and the kept scratch stays small.
+final class ConvKernel: Kernel {
+    private let setup: KernelSetup
+    private let group: Int
+    private let scratch = FloatScratch()
+    private var cached: ConvPlan?
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        group = setup.node.int("group") ?? 1
+        guard group >= 1 else { throw setup.error("group must be positive, got \(group)") }
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let x = try setup.float32Input(inputs, 0, "X")
+        let w = try setup.float32Input(inputs, 1, "W")
+        let bias = try setup.optionalFloat32Input(inputs, 2, "B")
+        let plan: ConvPlan
+        if let cached, cached.inputShape == x.shape, cached.weightShape == w.shape {
+            plan = cached
+        } else {
+            plan = try ConvPlan(setup, group: group, input: x.shape, weight: w.shape)
+            cached = plan
+        }
+        if let bias, bias.elementCount != plan.outputChannels {
+            throw setup.error("bias B has shape \(bias.shape), expected [\(plan.outputChannels)]")
+        }
+        let y = Tensor.uninitialized(.float, plan.outputShape)
+        guard y.elementCount > 0 else { return [y] }
+        try x.withUnsafeBufferPointer(as: Float.self) { xb in
+            try w.withUnsafeBufferPointer(as: Float.self) { wb in
+                try y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
+                    guard let yp = yb.baseAddress else { return }
+                    let biasValues = bias?.storage.bytes.baseAddress?.assumingMemoryBound(to: Float.self)
+                    guard let xp = xb.baseAddress, let wp = wb.baseAddress else {
+                        // No input channels: the sum is empty and only the bias remains.
+                        ConvKernel.fillBias(yp, biasValues, batch: plan.batch, channels: plan.outputChannels,
+                                            plane: plan.outputPlane)
+                        return
+                    }
+                    try execute(plan, xp, wp, biasValues, yp, context)
+                }
+            }
+        }
+        return [y]
+    }
+
+    private func execute(_ plan: ConvPlan, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                         _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>,
+                         _ context: KernelContext) throws {
+        switch plan.method {
+        case .depthwise(let window):
+            ConvKernel.depthwise(plan, window, x, w, bias, y, context)
+        case .pointwise:
+            ConvKernel.fillBias(y, bias, batch: plan.batch, channels: plan.outputChannels, plane: plan.outputPlane)
+            for n in 0..<plan.batch {
+                for g in 0..<group {
+                    BLAS.gemm(transA: false, transB: false, m: plan.groupOutputChannels, n: plan.outputPlane,
+                              k: plan.groupInputChannels, alpha: 1,
+                              a: w + g * plan.groupOutputChannels * plan.columnRows, lda: plan.columnRows,
+                              b: x + (n * plan.inputChannels + g * plan.groupInputChannels) * plan.inputPlane,
+                              ldb: plan.inputPlane, beta: bias == nil ? 0 : 1,
+                              c: y + (n * plan.outputChannels + g * plan.groupOutputChannels) * plan.outputPlane,
+                              ldc: plan.outputPlane)
+                }
+            }
+        case .im2col(let window):
+            let column = scratch.floats(plan.columnRows * plan.band)
+            for n in 0..<plan.batch {
+                for g in 0..<group {
+                    let input = x + (n * plan.inputChannels + g * plan.groupInputChannels) * plan.inputPlane
+                    let output = y + (n * plan.outputChannels + g * plan.groupOutputChannels) * plan.outputPlane
+                    var start = 0
+                    while start < plan.outputPlane {
+                        let end = Swift.min(plan.outputPlane, start + plan.band)
+                        if let window {
+                            Im2col.rows(input, channels: plan.groupInputChannels, window,
+                                        outputRows: (start / window.outWidth)..<(end / window.outWidth),
+                                        into: column, context)
+                        } else {
+                            Im2col.positions(input, channels: plan.groupInputChannels, plan.geometry,
+                                             inputDims: plan.inputSpatial, positions: start..<end,
+                                             into: column, context)
+                        }
+                        bandProduct(plan, g: g, columns: start..<end, column, w, bias, output)
+                        start = end
+                    }
+                }
+            }
+        }
+    }
+
+    /// Output rows of group `g` for a band of positions: bias, then W_g · column.
+    private func bandProduct(_ plan: ConvPlan, g: Int, columns: Range<Int>, _ column: UnsafePointer<Float>,
+                             _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                             _ output: UnsafeMutablePointer<Float>) {
+        if let bias {
+            for m in 0..<plan.groupOutputChannels {
+                (output + m * plan.outputPlane + columns.lowerBound)
+                    .update(repeating: bias[g * plan.groupOutputChannels + m], count: columns.count)
+            }
+        }
+        BLAS.gemm(transA: false, transB: false, m: plan.groupOutputChannels, n: columns.count, k: plan.columnRows,
+                  alpha: 1, a: w + g * plan.groupOutputChannels * plan.columnRows, lda: plan.columnRows,
+                  b: column, ldb: columns.count, beta: bias == nil ? 0 : 1,
+                  c: output + columns.lowerBound, ldc: plan.outputPlane)
+    }
+
+    /// Sets every output plane to its channel's bias (or zero).
+    static func fillBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>?,
+                         batch: Int, channels: Int, plane: Int) {
+        for n in 0..<batch {
+            for m in 0..<channels {
+                (y + (n * channels + m) * plane).update(repeating: bias?[m] ?? 0, count: plane)
+            }
+        }
+    }
+
+    /// One input plane per output channel: accumulate each kernel tap over a
+    /// whole output row, which is a contiguous multiply-add when the stride is 1.
+    /// - Complexity: O(N·M·OH·OW·kh·kw).
+    private static func depthwise(_ plan: ConvPlan, _ p: Window2D, _ x: UnsafePointer<Float>,
+                                  _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                                  _ y: UnsafeMutablePointer<Float>, _ context: KernelContext) {
+        let channels = plan.outputChannels, perGroup = plan.groupOutputChannels
+        let inPlane = p.height * p.width, outPlane = p.outHeight * p.outWidth, taps = p.kernelHeight * p.kernelWidth
+        context.parallelFor(plan.batch * channels) { planes in
+            for index in planes {
+                let n = index / channels, m = index % channels
+                let input = x + (n * plan.inputChannels + m / perGroup) * inPlane
+                let output = y + index * outPlane
+                let kernel = w + m * taps
+                output.update(repeating: bias?[m] ?? 0, count: outPlane)
+                for oh in 0..<p.outHeight {
+                    let row = output + oh * p.outWidth
+                    let top = oh * p.strideHeight - p.padTop
+                    let rows = Window2D.validTaps(start: top, dilation: p.dilationHeight, taps: p.kernelHeight,
+                                                  size: p.height)
+                    for i in rows.first..<rows.end {
+                        let line = input + (top + i * p.dilationHeight) * p.width
+                        for j in 0..<p.kernelWidth {
+                            let weight = kernel[i * p.kernelWidth + j]
+                            let offset = j * p.dilationWidth - p.padLeft
+                            let span = Window2D.validOutputs(offset: offset, stride: p.strideWidth,
+                                                             count: p.outWidth, size: p.width)
+                            if p.strideWidth == 1 {
+                                for ow in span.first..<span.end { row[ow] += weight * line[ow + offset] }
+                            } else {
+                                let stride = p.strideWidth
+                                for ow in span.first..<span.end { row[ow] += weight * line[ow * stride + offset] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Everything about a Conv that depends only on the input and weight shapes.
+struct ConvPlan {
+    enum Method {
+        case pointwise
+        case depthwise(Window2D)
+        /// `nil` window: more than two spatial dims, the generic column builder.
+        case im2col(Window2D?)
+    }
+
+    /// Floats of im2col scratch to aim for per band: 2 MiB, about what one
+    /// core's L2 holds, so the sgemm that reads the band finds it in cache.
+    static let columnBudget = 1 << 19
+
+    var inputShape: Shape
+    var weightShape: Shape
+    var geometry: WindowGeometry
+    var outputShape: Shape
+    var method: Method
+    var batch, inputChannels, outputChannels: Int
+    var groupInputChannels, groupOutputChannels: Int
+    var inputSpatial: [Int]
+    var inputPlane, outputPlane: Int
+    /// Rows of the column matrix: input channels per group × kernel area.
+    var columnRows: Int
+    /// Output positions per im2col band (a whole number of rows for 2-D).
+    var band: Int
+
+    init(_ setup: KernelSetup, group: Int, input: Shape, weight: Shape) throws {
+        guard input.rank >= 3 else {
+            throw setup.error("input X has shape \(input), expected [N, C, spatial…] with at least one spatial dim")
+        }
+        guard weight.rank == input.rank else {
+            throw setup.error("weight W has shape \(weight), expected rank \(input.rank) like X \(input)")
+        }
+        inputShape = input
+        weightShape = weight
+        batch = input[0]
+        inputChannels = input[1]
+        outputChannels = weight[0]
+        groupInputChannels = weight[1]
+        guard groupInputChannels * group == inputChannels, outputChannels % group == 0 else {
+            throw setup.error("W \(weight) with group \(group) does not fit X \(input): expected W[1]·group = C and W[0] divisible by group")
+        }
+        groupOutputChannels = outputChannels / group
+        let kernel = Array(weight.dims[2...])
+        if let declared = setup.node.ints("kernel_shape"), declared != kernel {
+            throw setup.error("kernel_shape \(declared) disagrees with weight W \(weight)")
+        }
+        inputSpatial = Array(input.dims[2...])
+        geometry = try WindowGeometry(node: setup.node, input: inputSpatial, kernel: kernel)
+        outputShape = Shape([batch, outputChannels] + geometry.output)
+        inputPlane = inputSpatial.reduce(1, *)
+        outputPlane = geometry.output.reduce(1, *)
+        columnRows = groupInputChannels * kernel.reduce(1, *)
+        guard BLAS.fits(columnRows, outputPlane, inputPlane, outputChannels) else {
+            throw setup.error("X \(input) with W \(weight) exceeds the 32-bit sizes BLAS takes")
+        }
+        let window = Window2D(geometry, input: inputSpatial)
+        let unpadded = geometry.padsBegin.allSatisfy { $0 == 0 } && geometry.padsEnd.allSatisfy { $0 == 0 }
+        band = outputPlane
+        if kernel.allSatisfy({ $0 == 1 }) && geometry.strides.allSatisfy({ $0 == 1 }) && unpadded {
+            method = .pointwise
+        } else if let window, groupInputChannels == 1, group > 1 {
+            method = .depthwise(window)
+        } else {
+            method = .im2col(window)
+            let wanted = Swift.max(1, ConvPlan.columnBudget / Swift.max(1, columnRows))
+            if let window {
+                let rows = Swift.min(window.outHeight, Swift.max(1, wanted / Swift.max(1, window.outWidth)))
+                band = rows * window.outWidth
+            } else {
+                band = Swift.min(outputPlane, wanted)
+            }
+        }
+    }
+}
+
+/// Column-matrix builders: row `(c·kernelArea + tap)` holds, for each output
+/// position, the input value under that tap (zero in the padding).
+enum Im2col {
+    /// 2-D columns for output rows `outputRows`, parallel over input channels.
+    /// - Complexity: O(channels · kernel area · rows · outWidth).
+    static func rows(_ x: UnsafePointer<Float>, channels: Int, _ p: Window2D, outputRows: Range<Int>,
+                     into column: UnsafeMutablePointer<Float>, _ context: KernelContext) {
+        let width = outputRows.count * p.outWidth
+        let inPlane = p.height * p.width
+        context.parallelFor(channels) { range in
+            for c in range {
+                let plane = x + c * inPlane
+                for i in 0..<p.kernelHeight {
+                    for j in 0..<p.kernelWidth {
+                        var destination = column + ((c * p.kernelHeight + i) * p.kernelWidth + j) * width
+                        let offset = j * p.dilationWidth - p.padLeft
+                        let span = Window2D.validOutputs(offset: offset, stride: p.strideWidth,
+                                                         count: p.outWidth, size: p.width)
+                        for oh in outputRows {
+                            let ih = oh * p.strideHeight - p.padTop + i * p.dilationHeight
+                            if ih < 0 || ih >= p.height {
+                                destination.update(repeating: 0, count: p.outWidth)
+                            } else {
+                                let base = ih * p.width + offset
+                                destination.update(repeating: 0, count: span.first)
+                                if p.strideWidth == 1 {
+                                    (destination + span.first).update(from: plane + base + span.first,
+                                                                      count: span.end - span.first)
+                                } else {
+                                    let stride = p.strideWidth
+                                    for ow in span.first..<span.end { destination[ow] = plane[base + ow * stride] }
+                                }
+                                (destination + span.end).update(repeating: 0, count: p.outWidth - span.end)
+                            }
+                            destination += p.outWidth
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// N-D columns for flat output positions `positions`, parallel over input channels.
+    /// - Complexity: O(channels · kernel area · positions · rank).
+    static func positions(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, inputDims: [Int],
+                          positions: Range<Int>, into column: UnsafeMutablePointer<Float>,
+                          _ context: KernelContext) {
+        let rank = inputDims.count
+        let taps = g.kernel.reduce(1, *)
+        let inPlane = inputDims.reduce(1, *)
+        let inStrides = Shape(inputDims).strides
+        let outStrides = Shape(g.output).strides
+        let tapStrides = Shape(g.kernel).strides
+        let width = positions.count
+        context.parallelFor(channels) { range in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * rank) { offsets in
+                for c in range {
+                    let plane = x + c * inPlane
+                    for tap in 0..<taps {
+                        // offsets[d]: where tap `tap` of the window at output 0 sits; offsets[rank + d]: output coordinate.
+                        for d in 0..<rank {
+                            offsets[d] = (tap / tapStrides[d]) % g.kernel[d] * g.dilations[d] - g.padsBegin[d]
+                            offsets[rank + d] = (positions.lowerBound / outStrides[d]) % g.output[d]
+                        }
+                        let destination = column + (c * taps + tap) * width
+                        for position in 0..<width {
+                            var index = 0
+                            var inside = true
+                            for d in 0..<rank {
+                                let coordinate = offsets[rank + d] * g.strides[d] + offsets[d]
+                                if coordinate < 0 || coordinate >= inputDims[d] { inside = false }
+                                index += coordinate * inStrides[d]
+                            }
+                            destination[position] = inside ? plane[index] : 0
+                            var d = rank - 1
+                            while d >= 0 {
+                                offsets[rank + d] += 1
+                                if offsets[rank + d] < g.output[d] { break }
+                                offsets[rank + d] = 0
+                                d -= 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+import CleaveIR
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// BatchNormalization in inference mode, opsets 7–15:
+/// `y = scale·(x − mean)/√(var + ε) + B`, folded to `y = a·x + b` per channel
+/// (per element of `[C, spatial…]` for opset 7–8's `spatial = 0`). The fold
+/// happens once at build time when the statistics are constants.
+///
+/// Training mode (`training_mode = 1`, opset 14+) is refused: it updates
+/// running statistics, which an inference runtime has no use for.
+final class BatchNormalizationKernel: Kernel {
+    private let setup: KernelSetup
+    private let epsilon: Float
+    /// Opset 7–8: false means one statistic per (channel, spatial position).
+    private let spatial: Bool
+    /// `(a, b)` when all four statistics were constants.
+    private let folded: (scale: [Float], shift: [Float])?
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        epsilon = setup.node.float("epsilon") ?? 1e-5
+        spatial = setup.opset >= 9 || (setup.node.int("spatial") ?? 1) != 0
+        if (setup.node.int("training_mode") ?? 0) != 0 {
+            throw setup.error("training_mode = 1 is not supported (inference only)")
+        }
+        let statistics = (1...4).map { setup.constantInput($0) }
+        if statistics.allSatisfy({ $0?.dtype == .float }) {
+            folded = try BatchNormalizationKernel.fold(statistics.compactMap { $0 }, epsilon: epsilon, setup)
+        } else {
+            folded = nil
+        }
+    }
+
+    /// Per-unit `a = scale/√(var + ε)` and `b = B − mean·a`.
+    private static func fold(_ statistics: [Tensor], epsilon: Float, _ setup: KernelSetup) throws
+        -> (scale: [Float], shift: [Float]) {
+        let count = statistics[0].elementCount
+        let names = ["scale", "B", "mean", "var"]
+        for (tensor, name) in zip(statistics, names) where tensor.elementCount != count {
+            throw setup.error("\(name) has shape \(tensor.shape), expected \(count) values like scale")
+        }
+        let scale = statistics[0].floats, shift = statistics[1].floats
+        let mean = statistics[2].floats, variance = statistics[3].floats
+        var a = [Float](repeating: 0, count: count), b = [Float](repeating: 0, count: count)
+        for i in 0..<count {
+            a[i] = scale[i] / (variance[i] + epsilon).squareRoot()
+            b[i] = shift[i] - mean[i] * a[i]
+        }
+        return (a, b)
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let x = try setup.float32Input(inputs, 0, "X")
+        let (a, b): ([Float], [Float])
+        if let folded {
+            (a, b) = folded
+        } else {
+            let statistics = try zip(1...4, ["scale", "B", "mean", "var"]).map { try setup.float32Input(inputs, $0, $1) }
+            (a, b) = try BatchNormalizationKernel.fold(statistics, epsilon: epsilon, setup)
+        }
+        guard x.shape.rank >= 2 else { throw setup.error("input X has shape \(x.shape), expected [N, C, …]") }
+        let batch = x.shape[0], channels = x.shape[1]
+        let plane = x.shape.dims[2...].reduce(1, *)
+        // One statistic per channel, or (spatial = 0) one per channel and position.
+        let perPosition = !spatial && a.count == channels * plane && plane > 1
+        guard a.count == channels || perPosition else {
+            let expected = spatial ? "[\(channels)]" : "[\(channels)] or \(Array(x.shape.dims[1...]))"
+            throw setup.error("statistics have \(a.count) values, expected \(expected) for X \(x.shape)")
+        }
+        let y = Tensor.uninitialized(.float, x.shape)
+        x.withUnsafeBufferPointer(as: Float.self) { xb in
+            y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
+                a.withUnsafeBufferPointer { ab in
+                    b.withUnsafeBufferPointer { bb in
+                        guard let xp = xb.baseAddress, let yp = yb.baseAddress,
+                              let ap = ab.baseAddress, let bp = bb.baseAddress else { return }
+                        context.parallelFor(batch * channels, grain: Swift.max(1, 16_384 / Swift.max(1, plane))) { range in
+                            for index in range {
+                                let c = index % channels
+                                let source = xp + index * plane, destination = yp + index * plane
+                                if perPosition {
+                                    let scales = ap + c * plane, shifts = bp + c * plane
+                                    for i in 0..<plane { destination[i] = source[i] * scales[i] + shifts[i] }
+                                } else {
+                                    let scale = ap[c], shift = bp[c]
+                                    for i in 0..<plane { destination[i] = source[i] * scale + shift }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [y]
+    }
+}
+
+/// InstanceNormalization, opsets 6–22: each (sample, channel) plane is
+/// normalised by its own mean and (population) variance, then scaled and
+/// shifted per channel. Sums are taken in Double so long planes lose nothing.
+final class InstanceNormalizationKernel: Kernel {
+    private let setup: KernelSetup
+    private let epsilon: Double
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        epsilon = Double(setup.node.float("epsilon") ?? 1e-5)
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let x = try setup.float32Input(inputs, 0, "input")
+        let scale = try setup.float32Input(inputs, 1, "scale")
+        let shift = try setup.float32Input(inputs, 2, "B")
+        guard x.shape.rank >= 3 else {
+            throw setup.error("input has shape \(x.shape), expected [N, C, spatial…] with at least one spatial dim")
+        }
+        let batch = x.shape[0], channels = x.shape[1]
+        guard scale.elementCount == channels, shift.elementCount == channels else {
+            throw setup.error("scale \(scale.shape) and B \(shift.shape) must have \(channels) values for input \(x.shape)")
+        }
+        let plane = x.shape.dims[2...].reduce(1, *)
+        let y = Tensor.uninitialized(.float, x.shape)
+        x.withUnsafeBufferPointer(as: Float.self) { xb in
+            y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
+                scale.withUnsafeBufferPointer(as: Float.self) { sb in
+                    shift.withUnsafeBufferPointer(as: Float.self) { bb in
+                        guard let xp = xb.baseAddress, let yp = yb.baseAddress,
+                              let sp = sb.baseAddress, let bp = bb.baseAddress else { return }
+                        context.parallelFor(batch * channels) { range in
+                            for index in range {
+                                let c = index % channels
+                                let source = xp + index * plane, destination = yp + index * plane
+                                var sum = 0.0
+                                for i in 0..<plane { sum += Double(source[i]) }
+                                let mean = sum / Double(plane)
+                                var squares = 0.0
+                                for i in 0..<plane {
+                                    let d = Double(source[i]) - mean
+                                    squares += d * d
+                                }
+                                let inverse = 1 / (squares / Double(plane) + epsilon).squareRoot()
+                                let a = Float(Double(sp[c]) * inverse)
+                                let b = Float(Double(bp[c]) - mean * Double(sp[c]) * inverse)
+                                for i in 0..<plane { destination[i] = source[i] * a + b }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [y]
+    }
+}
+
+/// LRN (local response normalisation across channels), opsets 1–13:
+/// `y = x / (bias + alpha/size · Σ x²)^beta`, the sum over channels
+/// `c − ⌊(size−1)/2⌋ … c + ⌈(size−1)/2⌉` clipped to the valid range.
+final class LRNKernel: Kernel {
+    private let setup: KernelSetup
+    private let alpha, beta, bias: Float
+    private let size: Int
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        alpha = setup.node.float("alpha") ?? 1e-4
+        beta = setup.node.float("beta") ?? 0.75
+        bias = setup.node.float("bias") ?? 1
+        guard let size = setup.node.int("size"), size >= 1 else {
+            throw setup.error("attribute size is required and must be positive")
+        }
+        self.size = size
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let x = try setup.float32Input(inputs, 0, "X")
+        guard x.shape.rank >= 2 else { throw setup.error("input X has shape \(x.shape), expected [N, C, …]") }
+        let batch = x.shape[0], channels = x.shape[1]
+        let plane = x.shape.dims[2...].reduce(1, *)
+        let below = (size - 1) / 2, above = size - 1 - below
+        let ratio = alpha / Float(size), bias = self.bias, beta = self.beta
+        let y = Tensor.uninitialized(.float, x.shape)
+        x.withUnsafeBufferPointer(as: Float.self) { xb in
+            y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
+                guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
+                context.parallelFor(batch * channels) { range in
+                    for index in range {
+                        let n = index / channels, c = index % channels
+                        let destination = yp + index * plane
+                        // The output plane first holds the sum of squares, then the result.
+                        destination.update(repeating: 0, count: plane)
+                        for neighbour in Swift.max(0, c - below)...Swift.min(channels - 1, c + above) {
+                            let source = xp + (n * channels + neighbour) * plane
+                            for i in 0..<plane { destination[i] += source[i] * source[i] }
+                        }
+                        let source = xp + index * plane
+                        if beta == 0.75 {
+                            // v^0.75 = √v·√√v: two square roots instead of a pow per element.
+                            for i in 0..<plane {
+                                let root = (bias + ratio * destination[i]).squareRoot()
+                                destination[i] = source[i] / (root * root.squareRoot())
+                            }
+                        } else {
+                            for i in 0..<plane { destination[i] = source[i] / powf(bias + ratio * destination[i], beta) }
+                        }
+                    }
+                }
+            }
+        }
+        return [y]
+    }
+}

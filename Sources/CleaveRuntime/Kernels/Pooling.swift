@@ -1,0 +1,246 @@
+import CleaveIR
+
+/// MaxPool (opsets 1–22) and AveragePool (opsets 7–22), float32, any number
+/// of spatial dims: pads or auto_pad, strides, dilations, ceil_mode,
+/// count_include_pad, and MaxPool's optional Indices output (flat indices
+/// into the input, row-major or, with `storage_order = 1`, column-major within
+/// each spatial plane).
+///
+/// Padding never wins a max. An average divides by the taps inside the input,
+/// or with `count_include_pad` by the taps inside input and pads — never by
+/// the taps of a ceil_mode window that hang past the end padding.
+final class PoolKernel: Kernel {
+    private let setup: KernelSetup
+    private let isMax: Bool
+    private let kernelShape: [Int]
+    private let ceilMode: Bool
+    private let countIncludePad: Bool
+    private let columnMajorIndices: Bool
+    private let wantsIndices: Bool
+    private var cached: (input: Shape, geometry: WindowGeometry)?
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        isMax = setup.node.op == .maxPool
+        guard let kernelShape = setup.node.ints("kernel_shape"), !kernelShape.isEmpty else {
+            throw setup.error("attribute kernel_shape is required")
+        }
+        self.kernelShape = kernelShape
+        ceilMode = (setup.node.int("ceil_mode") ?? 0) != 0
+        countIncludePad = (setup.node.int("count_include_pad") ?? 0) != 0
+        columnMajorIndices = (setup.node.int("storage_order") ?? 0) != 0
+        wantsIndices = isMax && setup.node.outputs.count > 1 && !setup.node.outputs[1].isEmpty
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let x = try setup.float32Input(inputs, 0, "X")
+        guard x.shape.rank == kernelShape.count + 2 else {
+            throw setup.error("input X has shape \(x.shape), expected [N, C] and \(kernelShape.count) spatial dims for kernel_shape \(kernelShape)")
+        }
+        let spatial = Array(x.shape.dims[2...])
+        let geometry: WindowGeometry
+        if let cached, cached.input == x.shape {
+            geometry = cached.geometry
+        } else {
+            geometry = try WindowGeometry(node: setup.node, input: spatial, kernel: kernelShape, ceilMode: ceilMode)
+            cached = (x.shape, geometry)
+        }
+        let outputShape = Shape(Array(x.shape.dims[..<2]) + geometry.output)
+        let y = Tensor.uninitialized(.float, outputShape)
+        let indices = wantsIndices ? Tensor.uninitialized(.int64, outputShape) : nil
+        let planes = x.shape[0] * x.shape[1]
+        let window = Window2D(geometry, input: spatial)
+        x.withUnsafeBufferPointer(as: Float.self) { xb in
+            y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
+                guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
+                let ip = indices?.storage.mutableBytes?.baseAddress?.assumingMemoryBound(to: Int64.self)
+                if let window {
+                    pool2D(window, planes: planes, xp, yp, ip, context)
+                } else {
+                    poolND(geometry, input: spatial, planes: planes, xp, yp, ip, context)
+                }
+            }
+        }
+        return indices.map { [y, $0] } ?? [y]
+    }
+
+    /// - Complexity: O(planes · OH · OW · kh · kw).
+    private func pool2D(_ p: Window2D, planes: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                        _ indices: UnsafeMutablePointer<Int64>?, _ context: KernelContext) {
+        let inPlane = p.height * p.width, outPlane = p.outHeight * p.outWidth
+        let isMax = self.isMax, countIncludePad = self.countIncludePad, columnMajor = columnMajorIndices
+        context.parallelFor(planes, grain: Swift.max(1, 4096 / Swift.max(1, outPlane))) { range in
+            for plane in range {
+                let input = x + plane * inPlane, output = y + plane * outPlane
+                for oh in 0..<p.outHeight {
+                    let top = oh * p.strideHeight - p.padTop
+                    let rows = Window2D.validTaps(start: top, dilation: p.dilationHeight, taps: p.kernelHeight,
+                                                  size: p.height)
+                    let paddedRows = Window2D.validTaps(start: top + p.padTop, dilation: p.dilationHeight,
+                                                        taps: p.kernelHeight, size: p.height + p.padTop + p.padBottom)
+                    for ow in 0..<p.outWidth {
+                        let left = ow * p.strideWidth - p.padLeft
+                        let columns = Window2D.validTaps(start: left, dilation: p.dilationWidth, taps: p.kernelWidth,
+                                                         size: p.width)
+                        if isMax {
+                            var best = -Float.greatestFiniteMagnitude
+                            var bestAt = -1
+                            for i in rows.first..<rows.end {
+                                let base = (top + i * p.dilationHeight) * p.width + left
+                                for j in columns.first..<columns.end {
+                                    let at = base + j * p.dilationWidth
+                                    if input[at] > best || bestAt < 0 {
+                                        best = input[at]
+                                        bestAt = at
+                                    }
+                                }
+                            }
+                            output[oh * p.outWidth + ow] = best
+                            if let indices {
+                                let found = Swift.max(0, bestAt)
+                                let h = found / p.width, w = found % p.width
+                                let flat = columnMajor ? h + w * p.height : found
+                                indices[plane * outPlane + oh * p.outWidth + ow] = Int64(plane * inPlane + flat)
+                            }
+                        } else {
+                            var sum: Float = 0
+                            for i in rows.first..<rows.end {
+                                let base = (top + i * p.dilationHeight) * p.width + left
+                                for j in columns.first..<columns.end { sum += input[base + j * p.dilationWidth] }
+                            }
+                            var count = (rows.end - rows.first) * (columns.end - columns.first)
+                            if countIncludePad {
+                                let paddedColumns = Window2D.validTaps(start: left + p.padLeft, dilation: p.dilationWidth,
+                                                                       taps: p.kernelWidth,
+                                                                       size: p.width + p.padLeft + p.padRight)
+                                count = (paddedRows.end - paddedRows.first) * (paddedColumns.end - paddedColumns.first)
+                            }
+                            output[oh * p.outWidth + ow] = count > 0 ? sum / Float(count) : 0
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Any number of spatial dims; windows walked with coordinate odometers.
+    /// - Complexity: O(planes · output positions · kernel volume · rank).
+    private func poolND(_ g: WindowGeometry, input dims: [Int], planes: Int, _ x: UnsafePointer<Float>,
+                        _ y: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int64>?,
+                        _ context: KernelContext) {
+        let rank = dims.count
+        let inPlane = dims.reduce(1, *), outPlane = g.output.reduce(1, *)
+        let rowStrides = Shape(dims).strides
+        var columnStrides = [Int](repeating: 1, count: rank)
+        for d in 1..<Swift.max(1, rank) { columnStrides[d] = columnStrides[d - 1] * dims[d - 1] }
+        let isMax = self.isMax, countIncludePad = self.countIncludePad
+        let indexStrides = columnMajorIndices ? columnStrides : rowStrides
+        context.parallelFor(planes) { range in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 5 * rank) { state in
+                // state: output coordinate | window start | first tap | end tap | current tap, rank each.
+                for plane in range {
+                    let input = x + plane * inPlane
+                    for d in 0..<rank { state[d] = 0 }
+                    for position in 0..<outPlane {
+                        var taps = 1, padded = 1
+                        for d in 0..<rank {
+                            let start = state[d] * g.strides[d] - g.padsBegin[d]
+                            let valid = Window2D.validTaps(start: start, dilation: g.dilations[d], taps: g.kernel[d],
+                                                           size: dims[d])
+                            let inside = Window2D.validTaps(start: start + g.padsBegin[d], dilation: g.dilations[d],
+                                                            taps: g.kernel[d],
+                                                            size: dims[d] + g.padsBegin[d] + g.padsEnd[d])
+                            state[rank + d] = start
+                            state[2 * rank + d] = valid.first
+                            state[3 * rank + d] = valid.end
+                            state[4 * rank + d] = valid.first
+                            taps *= valid.end - valid.first
+                            padded *= inside.end - inside.first
+                        }
+                        var best = -Float.greatestFiniteMagnitude, bestIndex = 0, sum: Float = 0
+                        var found = false
+                        for _ in 0..<taps {
+                            var at = 0, index = 0
+                            for d in 0..<rank {
+                                let coordinate = state[rank + d] + state[4 * rank + d] * g.dilations[d]
+                                at += coordinate * rowStrides[d]
+                                index += coordinate * indexStrides[d]
+                            }
+                            let value = input[at]
+                            sum += value
+                            if value > best || !found {
+                                best = value
+                                bestIndex = index
+                                found = true
+                            }
+                            var d = rank - 1
+                            while d >= 0 {
+                                state[4 * rank + d] += 1
+                                if state[4 * rank + d] < state[3 * rank + d] { break }
+                                state[4 * rank + d] = state[2 * rank + d]
+                                d -= 1
+                            }
+                        }
+                        let out = plane * outPlane + position
+                        if isMax {
+                            y[out] = best
+                            indices?[out] = Int64(plane * inPlane + bestIndex)
+                        } else {
+                            let count = countIncludePad ? padded : taps
+                            y[out] = count > 0 ? sum / Float(count) : 0
+                        }
+                        var d = rank - 1
+                        while d >= 0 {
+                            state[d] += 1
+                            if state[d] < g.output[d] { break }
+                            state[d] = 0
+                            d -= 1
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// GlobalAveragePool and GlobalMaxPool, opsets 1–22: one value per
+/// (sample, channel) plane; the output keeps the spatial dims as 1s.
+final class GlobalPoolKernel: Kernel {
+    private let setup: KernelSetup
+    private let isMax: Bool
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        isMax = setup.node.op == .globalMaxPool
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let x = try setup.float32Input(inputs, 0, "X")
+        guard x.shape.rank >= 2 else { throw setup.error("input X has shape \(x.shape), expected [N, C, …]") }
+        let planes = x.shape[0] * x.shape[1]
+        let plane = x.shape.dims[2...].reduce(1, *)
+        guard plane > 0 || planes == 0 else { throw setup.error("input X \(x.shape) has empty spatial dims") }
+        let y = Tensor.uninitialized(.float, Shape(Array(x.shape.dims[..<2]) + [Int](repeating: 1, count: x.shape.rank - 2)))
+        let isMax = self.isMax
+        x.withUnsafeBufferPointer(as: Float.self) { xb in
+            y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
+                guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
+                context.parallelFor(planes, grain: Swift.max(1, 16_384 / plane)) { range in
+                    for index in range {
+                        let source = xp + index * plane
+                        if isMax {
+                            var best = source[0]
+                            for i in 1..<Swift.max(1, plane) where source[i] > best { best = source[i] }
+                            yp[index] = best
+                        } else {
+                            var sum: Float = 0
+                            for i in 0..<plane { sum += source[i] }
+                            yp[index] = sum / Float(plane)
+                        }
+                    }
+                }
+            }
+        }
+        return [y]
+    }
+}
