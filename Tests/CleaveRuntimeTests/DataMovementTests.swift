@@ -180,6 +180,7 @@ final class DataMovementTests: XCTestCase {
         XCTAssertEqual(try runNode1("Squeeze", opset: 11, [ones], [attribute("axes", [0, -2])]).shape, [3, 2])
         XCTAssertEqual(try runNode1("Squeeze", opset: 11, [ones]).shape, [3, 2])
         XCTAssertEqual(try runNode1("Squeeze", opset: 13, [ones, int64s([2])]).shape, [1, 3, 2])
+        XCTAssertEqual(try runNode1("Squeeze", opset: 13, [ones, int64s([])]).shape, [3, 2])
         XCTAssertTrue(try runNode1("Squeeze", opset: 13, [ones]).storage === ones.storage)
         let empty = Tensor(zeros: .float, [0, 3])
         XCTAssertEqual(try runNode1("Reshape", opset: 14, [empty, int64s([3, 0])], [attribute("allowzero", 1)]).shape, [3, 0])
