@@ -184,6 +184,9 @@ final class ElementwiseTests: XCTestCase {
         let input = floats([1, 2, 2, 1], [-1, 2, -3, 4])
         let slope = floats([2, 1, 1], [0.5, 0.25])
         XCTAssertEqual(try runNode1("PRelu", opset: 9, [input, slope]).floats, [-0.5, 2, -0.75, 4])
+        // Opset 6 applied a 1-D slope along dim 1.
+        XCTAssertEqual(try runNode1("PRelu", opset: 6, [input, floats([2], [0.5, 0.25])]).floats, [-0.5, 2, -0.75, 4])
+        assertBadInput("cannot be broadcast") { _ = try runNode1("PRelu", opset: 9, [iota([1, 2, 2, 3]), floats([2], [0.5, 0.25])]) }
     }
 
     // MARK: Cast
