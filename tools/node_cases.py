@@ -193,6 +193,9 @@ def main() -> int:
             continue
         if not used & wanted:
             continue
+        if any(e["name"] == name for e in index):
+            print(f"skipping a second case named {name}", file=sys.stderr)
+            continue
         entry = {"name": name, "ops": sorted(used), "opset": ai_onnx_opset(model)}
         reason = next((r for p, r in rules if fnmatch.fnmatchcase(name, p)), None)
         if reason is not None:
