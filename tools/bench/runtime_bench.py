@@ -46,6 +46,14 @@ def live_activation_peak(model_path):
     return peak, report["totals"]["weight_bytes"]
 
 
+def peak_rss(command):
+    """Peak RSS in bytes of `command`, measured by GNU time: a child forked from
+    this (large) Python process would report Python's pages as its own."""
+    result = subprocess.run(["/usr/bin/time", "-f", "%M"] + command, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    return int(result.stderr.strip().splitlines()[-1]) * 1024
+
+
 rows, memory = [], []
 for name in args.models.split(","):
     path = os.path.join(args.dir, name + ".onnx")
@@ -94,10 +102,9 @@ for name in args.models.split(","):
                 for input_name, value in inputs.items():
                     file = os.path.join(tmp, f"in{len(run)}.npy"); np.save(file, value)
                     run += ["--input", f"{input_name}={file}"]
-                proc = subprocess.Popen(run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                _, _, usage = os.wait4(proc.pid, 0)
+                rss = peak_rss(run)
             activations, weights = live_activation_peak(path)
-            memory.append((name, usage.ru_maxrss * 1024, weights, activations))
+            memory.append((name, rss, weights, activations))
         print(f"  {name} @{threads}: ORT {ort_ms:.1f} ms, cleave {cleave_ms:.1f} ms", file=sys.stderr)
 
 print(f"{'model':<12} {'threads':>7} {'ORT ms':>9} {'cleave ms':>10} {'ratio':>6}  outputs")
@@ -108,11 +115,8 @@ for name, threads, ort_ms, cleave_ms, agree in rows:
 # measured on a model with almost no weights or activations.
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 tiny = os.path.join(root, "fixtures", "tf2onnx_style")
-proc = subprocess.Popen([args.cleave, "run", os.path.join(tiny, "model.onnx"), "--threads", "1",
-                         "--input", f"input_1:0={os.path.join(tiny, 'inputs', 'input_1_0.npy')}"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-_, _, usage = os.wait4(proc.pid, 0)
-baseline = usage.ru_maxrss * 1024
+baseline = peak_rss([args.cleave, "run", os.path.join(tiny, "model.onnx"), "--threads", "1",
+                     "--input", f"input_1:0={os.path.join(tiny, 'inputs', 'input_1_0.npy')}"])
 print()
 print(f"fixed process cost (tiny model): {baseline / 1e6:.1f} MB")
 print(f"{'model':<12} {'peak RSS MB':>12} {'- fixed MB':>11} {'weights MB':>11} {'live act. MB':>13} {'bound MB':>9}  within")
