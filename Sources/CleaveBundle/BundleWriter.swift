@@ -45,8 +45,14 @@ public enum BundleWriter {
         if exists && !force {
             throw CleaveError.io("\(outputDirectory) already exists; pass --force to replace it")
         }
-        let sourceSHA256 = try SHA256Digest.hex(ofFile: request.sourcePath)
-        let pairID = SHA256Digest.hex(of: Array((sourceSHA256 + "\n" + request.partition.boundary.sorted().joined(separator: "\n")).utf8))
+        // Hash the source on another core while the weights are written: the
+        // two are the bulk of a cut's time and neither needs the other.
+        let sourceDigest = Background { try SHA256Digest.hex(ofFile: request.sourcePath) }
+        let identity = {
+            let sourceSHA256 = try sourceDigest.value()
+            let pairID = SHA256Digest.hex(of: Array((sourceSHA256 + "\n" + request.partition.boundary.sorted().joined(separator: "\n")).utf8))
+            return (sourceSHA256: sourceSHA256, pairID: pairID)
+        }
 
         let temporary = AtomicFile.temporarySibling(of: outputDirectory)
         do {
@@ -57,7 +63,7 @@ public enum BundleWriter {
         do {
             var manifests: [Manifest] = []
             for side in [Partition.Side.edge, .cloud] {
-                manifests.append(try writeHalf(side, request: request, pairID: pairID, sourceSHA256: sourceSHA256,
+                manifests.append(try writeHalf(side, request: request, identity: identity,
                                                into: temporary + "/" + side.rawValue, signingKey: signingKey))
             }
             AtomicFile.syncDirectory(containing: temporary + "/edge")
@@ -77,18 +83,19 @@ public enum BundleWriter {
             AtomicFile.syncDirectory(containing: outputDirectory)
             return (manifests[0], manifests[1])
         } catch {
+            _ = try? sourceDigest.value()  // never leave the hashing thread behind
             try? fileManager.removeItem(atPath: temporary)
             throw error
         }
     }
 
-    static func writeHalf(_ side: Partition.Side, request: BundleRequest, pairID: String, sourceSHA256: String,
+    /// Writes one half; `identity` gives the source digest and pair id, which
+    /// are needed only after weights.bin is written.
+    static func writeHalf(_ side: Partition.Side, request: BundleRequest,
+                          identity: () throws -> (sourceSHA256: String, pairID: String),
                           into folder: String, signingKey: Curve25519.Signing.PrivateKey?) throws -> Manifest {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
         var half = try request.partition.half(side, of: request.graph, types: request.types)
-        half.model.metadata.removeAll { $0.key.hasPrefix("cleave.") }
-        half.model.metadata += [("cleave.role", side.rawValue), ("cleave.pair_id", pairID),
-                                ("cleave.format_version", String(Manifest.formatVersion))]
 
         // weights.bin: stream each tensor at its aligned offset while hashing.
         let external = half.initializers.filter { WeightLayout.isExternal(byteCount: $0.tensor.byteCount) }
@@ -115,6 +122,10 @@ public enum BundleWriter {
         }
         let weightsEntry = Manifest.FileEntry(path: "weights.bin", size: written, sha256: SHA256Digest.hex(hasher.finalize()))
 
+        let (sourceSHA256, pairID) = try identity()
+        half.model.metadata.removeAll { $0.key.hasPrefix("cleave.") }
+        half.model.metadata += [("cleave.role", side.rawValue), ("cleave.pair_id", pairID),
+                                ("cleave.format_version", String(Manifest.formatVersion))]
         let modelPath = folder + "/model.onnx"
         let offsetTable = Dictionary(uniqueKeysWithValues: zip(external.map(\.name), offsets))
         try ONNXExporter.write(half, to: modelPath, weights: .external(location: "weights.bin", offsets: offsetTable))
@@ -160,5 +171,28 @@ public enum BundleWriter {
         defer { close(fd) }
         try body(fd)
         guard fsync(fd) == 0 else { throw CleaveError.io("\(path): cannot sync: \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// A value computed on another thread; `value()` waits for it.
+final class Background<Value>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<Value, Error>?
+
+    init(_ work: @escaping () throws -> Value) {
+        Thread.detachNewThread { [self] in
+            result = Result { try work() }
+            done.signal()
+        }
+    }
+
+    /// Waits for the value (once ready, returns at once).
+    func value() throws -> Value {
+        if result == nil {
+            done.wait()
+            done.signal()
+        }
+        guard let result else { throw CleaveError.io("background work ended without a result") }
+        return try result.get()
     }
 }
