@@ -23,10 +23,13 @@ public struct WindowGeometry: Hashable, Sendable {
     public var kernel: [Int]
     public var strides: [Int]
     public var dilations: [Int]
-    /// Padding before each spatial dim.
+    /// Padding before each spatial dim; negative only for a SAME pool whose
+    /// window is smaller than its stride (the input is then cropped).
     public var padsBegin: [Int]
     /// Padding after each spatial dim; negative for a ConvTranspose whose
-    /// `output_shape` reaches past the last kernel tap.
+    /// `output_shape` reaches past the last kernel tap (the output is then
+    /// extended), and for a SAME pool whose window is smaller than its stride
+    /// (the input is then cropped).
     public var padsEnd: [Int]
     /// Output spatial dims.
     public var output: [Int]
@@ -65,16 +68,34 @@ public struct WindowGeometry: Hashable, Sendable {
         else { throw CleaveError.badInput("node \(label): kernel, strides and dilations must be positive, pads non-negative") }
         output = []
         let autoPad = node.string("auto_pad") ?? "NOTSET"
+        let isPool = node.opType == "MaxPool" || node.opType == "AveragePool" || node.opType == "LpPool"
         for i in 0..<n {
             let extent = (kernel[i] - 1) * dilations[i] + 1
             switch autoPad {
             case "SAME_UPPER", "SAME_LOWER":
-                let out = (input[i] + strides[i] - 1) / strides[i]
-                let total = Swift.max(0, (out - 1) * strides[i] + extent - input[i])
-                let small = total / 2
-                padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
-                padsEnd[i] = total - padsBegin[i]
-                output.append(out)
+                if isPool {
+                    // ONNX Runtime sizes a pool's SAME padding with the undilated kernel, then
+                    // slides the dilated window over it: with dilations > 1 the output is
+                    // smaller than ceil(in / stride). A window smaller than the stride needs
+                    // negative padding, which crops the input (C division: toward zero).
+                    let target = (input[i] + strides[i] - 1) / strides[i]
+                    let needed = (target - 1) * strides[i] + kernel[i] - input[i]
+                    padsBegin[i] = autoPad == "SAME_UPPER" ? needed / 2 : (needed + 1) / 2
+                    padsEnd[i] = needed - padsBegin[i]
+                    let span = input[i] + needed - extent
+                    let steps = ceilMode && span > 0 ? (span + strides[i] - 1) / strides[i] : span / strides[i]
+                    guard steps >= 0 else {
+                        throw CleaveError.badInput("node \(label): window of \(extent) does not fit input dim \(input[i]) with auto_pad \(autoPad)")
+                    }
+                    output.append(steps + 1)
+                } else {
+                    let out = (input[i] + strides[i] - 1) / strides[i]
+                    let total = Swift.max(0, (out - 1) * strides[i] + extent - input[i])
+                    let small = total / 2
+                    padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
+                    padsEnd[i] = total - padsBegin[i]
+                    output.append(out)
+                }
                 continue
             case "VALID":
                 padsBegin[i] = 0
@@ -138,12 +159,13 @@ public struct WindowGeometry: Hashable, Sendable {
                 padsEnd[i] = full - requested[i] - padsBegin[i]
                 output.append(requested[i])
             } else if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
-                let out = input[i] * strides[i]
-                let total = Swift.max(0, full - out)
+                // SAME aims at in × stride, but (as in ONNX Runtime) never pads
+                // negatively: a kernel that reaches less far gives a smaller output.
+                let total = Swift.max(0, full - input[i] * strides[i])
                 let small = total / 2
                 padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
                 padsEnd[i] = total - padsBegin[i]
-                output.append(out)
+                output.append(full - total)
             } else {
                 if autoPad == "VALID" {
                     padsBegin[i] = 0

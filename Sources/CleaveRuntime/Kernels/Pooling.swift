@@ -8,7 +8,9 @@ import CleaveIR
 ///
 /// Padding never wins a max. An average divides by the taps inside the input,
 /// or with `count_include_pad` by the taps inside input and pads — never by
-/// the taps of a ceil_mode window that hang past the end padding.
+/// the taps of a ceil_mode window that hang past the end padding. Negative
+/// end pads (SAME with a window smaller than the stride) crop the input of an
+/// average but not of a max, as in ONNX Runtime.
 final class PoolKernel: Kernel {
     private let setup: KernelSetup
     private let isMax: Bool
@@ -69,19 +71,22 @@ final class PoolKernel: Kernel {
                         _ indices: UnsafeMutablePointer<Int64>?, _ context: KernelContext) {
         let inPlane = p.height * p.width, outPlane = p.outHeight * p.outWidth
         let isMax = self.isMax, countIncludePad = self.countIncludePad, columnMajor = columnMajorIndices
+        // Negative end pads crop an average's input; a max ignores them (both as ONNX Runtime).
+        let height = p.height + (isMax ? 0 : Swift.min(0, p.padBottom))
+        let width = p.width + (isMax ? 0 : Swift.min(0, p.padRight))
         context.parallelFor(planes, grain: Swift.max(1, 4096 / Swift.max(1, outPlane))) { range in
             for plane in range {
                 let input = x + plane * inPlane, output = y + plane * outPlane
                 for oh in 0..<p.outHeight {
                     let top = oh * p.strideHeight - p.padTop
                     let rows = Window2D.validTaps(start: top, dilation: p.dilationHeight, taps: p.kernelHeight,
-                                                  size: p.height)
+                                                  size: height)
                     let paddedRows = Window2D.validTaps(start: top + p.padTop, dilation: p.dilationHeight,
                                                         taps: p.kernelHeight, size: p.height + p.padTop + p.padBottom)
                     for ow in 0..<p.outWidth {
                         let left = ow * p.strideWidth - p.padLeft
                         let columns = Window2D.validTaps(start: left, dilation: p.dilationWidth, taps: p.kernelWidth,
-                                                         size: p.width)
+                                                         size: width)
                         if isMax {
                             var best = -Float.greatestFiniteMagnitude
                             var bestAt = -1
@@ -146,7 +151,7 @@ final class PoolKernel: Kernel {
                         for d in 0..<rank {
                             let start = state[d] * g.strides[d] - g.padsBegin[d]
                             let valid = Window2D.validTaps(start: start, dilation: g.dilations[d], taps: g.kernel[d],
-                                                           size: dims[d])
+                                                           size: dims[d] + (isMax ? 0 : Swift.min(0, g.padsEnd[d])))
                             let inside = Window2D.validTaps(start: start + g.padsBegin[d], dilation: g.dilations[d],
                                                             taps: g.kernel[d],
                                                             size: dims[d] + g.padsBegin[d] + g.padsEnd[d])
