@@ -9,9 +9,11 @@ let package = Package(
         .executable(name: "cleave", targets: ["cleave"]),
         .library(name: "CleaveIR", targets: ["CleaveIR"]),
         .library(name: "CleaveRuntime", targets: ["CleaveRuntime"]),
+        .library(name: "CleaveBundle", targets: ["CleaveBundle"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: C boundary (Debian: libprotobuf-c-dev, zlib1g-dev, libopenblas-dev)
@@ -24,15 +26,20 @@ let package = Package(
         // MARK: Swift modules
         .target(name: "CleaveIR", dependencies: ["ONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
         .target(name: "CleaveRuntime", dependencies: ["CleaveIR", "COpenBLAS"], swiftSettings: swiftSettings),
+        .target(
+            name: "CleaveBundle",
+            dependencies: ["CleaveIR", "CleaveRuntime", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "cleave",
-            dependencies: ["CleaveIR", "CleaveRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["CleaveIR", "CleaveRuntime", "CleaveBundle", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
 
         // MARK: Tests
-        .testTarget(name: "CleaveIRTests", dependencies: ["CleaveIR"], swiftSettings: swiftSettings),
+        .testTarget(name: "CleaveIRTests", dependencies: ["CleaveIR"], exclude: ["Data"], swiftSettings: swiftSettings),
         .testTarget(name: "CleaveRuntimeTests", dependencies: ["CleaveRuntime", "CleaveIR"], swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", dependencies: ["CleaveIR"], swiftSettings: swiftSettings),
+        .testTarget(name: "CleaveBundleTests", dependencies: ["CleaveBundle", "CleaveIR", "CleaveRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", swiftSettings: swiftSettings),
     ]
 )
 

@@ -68,9 +68,10 @@ public struct WindowGeometry: Hashable, Sendable {
         else { throw CleaveError.badInput("node \(label): kernel, strides and dilations must be positive, pads non-negative") }
         output = []
         let autoPad = node.string("auto_pad") ?? "NOTSET"
+        let math = WindowArithmetic(label: label)
         let isPool = node.opType == "MaxPool" || node.opType == "AveragePool" || node.opType == "LpPool"
         for i in 0..<n {
-            let extent = (kernel[i] - 1) * dilations[i] + 1
+            let extent = try math.add(try math.mul(kernel[i] - 1, dilations[i]), 1)
             switch autoPad {
             case "SAME_UPPER", "SAME_LOWER":
                 if isPool {
@@ -78,19 +79,19 @@ public struct WindowGeometry: Hashable, Sendable {
                     // slides the dilated window over it: with dilations > 1 the output is
                     // smaller than ceil(in / stride). A window smaller than the stride needs
                     // negative padding, which crops the input (C division: toward zero).
-                    let target = (input[i] + strides[i] - 1) / strides[i]
-                    let needed = (target - 1) * strides[i] + kernel[i] - input[i]
+                    let target = math.ceilDiv(input[i], strides[i])
+                    let needed = try math.sub(try math.add(try math.mul(target - 1, strides[i]), kernel[i]), input[i])
                     padsBegin[i] = autoPad == "SAME_UPPER" ? needed / 2 : (needed + 1) / 2
                     padsEnd[i] = needed - padsBegin[i]
-                    let span = input[i] + needed - extent
-                    let steps = ceilMode && span > 0 ? (span + strides[i] - 1) / strides[i] : span / strides[i]
+                    let span = try math.sub(try math.add(input[i], needed), extent)
+                    let steps = ceilMode && span > 0 ? math.ceilDiv(span, strides[i]) : span / strides[i]
                     guard steps >= 0 else {
                         throw CleaveError.badInput("node \(label): window of \(extent) does not fit input dim \(input[i]) with auto_pad \(autoPad)")
                     }
                     output.append(steps + 1)
                 } else {
-                    let out = (input[i] + strides[i] - 1) / strides[i]
-                    let total = Swift.max(0, (out - 1) * strides[i] + extent - input[i])
+                    let out = math.ceilDiv(input[i], strides[i])
+                    let total = Swift.max(0, try math.sub(try math.add(try math.mul(out - 1, strides[i]), extent), input[i]))
                     let small = total / 2
                     padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
                     padsEnd[i] = total - padsBegin[i]
@@ -105,14 +106,16 @@ public struct WindowGeometry: Hashable, Sendable {
             default:
                 throw CleaveError.badInput("node \(label): unknown auto_pad '\(autoPad)'")
             }
-            let span = input[i] + padsBegin[i] + padsEnd[i] - extent
+            let span = try math.sub(try math.add(try math.add(input[i], padsBegin[i]), padsEnd[i]), extent)
             guard span >= 0 else {
                 throw CleaveError.badInput("node \(label): window of \(extent) does not fit input dim \(input[i]) with pads \(padsBegin[i])+\(padsEnd[i])")
             }
             var out = span / strides[i] + 1
             if ceilMode {
-                out = (span + strides[i] - 1) / strides[i] + 1
-                if (out - 1) * strides[i] >= input[i] + padsBegin[i] { out -= 1 }
+                out = math.ceilDiv(span, strides[i]) + 1
+                // input + padsBegin cannot overflow: input + padsBegin + padsEnd was checked above.
+                let lastStart = (out - 1).multipliedReportingOverflow(by: strides[i])
+                if lastStart.overflow || lastStart.partialValue >= input[i] + padsBegin[i] { out -= 1 }
             }
             output.append(out)
         }
@@ -145,23 +148,27 @@ public struct WindowGeometry: Hashable, Sendable {
         }
         let autoPad = node.string("auto_pad") ?? "NOTSET"
         let requested = node.ints("output_shape").map { Array($0.suffix(n)) }
+        if let requested, requested.count != n {
+            throw CleaveError.badInput("node \(label): output_shape has \(requested.count) values, expected \(n)")
+        }
+        let math = WindowArithmetic(label: label)
         output = []
         for i in 0..<n {
-            let extent = (kernel[i] - 1) * dilations[i] + 1
-            let full = strides[i] * (input[i] - 1) + outputPadding[i] + extent
+            let extent = try math.add(try math.mul(kernel[i] - 1, dilations[i]), 1)
+            let full = try math.add(try math.add(try math.mul(strides[i], input[i] - 1), outputPadding[i]), extent)
             if let requested {
                 // Pads follow from the requested size (ONNX spec: SAME_UPPER puts the extra one at the end).
                 // A size beyond what the kernel reaches pads nothing at the start and extends the end,
                 // as ONNX Runtime does (padsEnd is then negative; the extra outputs hold only the bias).
-                let total = Swift.max(0, full - requested[i])
+                let total = Swift.max(0, try math.sub(full, requested[i]))
                 let small = total / 2
                 padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
-                padsEnd[i] = full - requested[i] - padsBegin[i]
+                padsEnd[i] = try math.sub(try math.sub(full, requested[i]), padsBegin[i])
                 output.append(requested[i])
             } else if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
                 // SAME aims at in × stride, but (as in ONNX Runtime) never pads
                 // negatively: a kernel that reaches less far gives a smaller output.
-                let total = Swift.max(0, full - input[i] * strides[i])
+                let total = Swift.max(0, try math.sub(full, try math.mul(input[i], strides[i])))
                 let small = total / 2
                 padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
                 padsEnd[i] = total - padsBegin[i]
@@ -171,11 +178,42 @@ public struct WindowGeometry: Hashable, Sendable {
                     padsBegin[i] = 0
                     padsEnd[i] = 0
                 }
-                output.append(full - padsBegin[i] - padsEnd[i])
+                output.append(try math.sub(try math.sub(full, padsBegin[i]), padsEnd[i]))
             }
             guard output[i] > 0 else {
                 throw CleaveError.badInput("node \(label): output dim \(output[i]) is not positive")
             }
         }
     }
+}
+
+/// Window arithmetic on attribute values read from a file: an overflow is a
+/// bad-input error naming the node, never a trap.
+private struct WindowArithmetic {
+    let label: String
+
+    func fail() -> CleaveError {
+        .badInput("node \(label): kernel, strides, dilations, pads or input dims are too large (the output size overflows)")
+    }
+
+    func add(_ a: Int, _ b: Int) throws -> Int {
+        let (r, overflow) = a.addingReportingOverflow(b)
+        guard !overflow else { throw fail() }
+        return r
+    }
+
+    func sub(_ a: Int, _ b: Int) throws -> Int {
+        let (r, overflow) = a.subtractingReportingOverflow(b)
+        guard !overflow else { throw fail() }
+        return r
+    }
+
+    func mul(_ a: Int, _ b: Int) throws -> Int {
+        let (r, overflow) = a.multipliedReportingOverflow(by: b)
+        guard !overflow else { throw fail() }
+        return r
+    }
+
+    /// ⌈a / b⌉ for a ≥ 0, b > 0, without forming a + b.
+    func ceilDiv(_ a: Int, _ b: Int) -> Int { a / b + (a % b == 0 ? 0 : 1) }
 }

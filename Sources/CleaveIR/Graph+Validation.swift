@@ -10,21 +10,21 @@ extension Graph {
         var definedBy: [String: String] = [:]  // value → what defines it, for messages
         for input in inputs {
             guard !input.name.isEmpty else { throw CleaveError.badInput("a graph input has no name") }
-            guard definedBy[input.name] == nil else { throw CleaveError.badInput("graph input '\(input.name)' is declared twice") }
+            guard definedBy[input.name] == nil else { throw CleaveError.badInput("duplicate graph input '\(input.name)'") }
             definedBy[input.name] = "graph input"
         }
         let declaredInputs = Set(inputs.map(\.name))
         var initializerNames = Set<String>()
         for initializer in initializers {
             guard initializerNames.insert(initializer.name).inserted else {
-                throw CleaveError.badInput("initializer '\(initializer.name)' is defined twice")
+                throw CleaveError.badInput("duplicate initializer '\(initializer.name)'")
             }
             if !declaredInputs.contains(initializer.name) { definedBy[initializer.name] = "initializer" }
         }
         for (index, node) in nodes.enumerated() {
             for output in node.outputs where !output.isEmpty {
                 if let previous = definedBy[output] {
-                    throw CleaveError.badInput("tensor '\(output)' is defined twice (by node \(label(index)) and by \(previous))")
+                    throw CleaveError.badInput("duplicate definition: tensor '\(output)' is written by node \(label(index)) and by \(previous)")
                 }
                 definedBy[output] = "node \(label(index))"
             }
@@ -73,7 +73,7 @@ extension Graph {
 
         for output in outputs {
             guard definedBy[output.name] != nil else {
-                throw CleaveError.badInput("graph output '\(output.name)' is not produced by any node, input or initializer")
+                throw CleaveError.badInput("graph output '\(output.name)' is undefined: no node, input or initializer produces it")
             }
         }
     }

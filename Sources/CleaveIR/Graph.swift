@@ -88,6 +88,9 @@ public struct Initializer: Sendable {
     public var name: String
     public var tensor: Tensor
     public var docString: String = ""
+    /// Where the importer found the bytes when they were ONNX external data
+    /// (the exporter decides placement afresh; verifiers check this).
+    public var externalData: ExternalDataReference?
     public init(name: String, tensor: Tensor) {
         self.name = name
         self.tensor = tensor
@@ -213,4 +216,11 @@ public struct OpaqueField: Sendable, Hashable {
         self.wireType = wireType
         self.bytes = bytes
     }
+}
+
+/// An ONNX external-data reference as read from a file.
+public struct ExternalDataReference: Hashable, Sendable {
+    public var location: String
+    public var offset: Int
+    public var length: Int
 }

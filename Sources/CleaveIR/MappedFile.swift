@@ -9,11 +9,14 @@ import Darwin
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let bytes: UnsafeRawBufferPointer
+    /// True when `bytes` is a heap copy (see `init(path:copying:)`), not a mapping.
+    private let isHeapCopy: Bool
 
     /// Maps `path`. An empty file maps to an empty buffer.
     /// - Throws: `CleaveError.io` when the file cannot be opened or mapped.
     public init(path: String) throws {
         self.path = path
+        isHeapCopy = false
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CleaveError.io("\(path): cannot open: \(errnoDescription())") }
         defer { close(fd) }
@@ -31,7 +34,30 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: base, count: size)
     }
 
+    /// An in-memory file (fuzzing, tests): `bytes` is copied and treated as the
+    /// content of `path`, whose folder is where external data would be looked up.
+    public init(path: String, copying source: UnsafeRawBufferPointer) {
+        self.path = path
+        isHeapCopy = true
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: source.count, alignment: 64)
+        if let base = source.baseAddress, source.count > 0 {
+            copy.baseAddress?.copyMemory(from: base, byteCount: source.count)
+        }
+        bytes = UnsafeRawBufferPointer(copy)
+    }
+
     public var count: Int { bytes.count }
+
+    /// Calls `body` with the bytes while keeping the mapping alive: `bytes`
+    /// must not be used after the last reference to the file goes away.
+    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try withExtendedLifetime(self) { try body(bytes) }
+    }
+
+    /// A copy of the file's contents (small files: manifests, keys, signatures).
+    public static func contents(of path: String) throws -> [UInt8] {
+        try MappedFile(path: path).withBytes { Array($0) }
+    }
 
     /// Tells the kernel the pages will be read once, front to back.
     public func adviseSequential() {
@@ -40,7 +66,9 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
-        if let base = bytes.baseAddress {
+        if isHeapCopy {
+            UnsafeMutableRawBufferPointer(mutating: bytes).deallocate()
+        } else if let base = bytes.baseAddress {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
         }
     }

@@ -16,8 +16,12 @@ public enum Npy {
     ///   unsupported dtype; `CleaveError.io` when the file cannot be read.
     public static func read(path: String) throws -> Tensor {
         let file = try MappedFile(path: path)
+        return try file.withBytes { try decode(file: file, bytes: $0) }
+    }
+
+    private static func decode(file: MappedFile, bytes: UnsafeRawBufferPointer) throws -> Tensor {
+        let path = file.path
         func fail(_ why: String) -> CleaveError { .badInput("\(path): \(why)") }
-        let bytes = file.bytes
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else { throw fail("not a NumPy .npy file") }
         let major = bytes[6]

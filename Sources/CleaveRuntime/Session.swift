@@ -169,7 +169,8 @@ public final class Session {
         return "\(info.dtype?.name ?? "any")\(dims)"
     }
 
-    static func now() -> Double {
+    /// Monotonic seconds, for timing.
+    public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9

@@ -46,7 +46,7 @@ struct ExternalDataResolver {
         let file = try mappedFile(location: location, what: what)
         let (end, overflow) = offset.addingReportingOverflow(byteCount)
         guard !overflow, end <= file.count else {
-            throw CleaveError.badInput("\(what): external data bytes \(offset)..<\(offset &+ byteCount) lie outside '\(location)' (\(file.count) bytes)")
+            throw CleaveError.badInput("\(what): external data bytes \(offset)..<\(offset &+ byteCount) run past the end of '\(location)' (\(file.count) bytes)")
         }
         return TensorStorage(file: file, range: offset..<end)
     }

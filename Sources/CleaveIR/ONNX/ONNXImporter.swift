@@ -18,7 +18,7 @@ public enum ONNXImporter {
     /// ai.onnx opset versions cleave accepts on import.
     public static let knownOpsets = 1...24
     /// ONNX IR versions cleave accepts.
-    public static let knownIRVersions = 3...12
+    public static let knownIRVersions = 3...14
 
     /// Loads and validates the model at `path`.
     public static func load(path: String) throws -> Graph {
@@ -31,6 +31,9 @@ public enum ONNXImporter {
     public static func load(file: MappedFile) throws -> Graph {
         let path = file.path
         guard file.count > 0 else { throw CleaveError.badInput("\(path): empty file, not an ONNX model") }
+        if let kind = recognizedOtherFormat(file.bytes) {
+            throw CleaveError.badInput("\(path): this is \(kind), not an ONNX model")
+        }
         let skeleton: [UInt8]
         do {
             skeleton = try PayloadStripper.skeleton(of: file.bytes)
@@ -46,6 +49,27 @@ public enum ONNXImporter {
         var reader = ProtoReader(file: file, externalData: ExternalDataResolver(modelPath: path))
         return try reader.graph(from: model.pointee)
     }
+}
+
+/// Names common file formats that are not ONNX, so a wrong file gets a clear message.
+func recognizedOtherFormat(_ bytes: UnsafeRawBufferPointer) -> String? {
+    func starts(with prefix: [UInt8]) -> Bool {
+        bytes.count >= prefix.count && zip(bytes, prefix).allSatisfy { $0 == $1 }
+    }
+    if starts(with: [0x89, 0x50, 0x4E, 0x47]) { return "a PNG image" }
+    if starts(with: [0xFF, 0xD8, 0xFF]) { return "a JPEG image" }
+    if starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) { return "a NumPy .npy array" }
+    if starts(with: [0x50, 0x4B, 0x03, 0x04]) { return "a ZIP archive (a PyTorch checkpoint?)" }
+    if starts(with: [0x1F, 0x8B]) { return "a gzip stream" }
+    if starts(with: Array("%PDF".utf8)) { return "a PDF document" }
+    // Text: JSON objects/arrays and other printable files.
+    var index = 0
+    while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+    if index < bytes.count, bytes[index] == UInt8(ascii: "{") || bytes[index] == UInt8(ascii: "[") {
+        let sample = bytes.prefix(4096)
+        if sample.allSatisfy({ $0 >= 0x20 || [0x09, 0x0A, 0x0D].contains($0) }) { return "a JSON or text file" }
+    }
+    return nil
 }
 
 /// Turns protobuf-c structs into IR values.
@@ -112,6 +136,7 @@ struct ProtoReader {
             guard !name.isEmpty else { throw fail("an initializer has no name") }
             var initializer = Initializer(name: name, tensor: try tensor(tensorProto.pointee, what: "initializer '\(name)'"))
             initializer.docString = string(tensorProto.pointee.doc_string)
+            initializer.externalData = externalReference(tensorProto.pointee, byteCount: initializer.tensor.byteCount)
             graph.initializers.append(initializer)
         }
         for (index, nodeProto) in buffer(g.node, g.n_node).enumerated() {
@@ -255,6 +280,21 @@ struct ProtoReader {
             storage = try typedData(proto, dtype: dtype, count: count, byteCount: byteCount, what: what)
         }
         return Tensor(dtype: dtype, shape: shape, storage: storage)
+    }
+
+    /// The external-data reference of a tensor already read successfully.
+    func externalReference(_ proto: Onnx__TensorProto, byteCount: Int) -> ExternalDataReference? {
+        guard proto.has_data_location != 0 && proto.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL else { return nil }
+        var reference = ExternalDataReference(location: "", offset: 0, length: byteCount)
+        for entry in buffer(proto.external_data, proto.n_external_data) {
+            guard let entry else { continue }
+            switch string(entry.pointee.key) {
+            case "location": reference.location = string(entry.pointee.value)
+            case "offset": reference.offset = Int(string(entry.pointee.value)) ?? 0
+            default: break
+            }
+        }
+        return reference
     }
 
     /// Tensors stored in the typed repeated fields (float_data, int32_data, …),

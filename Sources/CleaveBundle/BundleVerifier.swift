@@ -1,0 +1,214 @@
+import CleaveIR
+import Crypto
+import Foundation
+
+/// What `verify` found in one bundle.
+public struct BundleReport: Sendable {
+    public var path: String
+    /// The manifest, when it could be read and passed its own checks.
+    public var manifest: Manifest?
+    /// One line per problem, each naming the file and the rule (§ of schemas/BUNDLE.md).
+    public var problems: [String] = []
+    /// Whether a manifest.sig is present, and whether a trusted key verified it.
+    public var signed = false
+    public var signatureVerified = false
+
+    public var isValid: Bool { problems.isEmpty }
+}
+
+/// Checks bundles against schemas/BUNDLE.md, cheapest check first: the
+/// manifest, file sizes, then file hashes, then the model itself.
+public enum BundleVerifier {
+    /// Largest manifest.json read (§2.1).
+    public static let maximumManifestBytes = 1 << 20
+
+    /// Verifies the bundle at `path`.
+    /// - Parameter trustedKey: when given, the bundle must carry a manifest.sig
+    ///   made by this key (§5).
+    public static func verify(_ path: String, trustedKey: Curve25519.Signing.PublicKey? = nil) -> BundleReport {
+        var report = BundleReport(path: path)
+        func problem(_ message: String) { report.problems.append("\(path)/\(message)") }
+
+        // §1.2: the folder itself and its entries.
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            report.problems.append("\(path): does not exist")
+            return report
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            report.problems.append("\(path): is not a folder (a bundle is a folder; §1)")
+            return report
+        }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+
+        // §2: the manifest.
+        let manifestPath = path + "/manifest.json"
+        guard lstat(manifestPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            problem("manifest.json: missing or not a regular file (§2)")
+            return report
+        }
+        guard Int(info.st_size) <= maximumManifestBytes else {
+            problem("manifest.json: \(info.st_size) bytes, more than the \(maximumManifestBytes) allowed (§2.1)")
+            return report
+        }
+        let manifestBytes: [UInt8]
+        do {
+            manifestBytes = try MappedFile.contents(of: manifestPath)
+        } catch {
+            problem("manifest.json: cannot be read: \(error)")
+            return report
+        }
+        let manifest: Manifest
+        do {
+            manifest = try Manifest(json: try JSON.parse(manifestBytes, maximumDepth: 32))
+        } catch let error as CleaveError {
+            problem(error.message.hasPrefix("manifest.json") ? error.message : "manifest.json: \(error.message) (§2.1)")
+            return report
+        } catch {
+            problem("manifest.json: \(error)")
+            return report
+        }
+
+        // §5: signature.
+        let signaturePath = path + "/manifest.sig"
+        report.signed = entries.contains("manifest.sig")
+        if let trustedKey {
+            if !report.signed {
+                problem("manifest.sig: missing, but a trusted key was given: the bundle is unsigned (§5)")
+            } else if let signature = try? MappedFile.contents(of: signaturePath),
+                      trustedKey.isValidSignature(signature, for: manifestBytes) {
+                report.signatureVerified = true
+            } else {
+                problem("manifest.sig: not a valid signature of manifest.json by the trusted key (§5)")
+            }
+        }
+
+        // §1.1, §1.2: exactly the listed files, plain names, no links.
+        let listed = Set(manifest.files.map(\.path))
+        for file in manifest.files {
+            if file.path.contains("/") || file.path == ".." || file.path == "." || file.path.isEmpty {
+                problem("\(file.path): listed path is not a plain file name inside the bundle (§1.2)")
+            }
+        }
+        if manifest.files.map(\.path) != manifest.files.map(\.path).sorted() || listed.count != manifest.files.count {
+            problem("manifest.json: 'files' must be sorted by path without duplicates (§2.2)")
+        }
+        for entry in entries.sorted() where entry != "manifest.json" && entry != "manifest.sig" && !listed.contains(entry) {
+            problem("\(entry): not listed in the manifest (§1.1)")
+        }
+        for entry in entries.sorted() {
+            if lstat(path + "/" + entry, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK {
+                problem("\(entry): is a symbolic link; bundles hold only plain files (§1.2)")
+            } else if (info.st_mode & S_IFMT) != S_IFREG {
+                problem("\(entry): is not a regular file (§1.1)")
+            }
+        }
+        for required in ["model.onnx", "weights.bin"] where !listed.contains(required) {
+            problem("manifest.json: 'files' does not list \(required) (§1)")
+        }
+        guard report.problems.isEmpty else { return report }
+
+        // §1.3: sizes (cheap), then hashes.
+        for file in manifest.files {
+            guard lstat(path + "/" + file.path, &info) == 0 else {
+                problem("\(file.path): listed but missing (§1.3)")
+                continue
+            }
+            if Int(info.st_size) != file.size {
+                problem("\(file.path): \(info.st_size) bytes, manifest says \(file.size) (§1.3)")
+            }
+        }
+        guard report.problems.isEmpty else { return report }
+        for file in manifest.files {
+            do {
+                let digest = try SHA256Digest.hex(ofFile: path + "/" + file.path)
+                if digest != file.sha256 { problem("\(file.path): sha256 does not match the manifest: the file was altered (§1.3)") }
+            } catch {
+                problem("\(file.path): cannot be read: \(error)")
+            }
+        }
+        guard report.problems.isEmpty else { return report }
+
+        // §3: the model and its weights.
+        for message in checkModel(path: path, manifest: manifest) { problem(message) }
+        if report.problems.isEmpty { report.manifest = manifest }
+        return report
+    }
+
+    /// §3: model.onnx parses, matches the manifest, and weights.bin is laid out exactly.
+    static func checkModel(path: String, manifest: Manifest) -> [String] {
+        var problems: [String] = []
+        let graph: Graph
+        do {
+            graph = try ONNXImporter.load(path: path + "/model.onnx")
+        } catch let error as CleaveError {
+            return ["model.onnx: does not load: \(error.message) (§3.1)"]
+        } catch {
+            return ["model.onnx: does not load: \(error) (§3.1)"]
+        }
+        let metadata = Dictionary(graph.model.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        if metadata["cleave.role"] != manifest.role.rawValue || metadata["cleave.pair_id"] != manifest.pairID
+            || metadata["cleave.format_version"] != String(Manifest.formatVersion) {
+            problems.append("model.onnx: metadata_props do not repeat the manifest's role, pair id and format version (§3.1)")
+        }
+        if graph.model.opsets != manifest.opsets {
+            problems.append("model.onnx: opset imports differ from the manifest (§2.2)")
+        }
+        func specs(_ infos: [ValueInfo]) -> [Manifest.TensorSpec?] {
+            infos.map { info in
+                guard let dtype = info.dtype, let shape = info.shape else { return nil }
+                return Manifest.TensorSpec(name: info.name, dtype: dtype, shape: shape)
+            }
+        }
+        if specs(graph.runtimeInputs) != manifest.inputs.map(Optional.some) {
+            problems.append("model.onnx: graph inputs differ from the manifest's inputs (§3.4)")
+        }
+        if specs(graph.outputs) != manifest.outputs.map(Optional.some) {
+            problems.append("model.onnx: graph outputs differ from the manifest's outputs (§3.4)")
+        }
+
+        // §3.2, §3.3: every initializer external in weights.bin, laid out exactly.
+        guard let weightsSize = manifest.files.first(where: { $0.path == "weights.bin" })?.size else { return problems }
+        var expectedEnd = 0
+        var zeroCheck: MappedFile?
+        for initializer in graph.initializers {
+            guard let reference = initializer.externalData, reference.location == "weights.bin" else {
+                problems.append("model.onnx: initializer '\(initializer.name)' is not stored in weights.bin (§3.2)")
+                continue
+            }
+            let alignment = WeightLayout.alignment(forByteCount: reference.length)
+            let expectedOffset = WeightLayout.align(expectedEnd, to: alignment)
+            if reference.offset != expectedOffset {
+                problems.append("model.onnx: initializer '\(initializer.name)' is at offset \(reference.offset) of weights.bin, expected \(expectedOffset) (overlap, gap or misalignment; §3.3)")
+            } else if reference.offset > expectedEnd {
+                // Padding must be zero bytes.
+                if zeroCheck == nil { zeroCheck = try? MappedFile(path: path + "/weights.bin") }
+                let nonZero = zeroCheck?.withBytes { bytes in
+                    reference.offset <= bytes.count && bytes[expectedEnd..<reference.offset].contains(where: { $0 != 0 })
+                } ?? false
+                if nonZero {
+                    problems.append("weights.bin: padding before '\(initializer.name)' is not zero (§3.3)")
+                }
+            }
+            expectedEnd = reference.offset + reference.length
+        }
+        if problems.isEmpty && expectedEnd != weightsSize {
+            problems.append("weights.bin: \(weightsSize) bytes, but its tensors end at \(expectedEnd) (§3.3)")
+        }
+        return problems
+    }
+
+    /// §4: two verified bundles form a pair.
+    public static func checkPair(_ a: Manifest, _ b: Manifest) -> [String] {
+        var problems: [String] = []
+        if a.pairID != b.pairID { problems.append("the bundles are not a pair: their pair ids differ (§4)") }
+        if a.sourceSHA256 != b.sourceSHA256 { problems.append("the bundles were cut from different models (§4)") }
+        guard a.role != b.role else { return problems + ["both bundles are \(a.role.rawValue) halves; a pair needs one edge and one cloud (§4)"] }
+        let (edge, cloud) = a.role == .edge ? (a, b) : (b, a)
+        let boundary = edge.outputs.filter { !edge.finalOutputs.contains($0.name) || cloud.inputs.contains($0) }
+        if boundary != cloud.inputs {
+            problems.append("the cloud half's inputs \(cloud.inputs.map { "\($0.name) \($0.type)" }) are not the edge half's boundary outputs \(boundary.map { "\($0.name) \($0.type)" }) (§4)")
+        }
+        return problems
+    }
+}

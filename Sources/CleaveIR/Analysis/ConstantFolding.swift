@@ -1,0 +1,228 @@
+/// Analysis-time evaluation of the shape computations exporters emit
+/// (tf2onnx's Shape→Gather→Unsqueeze→Concat→Reshape, PyTorch's
+/// Shape→Slice→Concat, ConstantOfShape, Cast, int64 arithmetic), so that
+/// Reshape, Expand, Slice, Resize, Pad and friends get concrete shapes.
+///
+/// Folding never fails analysis: a node that cannot be evaluated (an
+/// unsupported dtype, a division by zero, too many elements) simply has no
+/// known value, and only a consumer whose shape needs it reports an error.
+extension NodeContext {
+    /// The most elements a folded value that must be computed may have; ops that
+    /// only reinterpret a known tensor (Identity, Reshape, …) share its bytes
+    /// and have no limit. Keeps analysis from touching weight data.
+    static let foldingLimit = 65_536
+
+    /// The values of the node's outputs if they can be known before running.
+    func foldedOutputs(_ outputs: [TensorType]) -> [Tensor]? {
+        switch op {
+        case .constant:
+            return node.constantValue.map { [$0] }
+        case .shape:
+            guard let input = inputTypes.first ?? nil, let range = try? shapeRange(rank: input.shape.rank) else { return nil }
+            return [Tensor(Shape([range.count]), int64s: input.shape.dims[range].map { Int64($0) })]
+        case .identity:
+            return inputValues.first.flatMap { $0 }.map { [$0] }
+        case .reshape, .flatten, .squeeze, .unsqueeze:
+            guard let value = inputValues.first ?? nil, let type = outputs.first else { return nil }
+            return [value.reshaped(type.shape)]
+        case .cast, .gather, .concat, .slice, .transpose, .expand, .constantOfShape, .add, .sub, .mul, .div, .neg,
+             .abs, .sum, .max, .min:
+            guard outputs.allSatisfy({ $0.shape.elementCount <= NodeContext.foldingLimit }) else { return nil }
+            var values: [FoldValue] = []
+            for (i, name) in node.inputs.enumerated() where !name.isEmpty {
+                guard let tensor = inputValues[i], tensor.elementCount <= NodeContext.foldingLimit,
+                      let value = FoldValue(tensor) else { return nil }
+                values.append(value)
+            }
+            guard let output = outputs.first, let result = evaluate(values, output) else { return nil }
+            return [result.tensor()]
+        case .conv, .convTranspose, .gemm, .matMul, .batchNormalization, .instanceNormalization, .lrn, .relu,
+             .leakyRelu, .prelu, .elu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .softmax,
+             .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool, .pow, .sqrt, .exp, .log,
+             .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
+             .quantizeLinear, .dequantizeLinear:
+            return nil
+        }
+    }
+
+    /// Computes the op on known inputs (present inputs only, in order).
+    private func evaluate(_ inputs: [FoldValue], _ output: TensorType) -> FoldValue? {
+        guard let first = inputs.first else { return nil }
+        switch op {
+        case .cast:
+            return first.cast(to: output.dtype)
+        case .gather:
+            guard inputs.count == 2, let indices = inputs[1].integers,
+                  let a = try? axis(node.int("axis") ?? 0, rank: first.shape.rank) else { return nil }
+            let dim = first.shape[a]
+            let inner = first.shape.dims[(a + 1)...].reduce(1, *)
+            let outer = first.shape.dims[..<a].reduce(1, *)
+            var flat: [Int] = []
+            flat.reserveCapacity(output.shape.elementCount)
+            for o in 0..<outer {
+                for raw in indices {
+                    let k = raw < 0 ? Int(raw) + dim : Int(raw)
+                    guard k >= 0 && k < dim else { return nil }
+                    let base = (o * dim + k) * inner
+                    flat.append(contentsOf: base..<(base + inner))
+                }
+            }
+            return first.gathering(flat, shape: output.shape)
+        case .concat:
+            return concatenate(inputs, output)
+        case .slice:
+            guard let axes = try? sliceAxes() else { return nil }
+            let inStrides = first.shape.strides
+            var strides = inStrides
+            var base = 0
+            for s in axes {
+                // Wrapping: a huge step only occurs with count ≤ 1, where the stride is never followed.
+                strides[s.axis] = inStrides[s.axis] &* s.step
+                base += s.start * inStrides[s.axis]
+            }
+            return first.gathering(stridedIndices(output.shape, strides: strides, base: base), shape: output.shape)
+        case .transpose:
+            guard let perm = try? permutation(rank: first.shape.rank) else { return nil }
+            let inStrides = first.shape.strides
+            return first.gathering(stridedIndices(output.shape, strides: perm.map { inStrides[$0] }, base: 0), shape: output.shape)
+        case .expand:
+            return first.gathering(broadcastIndices(from: first.shape, to: output.shape), shape: output.shape)
+        case .constantOfShape:
+            let fill: FoldValue
+            if let attribute = try? constantOfShapeValue() {
+                guard let value = FoldValue(attribute) else { return nil }
+                fill = value
+            } else {
+                fill = FoldValue(dtype: .float, shape: [], elements: .reals([0]))
+            }
+            return fill.gathering(Array(repeating: 0, count: output.shape.elementCount), shape: output.shape)
+        case .neg, .abs:
+            switch first.elements {
+            case .integers(let v):
+                let mapped = op == .neg ? v.map { 0 &- $0 } : v.map { $0 < 0 ? 0 &- $0 : $0 }
+                return FoldValue(dtype: first.dtype, shape: first.shape, elements: .integers(mapped)).normalized()
+            case .reals(let v):
+                return FoldValue(dtype: first.dtype, shape: first.shape, elements: .reals(op == .neg ? v.map { -$0 } : v.map { Swift.abs($0) }))
+            }
+        case .add, .sub, .mul, .div, .sum, .max, .min:
+            var result = first
+            for next in inputs.dropFirst() {
+                guard let combined = combine(result, next, output.dtype) else { return nil }
+                result = combined
+            }
+            return result
+        case .conv, .convTranspose, .gemm, .matMul, .batchNormalization, .instanceNormalization, .lrn, .relu,
+             .leakyRelu, .prelu, .elu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .softmax,
+             .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool, .pow, .sqrt, .exp, .log,
+             .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
+             .quantizeLinear, .dequantizeLinear, .constant, .shape, .identity, .reshape, .flatten, .squeeze,
+             .unsqueeze:
+            return nil
+        }
+    }
+
+    private func concatenate(_ inputs: [FoldValue], _ output: TensorType) -> FoldValue? {
+        guard let first = inputs.first, let a = try? axis(node.int("axis") ?? 0, rank: first.shape.rank) else { return nil }
+        let outer = first.shape.dims[..<a].reduce(1, *)
+        switch first.elements {
+        case .integers:
+            var out: [Int64] = []
+            for o in 0..<outer {
+                for input in inputs {
+                    guard let v = input.integers else { return nil }
+                    let block = input.shape.dims[a...].reduce(1, *)
+                    out.append(contentsOf: v[(o * block)..<((o + 1) * block)])
+                }
+            }
+            return FoldValue(dtype: output.dtype, shape: output.shape, elements: .integers(out))
+        case .reals:
+            var out: [Double] = []
+            for o in 0..<outer {
+                for input in inputs {
+                    guard let v = input.reals else { return nil }
+                    let block = input.shape.dims[a...].reduce(1, *)
+                    out.append(contentsOf: v[(o * block)..<((o + 1) * block)])
+                }
+            }
+            return FoldValue(dtype: output.dtype, shape: output.shape, elements: .reals(out))
+        }
+    }
+
+    /// One broadcasting binary step of Add, Sub, Mul, Div, Sum, Max or Min.
+    private func combine(_ a: FoldValue, _ b: FoldValue, _ dtype: DType) -> FoldValue? {
+        guard let shape = try? broadcast(a.shape, b.shape) else { return nil }
+        let ia = broadcastIndices(from: a.shape, to: shape)
+        let ib = broadcastIndices(from: b.shape, to: shape)
+        switch (a.elements, b.elements) {
+        case (.integers(let x), .integers(let y)):
+            var out = [Int64](repeating: 0, count: ia.count)
+            for i in out.indices {
+                let (l, r) = (x[ia[i]], y[ib[i]])
+                switch op {
+                case .add, .sum: out[i] = l &+ r
+                case .sub: out[i] = l &- r
+                case .mul: out[i] = l &* r
+                case .div:
+                    // Integer Div truncates toward zero, as ONNX Runtime's does.
+                    guard r != 0, !(l == Int64.min && r == -1) else { return nil }
+                    out[i] = l / r
+                case .max: out[i] = Swift.max(l, r)
+                case .min: out[i] = Swift.min(l, r)
+                default: return nil
+                }
+            }
+            return FoldValue(dtype: dtype, shape: shape, elements: .integers(out)).normalized()
+        case (.reals(let x), .reals(let y)):
+            var out = [Double](repeating: 0, count: ia.count)
+            for i in out.indices {
+                let (l, r) = (x[ia[i]], y[ib[i]])
+                switch op {
+                case .add, .sum: out[i] = l + r
+                case .sub: out[i] = l - r
+                case .mul: out[i] = l * r
+                case .div: out[i] = l / r
+                // NaN propagates, as in ONNX Runtime's Max/Min.
+                case .max: out[i] = l.isNaN || r.isNaN ? .nan : Swift.max(l, r)
+                case .min: out[i] = l.isNaN || r.isNaN ? .nan : Swift.min(l, r)
+                default: return nil
+                }
+            }
+            return FoldValue(dtype: dtype, shape: shape, elements: .reals(out)).normalized()
+        default:
+            return nil
+        }
+    }
+}
+
+/// For each element of `output`, the flat index of the element of `input`
+/// (broadcast to `output`) that it reads.
+func broadcastIndices(from input: Shape, to output: Shape) -> [Int] {
+    let offset = output.rank - input.rank
+    let inStrides = input.strides
+    var strides = [Int](repeating: 0, count: output.rank)
+    for i in 0..<input.rank where input[i] != 1 { strides[i + offset] = inStrides[i] }
+    return stridedIndices(output, strides: strides, base: 0)
+}
+
+/// The flat source index of every element of `shape` (row-major), walking
+/// the source with per-axis `strides` from `base`.
+func stridedIndices(_ shape: Shape, strides: [Int], base: Int) -> [Int] {
+    let count = shape.elementCount
+    var result: [Int] = []
+    result.reserveCapacity(count)
+    var counter = [Int](repeating: 0, count: shape.rank)
+    var index = base
+    for _ in 0..<count {
+        result.append(index)
+        var axis = shape.rank - 1
+        while axis >= 0 {
+            counter[axis] += 1
+            index &+= strides[axis]
+            if counter[axis] < shape[axis] { break }
+            index &-= strides[axis] &* shape[axis]
+            counter[axis] = 0
+            axis -= 1
+        }
+    }
+    return result
+}

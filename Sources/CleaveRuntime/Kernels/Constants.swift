@@ -1,0 +1,101 @@
+import CleaveIR
+
+/// Constant: the value of its `value`, `value_float(s)` or `value_int(s)`
+/// attribute, resolved once.
+final class ConstantKernel: Kernel {
+    private let value: Tensor
+
+    init(_ setup: KernelSetup) throws {
+        guard let value = setup.node.constantValue else {
+            throw setup.error("has no value cleave can read (sparse_value and string values are not supported)")
+        }
+        self.value = value
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] { [value] }
+}
+
+/// ConstantOfShape: a tensor of the given shape filled with the one element
+/// of the `value` attribute (default float32 0).
+final class ConstantOfShapeKernel: Kernel {
+    private let setup: KernelSetup
+    private let value: Tensor
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        let value = setup.node.tensor("value") ?? Tensor([], floats: [0])
+        guard value.elementCount == 1 else {
+            throw setup.error("attribute 'value' must hold one element, got shape \(value.shape)")
+        }
+        _ = try setup.elementSize(value, "attribute 'value'")
+        self.value = value
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let dims = try setup.integers(try setup.required(inputs, 0, "input"), "shape")
+        let output = Tensor.uninitialized(value.dtype, try setup.shape(dims, "shape"))
+        if let target = output.mutableRawBytes, let source = value.rawBytes {
+            fillElements(target, count: output.elementCount, with: source, elementSize: value.dtype.byteSize ?? 1)
+        }
+        return [output]
+    }
+}
+
+/// Shape: the input's dims as int64, from opset 15 only dims start..<end
+/// (negative counting from the end, both clamped to the rank).
+final class ShapeKernel: Kernel {
+    private let setup: KernelSetup
+
+    init(_ setup: KernelSetup) throws { self.setup = setup }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let data = try setup.required(inputs, 0, "data")
+        let rank = data.shape.rank
+        func clamped(_ index: Int) -> Int {
+            Swift.min(Swift.max(index < 0 ? index + rank : index, 0), rank)
+        }
+        let start = clamped(setup.node.int("start") ?? 0)
+        let end = clamped(setup.node.int("end") ?? rank)
+        let dims = start < end ? Array(data.shape.dims[start..<end]) : []
+        return [Tensor([dims.count], int64s: dims.map { Int64($0) })]
+    }
+}
+
+/// Identity, and Dropout at inference: the input itself, not a copy.
+///
+/// Dropout's optional mask is all true (bool from opset 10, ones of the
+/// input's type before). From opset 12 `training_mode` may be fed as true:
+/// with a ratio of 0 that is still the identity; with a positive ratio the
+/// output would be random, which cleave refuses.
+final class IdentityKernel: Kernel {
+    private let setup: KernelSetup
+    private let wantsMask: Bool
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        wantsMask = setup.node.op == .dropout && setup.node.outputs.count > 1 && !setup.node.outputs[1].isEmpty
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let data = try setup.required(inputs, 0, "input")
+        guard setup.node.op == .dropout else { return [data] }
+        if setup.opset >= 12, let training = setup.optional(inputs, 2), (training.firstElementAsDouble ?? 0) != 0 {
+            let ratio = try setup.optional(inputs, 1).map { try setup.scalarFloat($0, "ratio") } ?? 0.5
+            guard ratio == 0 else {
+                throw setup.error("training_mode is true with ratio \(ratio): random dropout is not supported (cleave runs inference)")
+            }
+        }
+        guard wantsMask else { return [data] }
+        let mask: Tensor
+        if setup.opset >= 10 {
+            mask = Tensor(.bool, data.shape, [Bool](repeating: true, count: data.elementCount))
+        } else {
+            let one = try Conversion.convert(Tensor([], floats: [1]), to: data.dtype, setup)
+            mask = Tensor.uninitialized(data.dtype, data.shape)
+            if let target = mask.mutableRawBytes, let source = one.rawBytes {
+                fillElements(target, count: data.elementCount, with: source, elementSize: try setup.elementSize(data))
+            }
+        }
+        return [data, mask]
+    }
+}

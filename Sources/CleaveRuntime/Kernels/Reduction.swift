@@ -1,0 +1,319 @@
+import CleaveIR
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: - Softmax and LogSoftmax
+
+/// Softmax and LogSoftmax over float32.
+///
+/// Before opset 13 the input is seen as 2-D, [prod(dims[..<axis]),
+/// prod(dims[axis...])] with `axis` defaulting to 1, and each row is
+/// normalised; from opset 13 only the single dim `axis` (default −1) is.
+/// The maximum is subtracted first, so large logits do not overflow.
+final class SoftmaxKernel: Kernel {
+    private let setup: KernelSetup
+    private let logarithmic: Bool
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        logarithmic = setup.node.op == .logSoftmax
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let x = try setup.required(inputs, 0, "input")
+        try setup.requireFloat(x)
+        let dims = x.shape.dims
+        guard !dims.isEmpty else { throw setup.error("input must have rank ≥ 1, got a scalar") }
+        let coerced = setup.opset < 13
+        let axis = try setup.axis(setup.node.int("axis") ?? (coerced ? 1 : -1), rank: dims.count)
+        let outer = dims[..<axis].reduce(1, *)
+        let length = coerced ? dims[axis...].reduce(1, *) : dims[axis]
+        let inner = coerced ? 1 : dims[(axis + 1)...].reduce(1, *)
+        let output = Tensor.uninitialized(.float, x.shape)
+        guard x.elementCount > 0, let source = x.rawBytes, let target = output.mutableRawBytes else { return [output] }
+        let px = source.assumingMemoryBound(to: Float.self)
+        let py = target.assumingMemoryBound(to: Float.self)
+        let logarithmic = self.logarithmic
+        if inner == 1 {
+            context.parallelFor(outer, grain: Swift.max(1, elementwiseGrain / length)) { rows in
+                for row in rows {
+                    Self.normalise(px + row * length, py + row * length, length, logarithmic)
+                }
+            }
+        } else {
+            // Columns of one outer block are handled together, `tile` at a time, so every
+            // step is a contiguous loop over the tile.
+            let tile = Swift.min(inner, 1024)
+            let tiles = (inner + tile - 1) / tile
+            context.parallelFor(outer * tiles, grain: Swift.max(1, elementwiseGrain / (length * tile))) { items in
+                var scratch = [Float](repeating: 0, count: 2 * tile)
+                scratch.withUnsafeMutableBufferPointer { buffer in
+                    guard let base = buffer.baseAddress else { return }
+                    for item in items {
+                        let o = item / tiles, start = (item % tiles) * tile
+                        let width = Swift.min(tile, inner - start)
+                        let offset = o * length * inner + start
+                        Self.normaliseColumns(px + offset, py + offset, length, inner, width,
+                                              maxima: base, sums: base + tile, logarithmic)
+                    }
+                }
+            }
+        }
+        return [output]
+    }
+
+    /// One contiguous row of `n` logits.
+    @inline(__always)
+    private static func normalise(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ logarithmic: Bool) {
+        var maximum = -Float.infinity
+        for j in 0..<n where x[j] > maximum { maximum = x[j] }
+        var sum: Float = 0
+        for j in 0..<n {
+            let e = FastMath.exp(x[j] - maximum)
+            y[j] = e
+            sum += e
+        }
+        if logarithmic {
+            let shift = maximum + logf(sum)
+            for j in 0..<n { y[j] = x[j] - shift }
+        } else {
+            let scale = 1 / sum
+            for j in 0..<n { y[j] *= scale }
+        }
+    }
+
+    /// `width` columns of `n` logits each, `stride` apart.
+    @inline(__always)
+    private static func normaliseColumns(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ stride: Int, _ width: Int,
+        maxima: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>, _ logarithmic: Bool
+    ) {
+        for i in 0..<width {
+            maxima[i] = x[i]
+            sums[i] = 0
+        }
+        for k in 1..<Swift.max(n, 1) {
+            let row = x + k * stride
+            for i in 0..<width where row[i] > maxima[i] { maxima[i] = row[i] }
+        }
+        for k in 0..<n {
+            let row = x + k * stride, out = y + k * stride
+            for i in 0..<width {
+                let e = FastMath.exp(row[i] - maxima[i])
+                out[i] = e
+                sums[i] += e
+            }
+        }
+        if logarithmic {
+            for i in 0..<width { maxima[i] += logf(sums[i]) }
+            for k in 0..<n {
+                let row = x + k * stride, out = y + k * stride
+                for i in 0..<width { out[i] = row[i] - maxima[i] }
+            }
+        } else {
+            for i in 0..<width { sums[i] = 1 / sums[i] }
+            for k in 0..<n {
+                let out = y + k * stride
+                for i in 0..<width { out[i] *= sums[i] }
+            }
+        }
+    }
+}
+
+// MARK: - ReduceSum, ReduceMean, ReduceMax
+
+/// A way of combining elements, with the value an empty reduction yields.
+protocol Reducer {
+    associatedtype Element
+    var identity: Element { get }
+    func combine(_ a: Element, _ b: Element) -> Element
+}
+
+struct FloatSumReducer: Reducer {
+    var identity: Float { 0 }
+    @inline(__always) func combine(_ a: Float, _ b: Float) -> Float { a + b }
+}
+
+struct IntegerSumReducer<T: FixedWidthInteger>: Reducer {
+    var identity: T { 0 }
+    @inline(__always) func combine(_ a: T, _ b: T) -> T { a &+ b }
+}
+
+struct MaximumReducer<T: Comparable>: Reducer {
+    let identity: T
+    @inline(__always) func combine(_ a: T, _ b: T) -> T { a < b ? b : a }
+}
+
+/// ReduceSum (float32, int64, int32), ReduceMean (float32) and ReduceMax
+/// (float32, int64, int32, int8, uint8, bool).
+///
+/// Axes come from the `axes` attribute before opset 13 (ReduceSum) or 18
+/// (the others), else from the optional second input; no axes means all
+/// axes, or no reduction at all with `noop_with_empty_axes`. Reducing an
+/// empty set gives 0 (sum), NaN (mean) or the type's lowest value (max, −inf
+/// for floats).
+///
+/// Complexity: one pass over the input per group of adjacent reduced dims
+/// (dims of size 1 are ignored, adjacent reduced dims are merged), so the
+/// common cases — trailing dims (global pooling) or one middle dim — are one pass.
+final class ReduceKernel: Kernel {
+    private let setup: KernelSetup
+    private let op: Op
+    private let keepDims: Bool
+    private let noopWithEmptyAxes: Bool
+    private let attributeAxes: [Int]?
+    private let axesFromInput: Bool
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        guard let op = setup.node.op else { throw setup.error("not a supported op") }
+        self.op = op
+        keepDims = (setup.node.int("keepdims") ?? 1) != 0
+        noopWithEmptyAxes = (setup.node.int("noop_with_empty_axes") ?? 0) != 0
+        axesFromInput = setup.opset >= (op == .reduceSum ? 13 : 18)
+        attributeAxes = axesFromInput ? nil : setup.node.ints("axes")
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let data = try setup.required(inputs, 0, "data")
+        var axes = attributeAxes ?? []
+        if axesFromInput, let given = setup.optional(inputs, 1) {
+            axes = try setup.integers(given, "axes")
+        }
+        if axes.isEmpty {
+            if noopWithEmptyAxes { return [data] }
+            axes = Array(0..<data.shape.rank)
+        }
+        let reduced = Set(try setup.axes(axes, rank: data.shape.rank))
+        let outputDims = data.shape.dims.enumerated().compactMap { axis, d -> Int? in
+            reduced.contains(axis) ? (keepDims ? 1 : nil) : d
+        }
+        let outputShape = Shape(outputDims)
+        switch (op, data.dtype) {
+        case (.reduceSum, .float), (.reduceMean, .float):
+            var result = reduce(FloatSumReducer(), data, reduced, outputShape, context)
+            if op == .reduceMean {
+                let count = reduced.map { data.shape[$0] }.reduce(1, *)
+                result = mapElements(ScaleFunction(factor: 1 / Float(count)), result, context)
+            }
+            return [result]
+        case (.reduceSum, .int64): return [reduce(IntegerSumReducer<Int64>(), data, reduced, outputShape, context)]
+        case (.reduceSum, .int32): return [reduce(IntegerSumReducer<Int32>(), data, reduced, outputShape, context)]
+        case (.reduceMax, .float):
+            return [reduce(MaximumReducer<Float>(identity: -.infinity), data, reduced, outputShape, context)]
+        case (.reduceMax, .int64): return [reduce(MaximumReducer<Int64>(identity: .min), data, reduced, outputShape, context)]
+        case (.reduceMax, .int32): return [reduce(MaximumReducer<Int32>(identity: .min), data, reduced, outputShape, context)]
+        case (.reduceMax, .int8): return [reduce(MaximumReducer<Int8>(identity: .min), data, reduced, outputShape, context)]
+        case (.reduceMax, .uint8), (.reduceMax, .bool):
+            // Bools are bytes 0/1, so their maximum is logical or.
+            return [reduce(MaximumReducer<UInt8>(identity: 0), data, reduced, outputShape, context)]
+        default:
+            throw setup.error("dtype \(data.dtype.name) is not supported by \(setup.node.opType)")
+        }
+    }
+
+    /// Reduces `data` over `axes` into a tensor of `shape`, one pass per
+    /// group of adjacent reduced dims, innermost group first.
+    private func reduce<R: Reducer>(
+        _ reducer: R, _ data: Tensor, _ axes: Set<Int>, _ shape: Shape, _ context: KernelContext
+    ) -> Tensor {
+        let output = Tensor.uninitialized(data.dtype, shape)
+        guard let target = output.mutableRawBytes else { return output }
+        let result = target.assumingMemoryBound(to: R.Element.self)
+        guard data.elementCount > 0, let source = data.rawBytes else {
+            for i in 0..<shape.elementCount { result[i] = reducer.identity }
+            return output
+        }
+        // Merged groups of (size, reduced), size-1 dims dropped.
+        var groups: [(size: Int, reduced: Bool)] = []
+        for (axis, d) in data.shape.dims.enumerated() where d != 1 {
+            let isReduced = axes.contains(axis)
+            if let last = groups.last, last.reduced == isReduced {
+                groups[groups.count - 1].size *= d
+            } else {
+                groups.append((d, isReduced))
+            }
+        }
+        var current = source.assumingMemoryBound(to: R.Element.self)
+        var intermediate: Tensor?  // keeps `current` alive between passes
+        var remaining = groups
+        while let index = remaining.lastIndex(where: { $0.reduced }) {
+            let outer = remaining[..<index].reduce(1) { $0 * $1.size }
+            let inner = remaining[(index + 1)...].reduce(1) { $0 * $1.size }
+            let length = remaining[index].size
+            remaining.remove(at: index)
+            if !remaining.contains(where: { $0.reduced }) {
+                Self.pass(reducer, current, result, outer, length, inner, context)
+                break
+            }
+            let next = Tensor.uninitialized(data.dtype, [outer * inner])
+            guard let bytes = next.mutableRawBytes else { break }
+            let pointer = bytes.assumingMemoryBound(to: R.Element.self)
+            Self.pass(reducer, current, pointer, outer, length, inner, context)
+            current = UnsafePointer(pointer)
+            intermediate = next
+        }
+        if !groups.contains(where: { $0.reduced }) {
+            // Only size-1 dims were reduced: the data is the result.
+            for i in 0..<shape.elementCount { result[i] = current[i] }
+        }
+        return withExtendedLifetime(intermediate) { output }
+    }
+
+    /// [outer, length, inner] → [outer, inner].
+    private static func pass<R: Reducer>(
+        _ reducer: R, _ source: UnsafePointer<R.Element>, _ target: UnsafeMutablePointer<R.Element>,
+        _ outer: Int, _ length: Int, _ inner: Int, _ context: KernelContext
+    ) {
+        if inner == 1 {
+            context.parallelFor(outer, grain: Swift.max(1, elementwiseGrain / length)) { rows in
+                for o in rows { target[o] = fold(reducer, source + o * length, length) }
+            }
+            return
+        }
+        let tile = Swift.min(inner, 4096)
+        let tiles = (inner + tile - 1) / tile
+        context.parallelFor(outer * tiles, grain: Swift.max(1, elementwiseGrain / (length * tile))) { items in
+            for item in items {
+                let o = item / tiles, start = (item % tiles) * tile
+                let width = Swift.min(tile, inner - start)
+                let out = target + o * inner + start
+                let first = source + o * length * inner + start
+                for i in 0..<width { out[i] = first[i] }
+                for k in 1..<Swift.max(length, 1) {
+                    let row = first + k * inner
+                    for i in 0..<width { out[i] = reducer.combine(out[i], row[i]) }
+                }
+            }
+        }
+    }
+
+    /// Combines `n` contiguous elements with four independent accumulators,
+    /// which shortens the dependency chain and, for float sums, the rounding error.
+    @inline(__always)
+    private static func fold<R: Reducer>(_ reducer: R, _ x: UnsafePointer<R.Element>, _ n: Int) -> R.Element {
+        var a0 = reducer.identity, a1 = reducer.identity, a2 = reducer.identity, a3 = reducer.identity
+        var j = 0
+        while j + 4 <= n {
+            a0 = reducer.combine(a0, x[j])
+            a1 = reducer.combine(a1, x[j + 1])
+            a2 = reducer.combine(a2, x[j + 2])
+            a3 = reducer.combine(a3, x[j + 3])
+            j += 4
+        }
+        while j < n {
+            a0 = reducer.combine(a0, x[j])
+            j += 1
+        }
+        return reducer.combine(reducer.combine(a0, a1), reducer.combine(a2, a3))
+    }
+}
+
+struct ScaleFunction: UnaryFunction {
+    let factor: Float
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { x * factor }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import CleaveBundle
+import CleaveIR
+
+struct Cut: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Cut a model at given tensors into an edge bundle and a cloud bundle.",
+        discussion: """
+            The edge half computes the named tensors and everything they depend on; \
+            the cloud half computes the rest. The boundary is every tensor the edge \
+            produces (or receives as a model input) that the cloud reads — inside a \
+            residual block that includes the skip connection. Weights go to the half \
+            that uses them (to both if both do).
+
+            Writes OUTDIR/edge and OUTDIR/cloud (format: schemas/BUNDLE.md) into a \
+            temporary folder that is renamed into place when complete.
+
+            Example: cleave cut fixtures/pytorch_style/model.onnx --at /relu/Relu_output_0 -o out
+            """)
+
+    @Argument(help: "The ONNX model to cut.")
+    var model: String
+
+    @Option(help: ArgumentHelp("Tensor names where the edge side ends, comma-separated.", valueName: "tensor,..."))
+    var at: String
+
+    @Option(name: .shortAndLong, help: "The folder to write edge/ and cloud/ into.")
+    var output: String
+
+    @OptionGroup var shapes: ShapeOptions
+
+    @Option(name: .customLong("sign-key"), help: "Sign both manifests with this Ed25519 private key (from `cleave keygen`).")
+    var signKey: String?
+
+    @Flag(help: "Replace OUTDIR if it exists.")
+    var force = false
+
+    @Flag(help: "Print the manifests' key facts as JSON.")
+    var json = false
+
+    func run() throws {
+        let key = try signKey.map { try SigningKeys.privateKey(at: $0) }
+        let graph = try ONNXImporter.load(path: model)
+        let analysis = try Analysis(graph: graph, inputShapes: try shapes.parsed())
+        let tensors = at.split(separator: ",").map { String($0) }.filter { !$0.isEmpty }
+        let partition = try Partition(graph: graph, cutAt: tensors)
+        let request = BundleRequest(graph: graph, types: analysis.types, partition: partition, sourcePath: model)
+        let (edge, cloud) = try BundleWriter.write(request, to: output, force: force, signingKey: key)
+        report(edge: edge, cloud: cloud, partition: partition, analysis: analysis, json: json, output: output)
+    }
+}
+
+/// Prints what a cut wrote (shared by `cut` and `split`).
+func report(edge: Manifest, cloud: Manifest, partition: Partition, analysis: Analysis, json: Bool, output: String) {
+    let boundaryBytes = edge.boundary.reduce(0) { $0 + $1.tensor.type.byteCount }
+    if json {
+        func side(_ m: Manifest, _ path: String) -> JSON {
+            .object([("path", .string(path)), ("pair_id", .string(m.pairID)),
+                     ("nodes", .int(m.role == .edge ? partition.edgeNodes.count : partition.cloudNodes.count)),
+                     ("files", .array(m.files.map { .object([("path", .string($0.path)), ("size", .int($0.size)), ("sha256", .string($0.sha256))]) }))])
+        }
+        print(JSON.object([
+            ("edge", side(edge, output + "/edge")),
+            ("cloud", side(cloud, output + "/cloud")),
+            ("boundary", .array(edge.boundary.map { .object([("name", .string($0.tensor.name)), ("dtype", .string($0.tensor.dtype.name)),
+                                                             ("shape", .array($0.tensor.shape.dims.map { .int($0) })), ("codec", .string($0.codec))]) })),
+            ("boundary_bytes", .int(boundaryBytes)),
+        ]).serialized(pretty: true))
+        return
+    }
+    let edgeMACs = partition.edgeNodes.reduce(0) { $0 + analysis.costs[$1].macs }
+    let cloudMACs = partition.cloudNodes.reduce(0) { $0 + analysis.costs[$1].macs }
+    print("edge:  \(output)/edge   \(partition.edgeNodes.count) nodes, \(humanCount(edgeMACs)) MACs, weights \(humanBytes(edge.files.first { $0.path == "weights.bin" }?.size ?? 0))")
+    print("cloud: \(output)/cloud  \(partition.cloudNodes.count) nodes, \(humanCount(cloudMACs)) MACs, weights \(humanBytes(cloud.files.first { $0.path == "weights.bin" }?.size ?? 0))")
+    print("boundary (\(humanBytes(boundaryBytes)) per inference):")
+    for tensor in edge.boundary { print("  \(tensor.tensor.name): \(tensor.tensor.type)") }
+    print("pair \(edge.pairID)")
+}
