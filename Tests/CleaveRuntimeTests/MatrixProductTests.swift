@@ -63,6 +63,28 @@ final class MatrixProductTests: XCTestCase {
         }
     }
 
+    /// float64 goes through dgemm (exact to double rounding); float16 is widened, multiplied, rounded once.
+    func testOtherFloatTypes() throws {
+        let a: [Double] = [1.5, -2, 0.25, 3, 1e-9, 7], b: [Double] = [2, -1, 0.5, 4, 1, 1e9]
+        let y = try runNode("MatMul", inputs: [("A", Tensor(.double, [2, 3], a)), ("B", Tensor(.double, [3, 2], b))])
+        XCTAssertEqual(y[0].dtype, .double)
+        let expected: [Double] = [1.5 * 2 - 2 * 0.5 + 0.25, -1.5 - 8 + 0.25e9, 6 + 0.5e-9 + 7, -3 + 4e-9 + 7e9]
+        for (got, want) in zip(y[0].elements(as: Double.self), expected) { XCTAssertEqual(got, want, accuracy: abs(want) * 1e-15) }
+        let g = try runNode("Gemm", inputs: [("A", Tensor(.double, [2, 3], a)), ("B", Tensor(.double, [3, 2], b)),
+                                             ("C", Tensor(.double, [2], [1.0, -1.0]))],
+                            attributes: ["alpha": .float(2), "beta": .float(0.5)])
+        for (got, want) in zip(g[0].elements(as: Double.self), expected.enumerated().map { 2 * $0.element + ($0.offset % 2 == 0 ? 0.5 : -0.5) }) {
+            XCTAssertEqual(got, want, accuracy: abs(want) * 1e-6)
+        }
+        let h = try runNode("MatMul", inputs: [("A", Tensor(.float16, [1, 2], [Float16(0.5), Float16(3)])),
+                                               ("B", Tensor(.float16, [2, 2], [Float16(2), Float16(-1), Float16(0.25), Float16(8)]))])
+        XCTAssertEqual(h[0].dtype, .float16)
+        XCTAssertEqual(h[0].elements(as: Float16.self), [Float16(1.75), Float16(23.5)])
+        assertRefused("must match") {
+            _ = try runNode("MatMul", inputs: [("A", Tensor(.double, [1, 1], [1.0])), ("B", Tensor([1, 1], floats: [1]))])
+        }
+    }
+
     func testMatMulRefusals() {
         var random = SeededRandom(14)
         assertRefused("inner dim") {

@@ -50,14 +50,33 @@ final class NormalizationTests: XCTestCase {
         }
     }
 
+    /// Training mode: the batch's own statistics, and running ones blended with momentum.
+    func testBatchNormalizationTrainingMode() throws {
+        var random = SeededRandom(36)
+        let x = random.tensor([2, 3, 2, 3])
+        let stats = statistics(&random, [3])
+        let names = ["scale", "B", "mean", "var"]
+        let y = try runNode("BatchNormalization", inputs: [("X", x)] + zip(names, stats).map { ($0, $1) },
+                            attributes: ["training_mode": .int(1), "momentum": .float(0.8), "epsilon": .float(0.01)],
+                            outputs: 3, opset: 15)
+        let values = x.floats, plane = 6
+        var mean = [Float](), variance = [Float]()
+        for c in 0..<3 {
+            let channel = (0..<2).flatMap { n in (0..<plane).map { Double(values[(n * 3 + c) * plane + $0]) } }
+            let m = channel.reduce(0, +) / Double(channel.count)
+            mean.append(Float(m))
+            variance.append(Float(channel.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(channel.count)))
+        }
+        let batchStats = [stats[0], stats[1], Tensor([3], floats: mean), Tensor([3], floats: variance)]
+        assertClose(y[0], batchNorm(x, batchStats, epsilon: 0.01, perPosition: false), "Y")
+        assertClose(y[1], Tensor([3], floats: zip(stats[2].floats, mean).map { $0 * 0.8 + $1 * 0.2 }), "running mean")
+        assertClose(y[2], Tensor([3], floats: zip(stats[3].floats, variance).map { $0 * 0.8 + $1 * 0.2 }), "running var")
+    }
+
     func testBatchNormalizationRefusals() {
         var random = SeededRandom(33)
         let x = random.tensor([1, 3, 2, 2])
         let names = ["scale", "B", "mean", "var"]
-        assertRefused("training_mode") {
-            _ = try runNode("BatchNormalization", inputs: [("X", x)] + zip(names, statistics(&random, [3])).map { ($0, $1) },
-                            attributes: ["training_mode": .int(1)], opset: 15)
-        }
         assertRefused("statistics") {
             _ = try runNode("BatchNormalization", inputs: [("X", x)] + zip(names, statistics(&random, [4])).map { ($0, $1) })
         }

@@ -91,14 +91,27 @@ final class PoolingTests: XCTestCase {
         }
     }
 
+    /// 8-bit maxima are exact through float32 and come back in the input's type.
+    func testMaxPoolOnBytes() throws {
+        let values: [UInt8] = [3, 250, 7, 0, 1, 2, 255, 9, 4]
+        let y = try runNode("MaxPool", inputs: [("X", Tensor(.uint8, [1, 1, 3, 3], values))],
+                            attributes: ["kernel_shape": .ints([2, 2])], opset: 12)
+        XCTAssertEqual(y[0].dtype, .uint8)
+        XCTAssertEqual(y[0].elements(as: UInt8.self), [250, 250, 255, 9])
+        let signed: [Int8] = [-128, -3, 5, 127]
+        let z = try runNode("MaxPool", inputs: [("X", Tensor(.int8, [1, 1, 4], signed))],
+                            attributes: ["kernel_shape": .ints([2])], opset: 12)
+        XCTAssertEqual(z[0].elements(as: Int8.self), [-3, 5, 127])
+    }
+
     func testPoolRefusals() {
         var random = SeededRandom(26)
         assertRefused("kernel_shape") { _ = try runNode("MaxPool", inputs: [("X", random.tensor([1, 1, 4, 4]))]) }
         assertRefused("spatial dims") {
             _ = try runNode("MaxPool", inputs: [("X", random.tensor([1, 1, 4]))], attributes: ["kernel_shape": .ints([2, 2])])
         }
-        assertRefused("only float32") {
-            _ = try runNode("MaxPool", inputs: [("X", Tensor(.uint8, [1, 1, 2, 2], [UInt8](repeating: 1, count: 4)))],
+        assertRefused("supported: float32, float16") {
+            _ = try runNode("AveragePool", inputs: [("X", Tensor(.uint8, [1, 1, 2, 2], [UInt8](repeating: 1, count: 4)))],
                             attributes: ["kernel_shape": .ints([2, 2])])
         }
     }
