@@ -225,7 +225,13 @@ enum LowRankDecomposition {
                 inputsB.append(cInput)
                 if let beta = node.float("beta") { attributesB.append(Attribute(name: "beta", value: .float(beta))) }
             }
-            let a = Node(name: nameA, opType: "Gemm", inputs: [input, wa], outputs: [bottleneck], attributes: attributesA)
+            var inputsA = [input, wa]
+            if editor.graph.opsetVersion < 11 {
+                // C is optional only from opset 11: give each Gemm a zero one before that.
+                inputsA.append(editor.addWeight(nameA + ".bias", Tensor(zeros: .float, [r])))
+                if inputsB.count == 2 { inputsB.append(editor.addWeight(nameB + ".bias", Tensor(zeros: .float, [c.n]))) }
+            }
+            let a = Node(name: nameA, opType: "Gemm", inputs: inputsA, outputs: [bottleneck], attributes: attributesA)
             let b = Node(name: nameB, opType: "Gemm", inputs: inputsB, outputs: node.outputs, attributes: attributesB)
             return ([a, b], bottleneck)
         case .matMul:
