@@ -1,0 +1,75 @@
+import ArgumentParser
+import CleaveIR
+import CleavePlan
+import CleaveRuntime
+
+/// The options that choose devices, link and codec for a plan; shared by
+/// `plan` and `split`.
+struct PlanOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The edge device's profile (from `cleave profile`; default: the built-in edge profile).", valueName: "file"))
+    var edge: String?
+
+    @Option(help: ArgumentHelp("The cloud server's profile (default: the built-in cloud profile).", valueName: "file"))
+    var cloud: String?
+
+    @Option(help: ArgumentHelp("Link bandwidth from edge to cloud, e.g. 10Mbps, 1.5Gbps, 500kbps.", valueName: "rate"))
+    var bandwidth: String?
+
+    @Option(help: ArgumentHelp("Round-trip time of the link, e.g. 20ms, 0.5s.", valueName: "time"))
+    var rtt: String = "20ms"
+
+    @Option(name: .customLong("boundary-codec"),
+            help: ArgumentHelp("How boundary tensors travel: none (raw), int8 (1 byte per value), or int8+zlib (int8, deflated; sizes measured on a run).",
+                               valueName: "codec"))
+    var boundaryCodec: String = "none"
+
+    @Option(name: .customLong("calibration"),
+            help: ArgumentHelp("An input as NAME=FILE.npy to measure int8+zlib sizes on (repeatable; default: a synthetic input).", valueName: "name=file"))
+    var calibration: [String] = []
+
+    func validate() throws {
+        if let bandwidth { _ = try usage { try Link.parseBandwidth(bandwidth) } }
+        _ = try usage { try Link.parseDuration(rtt) }
+        guard BoundaryCodecKind(rawValue: boundaryCodec) != nil else {
+            throw ValidationError("--boundary-codec must be one of \(BoundaryCodecKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(boundaryCodec)'")
+        }
+        for entry in calibration where !entry.contains("=") {
+            throw ValidationError("--calibration '\(entry)' must look like NAME=FILE.npy")
+        }
+    }
+
+    /// The link, with `fallback` when no --bandwidth was given.
+    func link(fallback: Link = .default) throws -> Link {
+        try usage { Link(bitsPerSecond: try bandwidth.map(Link.parseBandwidth) ?? fallback.bitsPerSecond,
+                         rttMilliseconds: try Link.parseDuration(rtt)) }
+    }
+
+    var codec: BoundaryCodecKind { BoundaryCodecKind(rawValue: boundaryCodec) ?? .none }
+
+    /// The edge and cloud profiles: the files given, or the built-in ones.
+    func profiles() throws -> (edge: DeviceProfile, cloud: DeviceProfile) {
+        (try edge.map(DeviceProfile.load) ?? .builtInEdge, try cloud.map(DeviceProfile.load) ?? .builtInCloud)
+    }
+
+    /// Byte counts of every tensor under the codec: measured by a run for
+    /// int8+zlib (on the --calibration inputs, else a synthetic one), nil otherwise.
+    func measuredSizes(graph: Graph, analysis: Analysis) throws -> [String: Int]? {
+        guard codec == .int8zlib else { return nil }
+        var inputs: [String: Tensor] = [:]
+        for entry in calibration {
+            guard let equals = entry.lastIndex(of: "=") else { continue }
+            inputs[String(entry[..<equals])] = try Npy.read(path: String(entry[entry.index(after: equals)...]))
+        }
+        return try BoundarySizes.measure(graph: graph, analysis: analysis, inputs: inputs, codec: codec)
+    }
+
+    /// Runs `body`, turning a usage `CleaveError` into an argument-parser
+    /// validation error (exit 64 with the parser's usage line).
+    private func usage<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as CleaveError where error.kind == .usage {
+            throw ValidationError(error.message)
+        }
+    }
+}
