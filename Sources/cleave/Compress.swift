@@ -38,26 +38,9 @@ struct Compress: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the compressed ONNX model.")
     var output: String
 
-    @Option(name: .customLong("rank-energy"), help: ArgumentHelp("Decompose keeping this fraction of the singular-value (or response) energy, in (0, 1].", valueName: "E"))
-    var rankEnergy: Double?
+    @OptionGroup var compression: CompressionArguments
 
-    @Option(name: .customLong("rank-ratio"), help: ArgumentHelp("Decompose at rank r = ⌈R·min(N, K)⌉ for a layer K→N, R in (0, 1].", valueName: "R"))
-    var rankRatio: Double?
-
-    @Option(help: ArgumentHelp("Only change nodes whose name matches this regular expression (unnamed nodes: their first output).", valueName: "regex"))
-    var layers: String?
-
-    @Option(name: .customLong("calibration"), help: ArgumentHelp("Calibration samples for an input as NAME=FILE.npy, stacked on axis 0 (repeatable, one per input).", valueName: "name=file"))
-    var calibration: [String] = []
-
-    @Option(name: .customLong("prune-ratio"), help: ArgumentHelp("Remove this fraction of each prunable Conv's output channels, in [0, 1).", valueName: "P"))
-    var pruneRatio: Double?
-
-    @Option(help: "Weight storage: fp32 (as is), fp16 (half the bytes) or int8 (a quarter, per output channel).")
-    var weights: WeightStorage = .fp32
-
-    @Flag(name: .customLong("no-fold-batch-norm"), help: "Keep BatchNormalization nodes instead of folding them.")
-    var keepBatchNorm = false
+    @OptionGroup var calibration: CalibrationOptions
 
     @OptionGroup var shapes: ShapeOptions
 
@@ -66,27 +49,12 @@ struct Compress: ParsableCommand {
     @Flag(help: "Print the report as JSON (layers, model totals and fidelity, bottlenecks, skipped layers).")
     var json = false
 
-    func validate() throws {
-        do {
-            try options(calibration: []).validate()
-        } catch let error as CleaveError {
-            throw ValidationError(error.message)
-        }
-        for entry in calibration where !entry.contains("=") {
-            throw ValidationError("--calibration '\(entry)' must look like NAME=FILE.npy")
-        }
-    }
-
     func run() throws {
         let graph = try ONNXImporter.load(path: model)
         let inputShapes = try shapes.parsed()
-        var arrays: [String: Tensor] = [:]
-        for entry in calibration {
-            guard let equals = entry.lastIndex(of: "=") else { continue }
-            arrays[String(entry[..<equals])] = try Npy.read(path: String(entry[entry.index(after: equals)...]))
-        }
-        let sets = try Calibration.inputSets(arrays, for: graph, inputShapes: inputShapes)
-        let (compressed, report) = try Compressor.compress(graph, options: options(calibration: sets), inputShapes: inputShapes)
+        let sets = try Calibration.inputSets(try calibration.arrays(), for: graph, inputShapes: inputShapes)
+        let options = compression.options(calibration: sets, threads: threading.threads)
+        let (compressed, report) = try Compressor.compress(graph, options: options, inputShapes: inputShapes)
         try ONNXExporter.write(compressed, to: output)
         if json {
             let document = JSON.object([("model", .string(model)), ("output", .string(output))] + (report.json.objectValue ?? []))
@@ -97,9 +65,39 @@ struct Compress: ParsableCommand {
         }
     }
 
-    private func options(calibration sets: [[String: Tensor]]) -> CompressionOptions {
+}
+
+/// The compression options shared by `compress` and `split`.
+struct CompressionArguments: ParsableArguments {
+    @Option(name: .customLong("rank-energy"), help: ArgumentHelp("Decompose keeping this fraction of the singular-value (or response) energy, in (0, 1].", valueName: "E"))
+    var rankEnergy: Double?
+
+    @Option(name: .customLong("rank-ratio"), help: ArgumentHelp("Decompose at rank r = ⌈R·min(N, K)⌉ for a layer K→N, R in (0, 1].", valueName: "R"))
+    var rankRatio: Double?
+
+    @Option(help: ArgumentHelp("Only change nodes whose name matches this regular expression (unnamed nodes: their first output).", valueName: "regex"))
+    var layers: String?
+
+    @Option(name: .customLong("prune-ratio"), help: ArgumentHelp("Remove this fraction of each prunable Conv's output channels, in [0, 1).", valueName: "P"))
+    var pruneRatio: Double?
+
+    @Option(help: "Weight storage: fp32 (as is), fp16 (half the bytes) or int8 (a quarter, per output channel).")
+    var weights: WeightStorage = .fp32
+
+    @Flag(name: .customLong("no-fold-batch-norm"), help: "Keep BatchNormalization nodes instead of folding them.")
+    var keepBatchNorm = false
+
+    func validate() throws {
+        do {
+            try options(calibration: [], threads: nil).validate()
+        } catch let error as CleaveError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    func options(calibration sets: [[String: Tensor]], threads: Int?) -> CompressionOptions {
         CompressionOptions(rankEnergy: rankEnergy, rankRatio: rankRatio, layers: layers, calibration: sets,
-                           pruneRatio: pruneRatio, weights: weights, foldBatchNorm: !keepBatchNorm, threads: threading.threads)
+                           pruneRatio: pruneRatio, weights: weights, foldBatchNorm: !keepBatchNorm, threads: threads)
     }
 }
 
