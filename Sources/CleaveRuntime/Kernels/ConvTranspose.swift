@@ -163,9 +163,9 @@ enum Col2im {
                         for ih in inputRows {
                             let oh = ih * p.strideHeight - p.padTop + i * p.dilationHeight
                             if oh >= 0 && oh < p.height {
-                                let base = oh * p.width + offset
-                                let stride = p.strideWidth
-                                for iw in span.first..<span.end { plane[base + iw * stride] += source[iw] }
+                                let target = plane + (oh * p.width + offset + span.first * p.strideWidth)
+                                let from = source + span.first, stride = p.strideWidth
+                                for t in 0..<(span.end - span.first) { target[t &* stride] += from[t] }
                             }
                             source += p.outWidth
                         }
