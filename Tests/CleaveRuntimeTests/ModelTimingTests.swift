@@ -7,10 +7,13 @@ import XCTest
 /// kernel loses time next to ONNX Runtime (tools/bench/runtime_bench.py gives
 /// the end-to-end ratios). Skipped unless CLEAVE_TIMING_MODELS names a folder
 /// of <name>.onnx files with <name>/input_0.npy beside them
-/// (tools/light_models.py writes that layout); build with `-c release`.
+/// (tools/light_models.py writes that layout). Wall-clock per node, so run it
+/// on a quiet machine, in release (other test targets use @testable, hence
+/// -enable-testing; a separate scratch path keeps the debug build intact):
 ///
 ///     CLEAVE_TIMING_MODELS=.models/light CLEAVE_TIMING_NAMES=resnet50,squeezenet \
-///         swift test -c release --filter ModelTimingTests
+///         swift test -c release -Xswiftc -enable-testing --scratch-path .build-timing \
+///         --filter ModelTimingTests
 final class ModelTimingTests: XCTestCase {
     func testModelTimings() throws {
         let environment = ProcessInfo.processInfo.environment

@@ -96,65 +96,122 @@ final class PoolKernel: Kernel {
             spans[3 * ow + 1] = inside.end
             spans[3 * ow + 2] = countIncludePad ? padded.end - padded.first : inside.end - inside.first
         }
+        // Output columns whose whole window lies inside the (possibly cropped) input.
+        let extent = (p.kernelWidth - 1) * p.dilationWidth + 1
+        let interior = width >= extent
+            ? Window2D.validOutputs(offset: -p.padLeft, stride: p.strideWidth, count: p.outWidth, size: width - extent + 1)
+            : (first: 0, end: 0)
+        let borders = interior.end > interior.first ? [0..<interior.first, interior.end..<p.outWidth] : [0..<p.outWidth]
         spans.withUnsafeBufferPointer { table in
             context.parallelFor(planes, grain: Swift.max(1, 4096 / Swift.max(1, outPlane))) { range in
-                for plane in range {
-                    let input = x + plane * inPlane, output = y + plane * outPlane
-                    for oh in 0..<p.outHeight {
-                        let top = oh * p.strideHeight - p.padTop
-                        let rows = Window2D.validTaps(start: top, dilation: p.dilationHeight, taps: p.kernelHeight,
-                                                      size: height)
-                        let row = output + oh * p.outWidth
-                        if isMax, indices == nil {
-                            for ow in 0..<p.outWidth {
-                                let left = ow * p.strideWidth - p.padLeft
-                                var best = -Float.greatestFiniteMagnitude
-                                for i in rows.first..<rows.end {
-                                    let base = (top + i * p.dilationHeight) * p.width + left
-                                    for j in table[3 * ow]..<table[3 * ow + 1] {
-                                        best = Swift.max(best, input[base + j * p.dilationWidth])
-                                    }
-                                }
-                                row[ow] = best
+                // Separable windows: first combine the window's rows into one line (contiguous,
+                // vectorisable), then each output reads its taps from that line.
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: Swift.max(1, 2 * p.width)) { buffer in
+                    guard let line = buffer.baseAddress else { return }
+                    for plane in range {
+                        let input = x + plane * inPlane, output = y + plane * outPlane
+                        for oh in 0..<p.outHeight {
+                            let top = oh * p.strideHeight - p.padTop
+                            let rows = Window2D.validTaps(start: top, dilation: p.dilationHeight,
+                                                          taps: p.kernelHeight, size: height)
+                            let row = output + oh * p.outWidth
+                            if isMax, indices != nil {
+                                PoolKernel.maxWithIndices(p, input, rows: rows, top: top, table, row,
+                                                          indices.map { $0 + plane * outPlane + oh * p.outWidth },
+                                                          planeOffset: plane * inPlane, columnMajor: columnMajor)
+                                continue
                             }
-                        } else if isMax {
-                            for ow in 0..<p.outWidth {
-                                let left = ow * p.strideWidth - p.padLeft
-                                var best = -Float.greatestFiniteMagnitude, bestAt = -1
-                                for i in rows.first..<rows.end {
-                                    let base = (top + i * p.dilationHeight) * p.width + left
-                                    for j in table[3 * ow]..<table[3 * ow + 1] {
-                                        let at = base + j * p.dilationWidth
-                                        if input[at] > best || bestAt < 0 {
-                                            best = input[at]
-                                            bestAt = at
-                                        }
-                                    }
-                                }
-                                row[ow] = best
-                                let found = Swift.max(0, bestAt)
-                                let flat = columnMajor ? found / p.width + found % p.width * p.height : found
-                                indices?[plane * outPlane + oh * p.outWidth + ow] = Int64(plane * inPlane + flat)
+                            if rows.first < rows.end {
+                                line.update(from: input + (top + rows.first * p.dilationHeight) * p.width, count: p.width)
+                            } else {
+                                line.update(repeating: isMax ? -Float.greatestFiniteMagnitude : 0, count: p.width)
                             }
-                        } else {
-                            let paddedRows = Window2D.validTaps(start: top + p.padTop, dilation: p.dilationHeight,
+                            for i in (rows.first + 1)..<Swift.max(rows.first + 1, rows.end) {
+                                let next = input + (top + i * p.dilationHeight) * p.width
+                                if isMax {
+                                    for w in 0..<p.width { line[w] = Swift.max(line[w], next[w]) }
+                                } else {
+                                    for w in 0..<p.width { line[w] += next[w] }
+                                }
+                            }
+                            var rowCount = rows.end - rows.first
+                            if countIncludePad {
+                                let padded = Window2D.validTaps(start: top + p.padTop, dilation: p.dilationHeight,
                                                                 taps: p.kernelHeight,
                                                                 size: p.height + p.padTop + p.padBottom)
-                            let rowCount = countIncludePad ? paddedRows.end - paddedRows.first : rows.end - rows.first
-                            for ow in 0..<p.outWidth {
-                                let left = ow * p.strideWidth - p.padLeft
-                                var sum: Float = 0
-                                for i in rows.first..<rows.end {
-                                    let base = (top + i * p.dilationHeight) * p.width + left
-                                    for j in table[3 * ow]..<table[3 * ow + 1] { sum += input[base + j * p.dilationWidth] }
+                                rowCount = padded.end - padded.first
+                            }
+                            let dilation = p.dilationWidth
+                            // Interior columns (whole window inside): slide the kw taps over the
+                            // combined line in contiguous passes, then pick every stride-th value.
+                            if interior.end > interior.first {
+                                let slid = line + p.width
+                                let reach = width - (p.kernelWidth - 1) * dilation
+                                slid.update(from: line, count: reach)
+                                for j in 1..<Swift.max(1, p.kernelWidth) {
+                                    let shifted = line + j * dilation
+                                    if isMax {
+                                        for w in 0..<reach { slid[w] = Swift.max(slid[w], shifted[w]) }
+                                    } else {
+                                        for w in 0..<reach { slid[w] += shifted[w] }
+                                    }
                                 }
-                                let count = rowCount * table[3 * ow + 2]
-                                row[ow] = count > 0 ? sum / Float(count) : 0
+                                let picks = slid + (interior.first * p.strideWidth - p.padLeft)
+                                let target = row + interior.first, stride = p.strideWidth
+                                if isMax {
+                                    for t in 0..<(interior.end - interior.first) { target[t] = picks[t &* stride] }
+                                } else {
+                                    let count = rowCount * p.kernelWidth
+                                    let scale = count > 0 ? 1 / Float(count) : 0
+                                    for t in 0..<(interior.end - interior.first) { target[t] = picks[t &* stride] * scale }
+                                }
+                            }
+                            // Border columns, whose windows are clipped: tap by tap.
+                            for columns in borders {
+                                for ow in columns {
+                                    let first = table[3 &* ow], count = table[3 &* ow &+ 1] &- first
+                                    let taps = count > 0 ? line + (ow * p.strideWidth - p.padLeft + first * dilation) : line
+                                    if isMax {
+                                        var best = -Float.greatestFiniteMagnitude
+                                        for t in 0..<count { best = Swift.max(best, taps[t &* dilation]) }
+                                        row[ow] = best
+                                    } else {
+                                        var sum: Float = 0
+                                        for t in 0..<count { sum += taps[t &* dilation] }
+                                        let count = rowCount * table[3 &* ow &+ 2]
+                                        row[ow] = count > 0 ? sum / Float(count) : 0
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// One output row of a max pool that also reports where each maximum was
+    /// (the first one, scanning rows then columns).
+    private static func maxWithIndices(_ p: Window2D, _ input: UnsafePointer<Float>, rows: (first: Int, end: Int),
+                                       top: Int, _ table: UnsafeBufferPointer<Int>, _ row: UnsafeMutablePointer<Float>,
+                                       _ indices: UnsafeMutablePointer<Int64>?, planeOffset: Int, columnMajor: Bool) {
+        for ow in 0..<p.outWidth {
+            let left = ow * p.strideWidth - p.padLeft
+            var best = -Float.greatestFiniteMagnitude, bestAt = -1
+            for i in rows.first..<rows.end {
+                let base = (top + i * p.dilationHeight) * p.width + left
+                for j in table[3 * ow]..<table[3 * ow + 1] {
+                    let at = base + j * p.dilationWidth
+                    if input[at] > best || bestAt < 0 {
+                        best = input[at]
+                        bestAt = at
+                    }
+                }
+            }
+            row[ow] = best
+            let found = Swift.max(0, bestAt)
+            let flat = columnMajor ? found / p.width + found % p.width * p.height : found
+            indices?[ow] = Int64(planeOffset + flat)
         }
     }
 
