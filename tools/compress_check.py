@@ -123,7 +123,8 @@ def main():
                   f"vs original {np.sqrt(num / max(den, 1e-30)):8.2e}  cleave vs ORT max |d| {worst:.1e}")
     for failure in failures:
         print("FAIL", failure)
-    print(f"{len(CASES) - len({f.split(':')[0] for f in failures})}/{len(CASES)} cases pass")
+    failed = len({f.split(':')[0] for f in failures})
+    print(f"compress: {len(CASES) - failed} passed, {failed} failed")
     return 1 if failures else 0
 
 
