@@ -3,7 +3,7 @@
 Usage: .venv/bin/python tools/bundle_check.py CLEAVE_BINARY [MODEL.onnx ...]
 Without models it checks every fixture. For each model it cuts at three points
 (early, middle, late: tensors a quarter, half and three quarters through the
-node list), then checks that both model.onnx files pass
+node list), then checks that both manifests validate against schemas/bundle.schema.json, that both model.onnx files pass
 onnx.checker.check_model(full_check=True), that ONNX Runtime running edge then
 cloud equals ONNX Runtime on the whole model within 1e-5 relative L2, that
 `cleave run EDGE CLOUD` does too, and that `cleave verify EDGE CLOUD` exits 0.
@@ -14,6 +14,9 @@ import json, os, subprocess, sys, tempfile
 import numpy as np
 import onnx
 import onnxruntime as ort
+import jsonschema
+
+schema = json.load(open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas", "bundle.schema.json")))
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 cleave = sys.argv[1]
@@ -82,6 +85,11 @@ for path, cuts in targets:
                 print(f"FAIL {label}: cleave cut exited {r.returncode}: {r.stderr.strip()}"); failed += 1; continue
             problems = []
             for side in ("edge", "cloud"):
+                try:
+                    jsonschema.validate(json.load(open(os.path.join(out, side, "manifest.json"))), schema,
+                                        cls=jsonschema.Draft202012Validator)
+                except jsonschema.ValidationError as e:
+                    problems.append(f"{side} manifest fails bundle.schema.json: {e.message}")
                 try:
                     onnx.checker.check_model(os.path.join(out, side, "model.onnx"), full_check=True)
                 except Exception as e:  # noqa: BLE001 - report any checker complaint

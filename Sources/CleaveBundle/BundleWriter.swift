@@ -13,14 +13,21 @@ public struct BundleRequest {
     public var sourcePath: String
     /// How the cut was chosen, recorded in both manifests.
     public var plan: JSON?
+    /// Boundary tensors that travel quantised (the int8 codec's uint8 tensors).
+    public var quantizedBoundary: Set<String>
 
-    public init(graph: Graph, types: [String: TensorType], partition: Partition, sourcePath: String, plan: JSON? = nil) {
+    public init(graph: Graph, types: [String: TensorType], partition: Partition, sourcePath: String, plan: JSON? = nil,
+                quantizedBoundary: Set<String> = []) {
         self.graph = graph
         self.types = types
         self.partition = partition
         self.sourcePath = sourcePath
         self.plan = plan
+        self.quantizedBoundary = quantizedBoundary
     }
+
+    /// The halves to write: both, or only the edge when the whole model runs there.
+    var sides: [Partition.Side] { partition.cloudNodes.isEmpty ? [.edge] : [.edge, .cloud] }
 }
 
 /// Writes an edge and a cloud bundle (schemas/BUNDLE.md).
@@ -30,15 +37,16 @@ public struct BundleRequest {
 /// or complete ones. Weights are streamed from their mapped source into
 /// weights.bin while being hashed; nothing holds a second copy.
 public enum BundleWriter {
-    /// Writes `OUTDIR/edge` and `OUTDIR/cloud`.
+    /// Writes `OUTDIR/edge` and `OUTDIR/cloud` (only `OUTDIR/edge` when the
+    /// partition keeps every node on the edge).
     /// - Parameters:
     ///   - force: replace an existing OUTDIR (it is swapped out only after the new one is complete).
     ///   - signingKey: adds manifest.sig to each bundle (§5).
-    /// - Returns: the edge and cloud manifests.
+    /// - Returns: the edge and cloud manifests (the cloud one nil when only the edge is written).
     /// - Throws: `CleaveError.io` when OUTDIR exists without `force` or a write fails.
     @discardableResult
     public static func write(_ request: BundleRequest, to outputDirectory: String, force: Bool = false,
-                             signingKey: Curve25519.Signing.PrivateKey? = nil) throws -> (edge: Manifest, cloud: Manifest) {
+                             signingKey: Curve25519.Signing.PrivateKey? = nil) throws -> (edge: Manifest, cloud: Manifest?) {
         let fileManager = FileManager.default
         var isDirectory: ObjCBool = false
         let exists = fileManager.fileExists(atPath: outputDirectory, isDirectory: &isDirectory)
@@ -62,7 +70,7 @@ public enum BundleWriter {
         }
         do {
             var manifests: [Manifest] = []
-            for side in [Partition.Side.edge, .cloud] {
+            for side in request.sides {
                 manifests.append(try writeHalf(side, request: request, identity: identity,
                                                into: temporary + "/" + side.rawValue, signingKey: signingKey))
             }
@@ -81,7 +89,7 @@ public enum BundleWriter {
                 }
             }
             AtomicFile.syncDirectory(containing: outputDirectory)
-            return (manifests[0], manifests[1])
+            return (manifests[0], manifests.count > 1 ? manifests[1] : nil)
         } catch {
             _ = try? sourceDigest.value()  // never leave the hashing thread behind
             try? fileManager.removeItem(atPath: temporary)
@@ -145,7 +153,7 @@ public enum BundleWriter {
             outputs: try half.outputs.map(spec),
             boundary: try request.partition.boundary.map { name in
                 let type = try spec(ValueInfo(name: name, dtype: nil, dims: nil))
-                return Manifest.BoundaryTensor(tensor: type, codec: "none")
+                return Manifest.BoundaryTensor(tensor: type, codec: request.quantizedBoundary.contains(name) ? "int8" : "none")
             },
             finalOutputs: request.partition.finalOutputs(side, of: request.graph),
             plan: request.plan,

@@ -23,10 +23,13 @@ public struct WindowGeometry: Hashable, Sendable {
     public var kernel: [Int]
     public var strides: [Int]
     public var dilations: [Int]
-    /// Padding before each spatial dim.
+    /// Padding before each spatial dim; negative only for a SAME pool whose
+    /// window is smaller than its stride (the input is then cropped).
     public var padsBegin: [Int]
     /// Padding after each spatial dim; negative for a ConvTranspose whose
-    /// `output_shape` reaches past the last kernel tap.
+    /// `output_shape` reaches past the last kernel tap (the output is then
+    /// extended), and for a SAME pool whose window is smaller than its stride
+    /// (the input is then cropped).
     public var padsEnd: [Int]
     /// Output spatial dims.
     public var output: [Int]
@@ -66,16 +69,34 @@ public struct WindowGeometry: Hashable, Sendable {
         output = []
         let autoPad = node.string("auto_pad") ?? "NOTSET"
         let math = WindowArithmetic(label: label)
+        let isPool = node.opType == "MaxPool" || node.opType == "AveragePool" || node.opType == "LpPool"
         for i in 0..<n {
             let extent = try math.add(try math.mul(kernel[i] - 1, dilations[i]), 1)
             switch autoPad {
             case "SAME_UPPER", "SAME_LOWER":
-                let out = math.ceilDiv(input[i], strides[i])
-                let total = Swift.max(0, try math.sub(try math.add(try math.mul(out - 1, strides[i]), extent), input[i]))
-                let small = total / 2
-                padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
-                padsEnd[i] = total - padsBegin[i]
-                output.append(out)
+                if isPool {
+                    // ONNX Runtime sizes a pool's SAME padding with the undilated kernel, then
+                    // slides the dilated window over it: with dilations > 1 the output is
+                    // smaller than ceil(in / stride). A window smaller than the stride needs
+                    // negative padding, which crops the input (C division: toward zero).
+                    let target = math.ceilDiv(input[i], strides[i])
+                    let needed = try math.sub(try math.add(try math.mul(target - 1, strides[i]), kernel[i]), input[i])
+                    padsBegin[i] = autoPad == "SAME_UPPER" ? needed / 2 : (needed + 1) / 2
+                    padsEnd[i] = needed - padsBegin[i]
+                    let span = try math.sub(try math.add(input[i], needed), extent)
+                    let steps = ceilMode && span > 0 ? math.ceilDiv(span, strides[i]) : span / strides[i]
+                    guard steps >= 0 else {
+                        throw CleaveError.badInput("node \(label): window of \(extent) does not fit input dim \(input[i]) with auto_pad \(autoPad)")
+                    }
+                    output.append(steps + 1)
+                } else {
+                    let out = math.ceilDiv(input[i], strides[i])
+                    let total = Swift.max(0, try math.sub(try math.add(try math.mul(out - 1, strides[i]), extent), input[i]))
+                    let small = total / 2
+                    padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
+                    padsEnd[i] = total - padsBegin[i]
+                    output.append(out)
+                }
                 continue
             case "VALID":
                 padsBegin[i] = 0
@@ -142,15 +163,16 @@ public struct WindowGeometry: Hashable, Sendable {
                 let total = Swift.max(0, try math.sub(full, requested[i]))
                 let small = total / 2
                 padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
-                padsEnd[i] = full - requested[i] - padsBegin[i]
+                padsEnd[i] = try math.sub(try math.sub(full, requested[i]), padsBegin[i])
                 output.append(requested[i])
             } else if autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER" {
-                let out = try math.mul(input[i], strides[i])
-                let total = Swift.max(0, try math.sub(full, out))
+                // SAME aims at in × stride, but (as in ONNX Runtime) never pads
+                // negatively: a kernel that reaches less far gives a smaller output.
+                let total = Swift.max(0, try math.sub(full, try math.mul(input[i], strides[i])))
                 let small = total / 2
                 padsBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
                 padsEnd[i] = total - padsBegin[i]
-                output.append(out)
+                output.append(full - total)
             } else {
                 if autoPad == "VALID" {
                     padsBegin[i] = 0

@@ -31,6 +31,8 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup var shapes: ShapeOptions
 
+    @OptionGroup var calibration: CalibrationOptions
+
     @Option(help: "How many cuts along the main path to list (the best ones).")
     var candidates: Int = 12
 
@@ -50,16 +52,8 @@ struct PlanCommand: ParsableCommand {
         let link = try planning.link()
         let graph = try ONNXImporter.load(path: model)
         let analysis = try Analysis(graph: graph, inputShapes: try shapes.parsed())
-        let sizes = try planning.measuredSizes(graph: graph, analysis: analysis)
-        let plan = try Planner.plan(graph: graph, analysis: analysis, edge: edge, cloud: cloud, link: link,
-                                    codec: planning.codec, boundaryBytes: sizes.map { table in { table[$0] ?? analysis.types[$0]?.byteCount ?? 0 } },
-                                    maxCandidates: candidates)
-        if let chart {
-            let svg = plan.svgChart()
-            try AtomicFile.write(to: chart) { fd in
-                try Array(svg.utf8).withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: chart) }
-            }
-        }
+        let plan = try planning.plan(graph: graph, analysis: analysis, calibration: try calibration.arrays(), maxCandidates: candidates)
+        if let chart { try writeText(plan.svgChart(), to: chart) }
         if json {
             guard case .object(let members) = plan.json else { return }
             print(JSON.object([("model", .string(model))] + members).serialized(pretty: true))

@@ -23,18 +23,11 @@ struct PlanOptions: ParsableArguments {
                                valueName: "codec"))
     var boundaryCodec: String = "none"
 
-    @Option(name: .customLong("calibration"),
-            help: ArgumentHelp("An input as NAME=FILE.npy to measure int8+zlib sizes on (repeatable; default: a synthetic input).", valueName: "name=file"))
-    var calibration: [String] = []
-
     func validate() throws {
         if let bandwidth { _ = try usage { try Link.parseBandwidth(bandwidth) } }
         _ = try usage { try Link.parseDuration(rtt) }
         guard BoundaryCodecKind(rawValue: boundaryCodec) != nil else {
             throw ValidationError("--boundary-codec must be one of \(BoundaryCodecKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(boundaryCodec)'")
-        }
-        for entry in calibration where !entry.contains("=") {
-            throw ValidationError("--calibration '\(entry)' must look like NAME=FILE.npy")
         }
     }
 
@@ -52,15 +45,19 @@ struct PlanOptions: ParsableArguments {
     }
 
     /// Byte counts of every tensor under the codec: measured by a run for
-    /// int8+zlib (on the --calibration inputs, else a synthetic one), nil otherwise.
-    func measuredSizes(graph: Graph, analysis: Analysis) throws -> [String: Int]? {
+    /// int8+zlib (on `inputs`, e.g. the --calibration data, else a synthetic one), nil otherwise.
+    func measuredSizes(graph: Graph, analysis: Analysis, inputs: [String: Tensor]) throws -> [String: Int]? {
         guard codec == .int8zlib else { return nil }
-        var inputs: [String: Tensor] = [:]
-        for entry in calibration {
-            guard let equals = entry.lastIndex(of: "=") else { continue }
-            inputs[String(entry[..<equals])] = try Npy.read(path: String(entry[entry.index(after: equals)...]))
-        }
         return try BoundarySizes.measure(graph: graph, analysis: analysis, inputs: inputs, codec: codec)
+    }
+
+    /// Plans `graph` with these options (profiles, link, codec).
+    func plan(graph: Graph, analysis: Analysis, calibration: [String: Tensor], maxCandidates: Int = 12) throws -> Plan {
+        let (edge, cloud) = try profiles()
+        let sizes = try measuredSizes(graph: graph, analysis: analysis, inputs: calibration)
+        return try Planner.plan(graph: graph, analysis: analysis, edge: edge, cloud: cloud, link: try link(),
+                                codec: codec, boundaryBytes: sizes.map { table in { table[$0] ?? analysis.types[$0]?.byteCount ?? 0 } },
+                                maxCandidates: maxCandidates)
     }
 
     /// Runs `body`, turning a usage `CleaveError` into an argument-parser

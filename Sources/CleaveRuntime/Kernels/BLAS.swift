@@ -1,6 +1,7 @@
 import COpenBLAS
 
-/// The one place that calls cblas: row-major single-precision matrix products.
+/// The one place that calls cblas: row-major matrix products in single or
+/// double precision.
 ///
 /// Callers pass plain pointers and leading dimensions; shapes were checked at
 /// the kernel's entry, so nothing here validates beyond what BLAS needs.
@@ -16,14 +17,14 @@ enum BLAS {
     /// `C[m×n] = alpha·op(A)·op(B) + beta·C`, all row-major.
     ///
     /// When `m` or `n` is 1 the product is a matrix-vector one and goes to
-    /// sgemv: OpenBLAS 0.3.21's sgemm packs the whole of B even for one row of
+    /// gemv: OpenBLAS 0.3.21's gemm packs the whole of B even for one row of
     /// A, which for a fully connected layer at batch 1 copies the weight matrix
     /// on every call. `C` is not read when `beta` is 0.
     /// - Complexity: O(m·n·k).
-    static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-                     alpha: Float, a: UnsafePointer<Float>, lda: Int,
-                     b: UnsafePointer<Float>, ldb: Int,
-                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func gemm<T: BLASElement>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                     alpha: T, a: UnsafePointer<T>, lda: Int,
+                                     b: UnsafePointer<T>, ldb: Int,
+                                     beta: T, c: UnsafeMutablePointer<T>, ldc: Int) {
         guard m > 0, n > 0 else { return }
         if k == 0 || alpha == 0 {
             scale(c, rows: m, columns: n, stride: ldc, by: beta)
@@ -33,24 +34,25 @@ enum BLAS {
             // The row of C is op(B)ᵀ·(row of op(A)).
             if beta == 0 { c.update(repeating: 0, count: n) }
             let rows = transB ? n : k, columns = transB ? k : n
-            cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(rows), Int32(columns),
-                        alpha, b, Int32(ldb), a, Int32(transA ? lda : 1), beta == 0 ? 1 : beta, c, 1)
+            T.gemv(transB ? CblasNoTrans : CblasTrans, Int32(rows), Int32(columns), alpha, b, Int32(ldb),
+                   a, Int32(transA ? lda : 1), beta == 0 ? 1 : beta, c, 1)
             return
         }
         if n == 1 {
             // The column of C is op(A)·(column of op(B)).
             if beta == 0 { scale(c, rows: m, columns: 1, stride: ldc, by: 0) }
             let rows = transA ? k : m, columns = transA ? m : k
-            cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns),
-                        alpha, a, Int32(lda), b, Int32(transB ? 1 : ldb), beta == 0 ? 1 : beta, c, Int32(ldc))
+            T.gemv(transA ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns), alpha, a, Int32(lda),
+                   b, Int32(transB ? 1 : ldb), beta == 0 ? 1 : beta, c, Int32(ldc))
             return
         }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        T.gemm(transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+               Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// Multiplies a strided block by `factor`, writing zeros (not 0·NaN) when it is 0.
-    private static func scale(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int, by factor: Float) {
+    private static func scale<T: BLASElement>(_ c: UnsafeMutablePointer<T>, rows: Int, columns: Int, stride: Int,
+                                              by factor: T) {
         guard factor != 1 else { return }
         for row in 0..<rows {
             let line = c + row * stride
@@ -60,5 +62,43 @@ enum BLAS {
                 for j in 0..<columns { line[j] *= factor }
             }
         }
+    }
+}
+
+/// An element type cblas multiplies, with its row-major gemm and gemv.
+protocol BLASElement: BinaryFloatingPoint {
+    static func gemm(_ transA: CBLAS_TRANSPOSE, _ transB: CBLAS_TRANSPOSE, _ m: Int32, _ n: Int32, _ k: Int32,
+                     _ alpha: Self, _ a: UnsafePointer<Self>, _ lda: Int32, _ b: UnsafePointer<Self>, _ ldb: Int32,
+                     _ beta: Self, _ c: UnsafeMutablePointer<Self>, _ ldc: Int32)
+    static func gemv(_ trans: CBLAS_TRANSPOSE, _ m: Int32, _ n: Int32, _ alpha: Self, _ a: UnsafePointer<Self>,
+                     _ lda: Int32, _ x: UnsafePointer<Self>, _ incX: Int32, _ beta: Self,
+                     _ y: UnsafeMutablePointer<Self>, _ incY: Int32)
+}
+
+extension Float: BLASElement {
+    static func gemm(_ transA: CBLAS_TRANSPOSE, _ transB: CBLAS_TRANSPOSE, _ m: Int32, _ n: Int32, _ k: Int32,
+                     _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int32, _ b: UnsafePointer<Float>, _ ldb: Int32,
+                     _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int32) {
+        cblas_sgemm(CblasRowMajor, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    static func gemv(_ trans: CBLAS_TRANSPOSE, _ m: Int32, _ n: Int32, _ alpha: Float, _ a: UnsafePointer<Float>,
+                     _ lda: Int32, _ x: UnsafePointer<Float>, _ incX: Int32, _ beta: Float,
+                     _ y: UnsafeMutablePointer<Float>, _ incY: Int32) {
+        cblas_sgemv(CblasRowMajor, trans, m, n, alpha, a, lda, x, incX, beta, y, incY)
+    }
+}
+
+extension Double: BLASElement {
+    static func gemm(_ transA: CBLAS_TRANSPOSE, _ transB: CBLAS_TRANSPOSE, _ m: Int32, _ n: Int32, _ k: Int32,
+                     _ alpha: Double, _ a: UnsafePointer<Double>, _ lda: Int32, _ b: UnsafePointer<Double>,
+                     _ ldb: Int32, _ beta: Double, _ c: UnsafeMutablePointer<Double>, _ ldc: Int32) {
+        cblas_dgemm(CblasRowMajor, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    static func gemv(_ trans: CBLAS_TRANSPOSE, _ m: Int32, _ n: Int32, _ alpha: Double, _ a: UnsafePointer<Double>,
+                     _ lda: Int32, _ x: UnsafePointer<Double>, _ incX: Int32, _ beta: Double,
+                     _ y: UnsafeMutablePointer<Double>, _ incY: Int32) {
+        cblas_dgemv(CblasRowMajor, trans, m, n, alpha, a, lda, x, incX, beta, y, incY)
     }
 }

@@ -91,7 +91,7 @@ final class ConvTransposeKernel: Kernel {
         let unpadded = geometry.padsBegin.allSatisfy { $0 == 0 } && geometry.padsEnd.allSatisfy { $0 == 0 }
         let direct = taps == 1 && geometry.strides.allSatisfy { $0 == 1 } && unpadded && geometry.output == inputSpatial
         let window = Window2D(geometry, input: geometry.output, output: inputSpatial)
-        let wanted = Swift.max(1, ConvPlan.columnBudget / Swift.max(1, groupOutput * taps))
+        let wanted = Swift.max(ConvPlan.narrowestBand, ConvPlan.columnBudget / Swift.max(1, groupOutput * taps))
         var band = Swift.min(inputPlane, wanted)
         if window != nil, let width = inputSpatial.last {
             band = Swift.max(1, Swift.min(inputPlane / Swift.max(1, width), wanted / Swift.max(1, width))) * width
@@ -163,9 +163,9 @@ enum Col2im {
                         for ih in inputRows {
                             let oh = ih * p.strideHeight - p.padTop + i * p.dilationHeight
                             if oh >= 0 && oh < p.height {
-                                let base = oh * p.width + offset
-                                let stride = p.strideWidth
-                                for iw in span.first..<span.end { plane[base + iw * stride] += source[iw] }
+                                let target = plane + (oh * p.width + offset + span.first * p.strideWidth)
+                                let from = source + span.first, stride = p.strideWidth
+                                for t in 0..<(span.end - span.first) { target[t &* stride] += from[t] }
                             }
                             source += p.outWidth
                         }

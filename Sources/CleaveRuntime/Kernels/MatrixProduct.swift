@@ -1,5 +1,25 @@
 import CleaveIR
 
+/// The element types Gemm and MatMul take: float32 and float64 go to BLAS
+/// directly; float16 is widened to float32 (exactly), multiplied, and rounded
+/// back once, which is at least as accurate as accumulating in half precision.
+private enum ProductType {
+    case float, double, half
+
+    init(_ setup: KernelSetup, _ tensors: [Tensor], names: [String]) throws {
+        let dtype = tensors[0].dtype
+        for (tensor, name) in zip(tensors, names) where tensor.dtype != dtype {
+            throw setup.error("\(name) is \(tensor.dtype.name) but \(names[0]) is \(dtype.name); they must match")
+        }
+        switch dtype {
+        case .float: self = .float
+        case .double: self = .double
+        case .float16: self = .half
+        default: throw setup.error("\(names[0]) is \(dtype.name); supported: float32, float64, float16")
+        }
+    }
+}
+
 /// Gemm, opsets 7–13: `Y = alpha·op(A)·op(B) + beta·C` with `C` broadcast
 /// one-way to `[M, N]` (required before opset 11, optional since).
 final class GemmKernel: Kernel {
@@ -18,9 +38,9 @@ final class GemmKernel: Kernel {
     }
 
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
-        let a = try setup.float32Input(inputs, 0, "A")
-        let b = try setup.float32Input(inputs, 1, "B")
-        let c = try setup.optionalFloat32Input(inputs, 2, "C")
+        guard inputs.count >= 2, let a = inputs[0], let b = inputs[1] else { throw setup.error("inputs A and B are required") }
+        let c = inputs.count > 2 ? inputs[2] : nil
+        let type = try ProductType(setup, [a, b] + (c.map { [$0] } ?? []), names: ["A", "B", "C"])
         guard a.shape.rank == 2, b.shape.rank == 2 else {
             throw setup.error("A \(a.shape) and B \(b.shape) must both be matrices")
         }
@@ -31,33 +51,46 @@ final class GemmKernel: Kernel {
         }
         guard BLAS.fits(m, n, k) else { throw setup.error("A \(a.shape) and B \(b.shape) exceed the 32-bit sizes BLAS takes") }
         // C broadcasts one way: right-aligned, each of its dims 1 or equal to [M, N]'s.
-        var cRows = 1, cColumns = 1
         if let c {
             let dims = c.shape.dims
-            cColumns = dims.last ?? 1
-            cRows = dims.count == 2 ? dims[0] : 1
-            guard dims.count <= 2, cRows == 1 || cRows == m, cColumns == 1 || cColumns == n else {
+            let rows = dims.count == 2 ? dims[0] : 1, columns = dims.last ?? 1
+            guard dims.count <= 2, rows == 1 || rows == m, columns == 1 || columns == n else {
                 throw setup.error("C \(c.shape) does not broadcast to [\(m), \(n)]")
             }
         }
-        let y = Tensor.uninitialized(.float, [m, n])
-        guard m > 0, n > 0 else { return [y] }
+        let shape = try setup.shape([m, n], "output Y")
+        switch type {
+        case .float: return [product(Float.self, a, b, c, shape, k: k)]
+        case .double: return [product(Double.self, a, b, c, shape, k: k)]
+        case .half:
+            let wide = try ([a, b] + (c.map { [$0] } ?? [])).map { try Conversion.convert($0, to: .float, setup) }
+            let y = product(Float.self, wide[0], wide[1], wide.count > 2 ? wide[2] : nil, shape, k: k)
+            return [try Conversion.convert(y, to: .float16, setup)]
+        }
+    }
+
+    /// - Complexity: O(m·n·k).
+    private func product<T: BLASElement>(_: T.Type, _ a: Tensor, _ b: Tensor, _ c: Tensor?,
+                                         _ shape: Shape, k: Int) -> Tensor {
+        let m = shape[0], n = shape[1]
+        let y = Tensor.uninitialized(a.dtype, shape)
+        guard m > 0, n > 0 else { return y }
+        let alpha = T(self.alpha), beta = T(self.beta)
         let useC = c != nil && beta != 0
-        a.withUnsafeBufferPointer(as: Float.self) { ab in
-            b.withUnsafeBufferPointer(as: Float.self) { bb in
-                y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
+        a.withUnsafeBufferPointer(as: T.self) { ab in
+            b.withUnsafeBufferPointer(as: T.self) { bb in
+                y.withUnsafeMutableBufferPointer(as: T.self) { yb in
                     guard let yp = yb.baseAddress else { return }
                     if useC, let c {
-                        c.withUnsafeBufferPointer(as: Float.self) { cb in
+                        let cRows = c.shape.rank == 2 ? c.shape[0] : 1, cColumns = c.shape.dims.last ?? 1
+                        c.withUnsafeBufferPointer(as: T.self) { cb in
+                            guard let cp = cb.baseAddress else { return }
                             for i in 0..<m {
-                                let row = yp + i * n
-                                let source = cb.baseAddress.map { $0 + (cRows == 1 ? 0 : i * cColumns) }
-                                if let source {
-                                    if cColumns == 1 {
-                                        row.update(repeating: beta * source[0], count: n)
-                                    } else {
-                                        for j in 0..<n { row[j] = beta * source[j] }
-                                    }
+                                let row = yp + i * n, source = cp + (cRows == 1 ? 0 : i * cColumns)
+                                if cColumns == 1 {
+                                    row.update(repeating: beta * source[0], count: n)
+                                } else {
+                                    for j in 0..<n { row[j] = beta * source[j] }
                                 }
                             }
                         }
@@ -73,7 +106,7 @@ final class GemmKernel: Kernel {
                 }
             }
         }
-        return [y]
+        return y
     }
 }
 
@@ -86,8 +119,8 @@ final class MatMulKernel: Kernel {
     init(_ setup: KernelSetup) throws { self.setup = setup }
 
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
-        let a = try setup.float32Input(inputs, 0, "A")
-        let b = try setup.float32Input(inputs, 1, "B")
+        guard inputs.count >= 2, let a = inputs[0], let b = inputs[1] else { throw setup.error("inputs A and B are required") }
+        let type = try ProductType(setup, [a, b], names: ["A", "B"])
         guard a.shape.rank >= 1, b.shape.rank >= 1 else {
             throw setup.error("A \(a.shape) and B \(b.shape) must have at least one dim (scalars are not matrices)")
         }
@@ -107,34 +140,52 @@ final class MatMulKernel: Kernel {
         var outDims = batch.dims
         if a.shape.rank > 1 { outDims.append(m) }
         if b.shape.rank > 1 { outDims.append(n) }
-        let y = Tensor.uninitialized(.float, Shape(outDims))
-        guard y.elementCount > 0 else { return [y] }
+        let plan = Plan(m: m, n: n, k: k, aBatch: aBatch, bBatch: bBatch, batch: batch, output: try setup.shape(outDims, "output"))
+        switch type {
+        case .float: return [product(Float.self, a, b, plan)]
+        case .double: return [product(Double.self, a, b, plan)]
+        case .half:
+            let y = product(Float.self, try Conversion.convert(a, to: .float, setup),
+                            try Conversion.convert(b, to: .float, setup), plan)
+            return [try Conversion.convert(y, to: .float16, setup)]
+        }
+    }
 
-        a.withUnsafeBufferPointer(as: Float.self) { ab in
-            b.withUnsafeBufferPointer(as: Float.self) { bb in
-                y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
+    private struct Plan {
+        var m, n, k: Int
+        var aBatch, bBatch, batch: Shape
+        var output: Shape
+    }
+
+    /// - Complexity: O(batch·m·n·k).
+    private func product<T: BLASElement>(_: T.Type, _ a: Tensor, _ b: Tensor, _ p: Plan) -> Tensor {
+        let y = Tensor.uninitialized(a.dtype, p.output)
+        guard y.elementCount > 0 else { return y }
+        a.withUnsafeBufferPointer(as: T.self) { ab in
+            b.withUnsafeBufferPointer(as: T.self) { bb in
+                y.withUnsafeMutableBufferPointer(as: T.self) { yb in
                     guard let yp = yb.baseAddress else { return }
                     guard let ap = ab.baseAddress, let bp = bb.baseAddress else {
                         yp.update(repeating: 0, count: y.elementCount)  // K = 0
                         return
                     }
-                    if bBatch.elementCount == 1 && aBatch.dims == batch.dims {
+                    if p.bBatch.elementCount == 1 && p.aBatch.dims == p.batch.dims {
                         // One B for every batch: stack A's matrices into one tall product.
-                        BLAS.gemm(transA: false, transB: false, m: batch.elementCount * m, n: n, k: k, alpha: 1,
-                                  a: ap, lda: k, b: bp, ldb: n, beta: 0, c: yp, ldc: n)
+                        BLAS.gemm(transA: false, transB: false, m: p.batch.elementCount * p.m, n: p.n, k: p.k,
+                                  alpha: 1, a: ap, lda: p.k, b: bp, ldb: p.n, beta: 0, c: yp, ldc: p.n)
                         return
                     }
-                    let aOffsets = MatMulKernel.offsets(of: aBatch, in: batch, matrix: m * k)
-                    let bOffsets = MatMulKernel.offsets(of: bBatch, in: batch, matrix: k * n)
-                    for index in 0..<batch.elementCount {
-                        BLAS.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
-                                  a: ap + aOffsets[index], lda: k, b: bp + bOffsets[index], ldb: n,
-                                  beta: 0, c: yp + index * m * n, ldc: n)
+                    let aOffsets = MatMulKernel.offsets(of: p.aBatch, in: p.batch, matrix: p.m * p.k)
+                    let bOffsets = MatMulKernel.offsets(of: p.bBatch, in: p.batch, matrix: p.k * p.n)
+                    for index in 0..<p.batch.elementCount {
+                        BLAS.gemm(transA: false, transB: false, m: p.m, n: p.n, k: p.k, alpha: 1,
+                                  a: ap + aOffsets[index], lda: p.k, b: bp + bOffsets[index], ldb: p.n,
+                                  beta: 0, c: yp + index * p.m * p.n, ldc: p.n)
                     }
                 }
             }
         }
-        return [y]
+        return y
     }
 
     /// Element offset of the matrix each output batch index reads from an

@@ -6,30 +6,33 @@ import Glibc
 import Darwin
 #endif
 
-/// BatchNormalization in inference mode, opsets 7–15:
-/// `y = scale·(x − mean)/√(var + ε) + B`, folded to `y = a·x + b` per channel
-/// (per element of `[C, spatial…]` for opset 7–8's `spatial = 0`). The fold
-/// happens once at build time when the statistics are constants.
+/// BatchNormalization, opsets 7–15: `y = scale·(x − mean)/√(var + ε) + B`,
+/// folded to `y = a·x + b` per channel (per element of `[C, spatial…]` for
+/// opset 7–8's `spatial = 0`). The fold happens once at build time when the
+/// statistics are constants.
 ///
-/// Training mode (`training_mode = 1`, opset 14+) is refused: it updates
-/// running statistics, which an inference runtime has no use for.
+/// With `training_mode = 1` (opset 14+) the batch's own mean and (population)
+/// variance normalise it, and the optional outputs are the running statistics
+/// `input·momentum + batch·(1 − momentum)`. Older opsets' training outputs
+/// (chosen there by the number of outputs) are not produced: only Y.
 final class BatchNormalizationKernel: Kernel {
     private let setup: KernelSetup
     private let epsilon: Float
+    private let momentum: Float
     /// Opset 7–8: false means one statistic per (channel, spatial position).
     private let spatial: Bool
-    /// `(a, b)` when all four statistics were constants.
+    private let training: Bool
+    /// `(a, b)` when all four statistics were constants (and not training).
     private let folded: (scale: [Float], shift: [Float])?
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
         epsilon = setup.node.float("epsilon") ?? 1e-5
+        momentum = setup.node.float("momentum") ?? 0.9
         spatial = setup.opset >= 9 || (setup.node.int("spatial") ?? 1) != 0
-        if (setup.node.int("training_mode") ?? 0) != 0 {
-            throw setup.error("training_mode = 1 is not supported (inference only)")
-        }
+        training = setup.opset >= 14 && (setup.node.int("training_mode") ?? 0) != 0
         let statistics = (1...4).map { setup.constantInput($0) }
-        if statistics.allSatisfy({ $0?.dtype == .float }) {
+        if !training, statistics.allSatisfy({ $0?.dtype == .float }) {
             folded = try BatchNormalizationKernel.fold(statistics.compactMap { $0 }, epsilon: epsilon, setup)
         } else {
             folded = nil
@@ -54,16 +57,61 @@ final class BatchNormalizationKernel: Kernel {
         return (a, b)
     }
 
+    /// Mean and population variance of each channel over batch and positions, summed in Double.
+    private static func batchStatistics(_ x: Tensor, _ context: KernelContext) -> (mean: [Float], variance: [Float]) {
+        let batch = x.shape[0], channels = x.shape[1], plane = x.elementCount / Swift.max(1, batch * channels)
+        var mean = [Float](repeating: 0, count: channels), variance = [Float](repeating: 0, count: channels)
+        let count = Double(batch * plane)
+        x.withUnsafeBufferPointer(as: Float.self) { xb in
+            mean.withUnsafeMutableBufferPointer { mb in
+                variance.withUnsafeMutableBufferPointer { vb in
+                    guard let xp = xb.baseAddress, count > 0 else { return }
+                    context.parallelFor(channels) { range in
+                        for c in range {
+                            var sum = 0.0
+                            for n in 0..<batch {
+                                let source = xp + (n * channels + c) * plane
+                                for i in 0..<plane { sum += Double(source[i]) }
+                            }
+                            let average = sum / count
+                            var squares = 0.0
+                            for n in 0..<batch {
+                                let source = xp + (n * channels + c) * plane
+                                for i in 0..<plane { squares += (Double(source[i]) - average) * (Double(source[i]) - average) }
+                            }
+                            mb[c] = Float(average)
+                            vb[c] = Float(squares / count)
+                        }
+                    }
+                }
+            }
+        }
+        return (mean, variance)
+    }
+
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
         let x = try setup.float32Input(inputs, 0, "X")
+        guard x.shape.rank >= 2 else { throw setup.error("input X has shape \(x.shape), expected [N, C, …]") }
         let (a, b): ([Float], [Float])
+        var running: [Tensor] = []
         if let folded {
             (a, b) = folded
         } else {
-            let statistics = try zip(1...4, ["scale", "B", "mean", "var"]).map { try setup.float32Input(inputs, $0, $1) }
+            var statistics = try zip(1...4, ["scale", "B", "mean", "var"]).map { try setup.float32Input(inputs, $0, $1) }
+            if training {
+                guard statistics.allSatisfy({ $0.elementCount == x.shape[1] }) else {
+                    throw setup.error("scale, B, mean and var must have \(x.shape[1]) values for X \(x.shape)")
+                }
+                let current = BatchNormalizationKernel.batchStatistics(x, context)
+                let keep = momentum
+                for (given, now) in [(statistics[2].floats, current.mean), (statistics[3].floats, current.variance)] {
+                    running.append(Tensor(statistics[2].shape, floats: zip(given, now).map { $0 * keep + $1 * (1 - keep) }))
+                }
+                statistics[2] = Tensor(statistics[2].shape, floats: current.mean)
+                statistics[3] = Tensor(statistics[3].shape, floats: current.variance)
+            }
             (a, b) = try BatchNormalizationKernel.fold(statistics, epsilon: epsilon, setup)
         }
-        guard x.shape.rank >= 2 else { throw setup.error("input X has shape \(x.shape), expected [N, C, …]") }
         let batch = x.shape[0], channels = x.shape[1]
         let plane = x.shape.dims[2...].reduce(1, *)
         // One statistic per channel, or (spatial = 0) one per channel and position.
@@ -96,7 +144,7 @@ final class BatchNormalizationKernel: Kernel {
                 }
             }
         }
-        return [y]
+        return [y] + running.prefix(Swift.max(0, setup.node.outputs.count - 1))
     }
 }
 

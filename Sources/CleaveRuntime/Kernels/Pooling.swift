@@ -1,14 +1,18 @@
 import CleaveIR
 
-/// MaxPool (opsets 1–22) and AveragePool (opsets 7–22), float32, any number
-/// of spatial dims: pads or auto_pad, strides, dilations, ceil_mode,
+/// MaxPool (opsets 1–22) and AveragePool (opsets 7–22), float32 (MaxPool
+/// also int8, uint8 and float16, AveragePool float16: widened to float32
+/// exactly and narrowed back), any number of spatial dims: pads or auto_pad,
+/// strides, dilations, ceil_mode,
 /// count_include_pad, and MaxPool's optional Indices output (flat indices
 /// into the input, row-major or, with `storage_order = 1`, column-major within
 /// each spatial plane).
 ///
 /// Padding never wins a max. An average divides by the taps inside the input,
 /// or with `count_include_pad` by the taps inside input and pads — never by
-/// the taps of a ceil_mode window that hang past the end padding.
+/// the taps of a ceil_mode window that hang past the end padding. Negative
+/// end pads (SAME with a window smaller than the stride) crop the input of an
+/// average but not of a max, as in ONNX Runtime.
 final class PoolKernel: Kernel {
     private let setup: KernelSetup
     private let isMax: Bool
@@ -33,7 +37,15 @@ final class PoolKernel: Kernel {
     }
 
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
-        let x = try setup.float32Input(inputs, 0, "X")
+        guard let given = inputs.first ?? nil else { throw setup.error("input 0 (X) is missing") }
+        let x: Tensor
+        switch given.dtype {
+        case .float: x = given
+        case .float16: x = try Conversion.convert(given, to: .float, setup)
+        case .int8 where isMax, .uint8 where isMax: x = try Conversion.convert(given, to: .float, setup)
+        default:
+            throw setup.error("input 0 (X) is \(given.dtype.name); supported: float32, float16\(isMax ? ", int8, uint8" : "")")
+        }
         guard x.shape.rank == kernelShape.count + 2 else {
             throw setup.error("input X has shape \(x.shape), expected [N, C] and \(kernelShape.count) spatial dims for kernel_shape \(kernelShape)")
         }
@@ -61,7 +73,8 @@ final class PoolKernel: Kernel {
                 }
             }
         }
-        return indices.map { [y, $0] } ?? [y]
+        let result = given.dtype == .float ? y : try Conversion.convert(y, to: given.dtype, setup)
+        return indices.map { [result, $0] } ?? [result]
     }
 
     /// - Complexity: O(planes · OH · OW · kh · kw).
@@ -69,57 +82,136 @@ final class PoolKernel: Kernel {
                         _ indices: UnsafeMutablePointer<Int64>?, _ context: KernelContext) {
         let inPlane = p.height * p.width, outPlane = p.outHeight * p.outWidth
         let isMax = self.isMax, countIncludePad = self.countIncludePad, columnMajor = columnMajorIndices
-        context.parallelFor(planes, grain: Swift.max(1, 4096 / Swift.max(1, outPlane))) { range in
-            for plane in range {
-                let input = x + plane * inPlane, output = y + plane * outPlane
-                for oh in 0..<p.outHeight {
-                    let top = oh * p.strideHeight - p.padTop
-                    let rows = Window2D.validTaps(start: top, dilation: p.dilationHeight, taps: p.kernelHeight,
-                                                  size: p.height)
-                    let paddedRows = Window2D.validTaps(start: top + p.padTop, dilation: p.dilationHeight,
-                                                        taps: p.kernelHeight, size: p.height + p.padTop + p.padBottom)
-                    for ow in 0..<p.outWidth {
-                        let left = ow * p.strideWidth - p.padLeft
-                        let columns = Window2D.validTaps(start: left, dilation: p.dilationWidth, taps: p.kernelWidth,
-                                                         size: p.width)
-                        if isMax {
-                            var best = -Float.greatestFiniteMagnitude
-                            var bestAt = -1
-                            for i in rows.first..<rows.end {
-                                let base = (top + i * p.dilationHeight) * p.width + left
-                                for j in columns.first..<columns.end {
-                                    let at = base + j * p.dilationWidth
-                                    if input[at] > best || bestAt < 0 {
-                                        best = input[at]
-                                        bestAt = at
+        // Negative end pads crop an average's input; a max ignores them (both as ONNX Runtime).
+        let height = p.height + (isMax ? 0 : Swift.min(0, p.padBottom))
+        let width = p.width + (isMax ? 0 : Swift.min(0, p.padRight))
+        // Which taps of each output column's window are inside: the same for every row and plane.
+        var spans = [Int](repeating: 0, count: 3 * p.outWidth)
+        for ow in 0..<p.outWidth {
+            let left = ow * p.strideWidth - p.padLeft
+            let inside = Window2D.validTaps(start: left, dilation: p.dilationWidth, taps: p.kernelWidth, size: width)
+            let padded = Window2D.validTaps(start: left + p.padLeft, dilation: p.dilationWidth, taps: p.kernelWidth,
+                                            size: p.width + p.padLeft + p.padRight)
+            spans[3 * ow] = inside.first
+            spans[3 * ow + 1] = inside.end
+            spans[3 * ow + 2] = countIncludePad ? padded.end - padded.first : inside.end - inside.first
+        }
+        // Output columns whose whole window lies inside the (possibly cropped) input.
+        let extent = (p.kernelWidth - 1) * p.dilationWidth + 1
+        let interior = width >= extent
+            ? Window2D.validOutputs(offset: -p.padLeft, stride: p.strideWidth, count: p.outWidth, size: width - extent + 1)
+            : (first: 0, end: 0)
+        let borders = interior.end > interior.first ? [0..<interior.first, interior.end..<p.outWidth] : [0..<p.outWidth]
+        spans.withUnsafeBufferPointer { table in
+            context.parallelFor(planes, grain: Swift.max(1, 4096 / Swift.max(1, outPlane))) { range in
+                // Separable windows: first combine the window's rows into one line (contiguous,
+                // vectorisable), then each output reads its taps from that line.
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: Swift.max(1, 2 * p.width)) { buffer in
+                    guard let line = buffer.baseAddress else { return }
+                    for plane in range {
+                        let input = x + plane * inPlane, output = y + plane * outPlane
+                        for oh in 0..<p.outHeight {
+                            let top = oh * p.strideHeight - p.padTop
+                            let rows = Window2D.validTaps(start: top, dilation: p.dilationHeight,
+                                                          taps: p.kernelHeight, size: height)
+                            let row = output + oh * p.outWidth
+                            if isMax, indices != nil {
+                                PoolKernel.maxWithIndices(p, input, rows: rows, top: top, table, row,
+                                                          indices.map { $0 + plane * outPlane + oh * p.outWidth },
+                                                          planeOffset: plane * inPlane, columnMajor: columnMajor)
+                                continue
+                            }
+                            if rows.first < rows.end {
+                                line.update(from: input + (top + rows.first * p.dilationHeight) * p.width, count: p.width)
+                            } else {
+                                line.update(repeating: isMax ? -Float.greatestFiniteMagnitude : 0, count: p.width)
+                            }
+                            for i in (rows.first + 1)..<Swift.max(rows.first + 1, rows.end) {
+                                let next = input + (top + i * p.dilationHeight) * p.width
+                                if isMax {
+                                    for w in 0..<p.width { line[w] = Swift.max(line[w], next[w]) }
+                                } else {
+                                    for w in 0..<p.width { line[w] += next[w] }
+                                }
+                            }
+                            var rowCount = rows.end - rows.first
+                            if countIncludePad {
+                                let padded = Window2D.validTaps(start: top + p.padTop, dilation: p.dilationHeight,
+                                                                taps: p.kernelHeight,
+                                                                size: p.height + p.padTop + p.padBottom)
+                                rowCount = padded.end - padded.first
+                            }
+                            let dilation = p.dilationWidth
+                            // Interior columns (whole window inside): slide the kw taps over the
+                            // combined line in contiguous passes, then pick every stride-th value.
+                            if interior.end > interior.first {
+                                let slid = line + p.width
+                                let reach = width - (p.kernelWidth - 1) * dilation
+                                slid.update(from: line, count: reach)
+                                for j in 1..<Swift.max(1, p.kernelWidth) {
+                                    let shifted = line + j * dilation
+                                    if isMax {
+                                        for w in 0..<reach { slid[w] = Swift.max(slid[w], shifted[w]) }
+                                    } else {
+                                        for w in 0..<reach { slid[w] += shifted[w] }
+                                    }
+                                }
+                                let picks = slid + (interior.first * p.strideWidth - p.padLeft)
+                                let target = row + interior.first, stride = p.strideWidth
+                                if isMax {
+                                    for t in 0..<(interior.end - interior.first) { target[t] = picks[t &* stride] }
+                                } else {
+                                    let count = rowCount * p.kernelWidth
+                                    let scale = count > 0 ? 1 / Float(count) : 0
+                                    for t in 0..<(interior.end - interior.first) { target[t] = picks[t &* stride] * scale }
+                                }
+                            }
+                            // Border columns, whose windows are clipped: tap by tap.
+                            for columns in borders {
+                                for ow in columns {
+                                    let first = table[3 &* ow], count = table[3 &* ow &+ 1] &- first
+                                    let taps = count > 0 ? line + (ow * p.strideWidth - p.padLeft + first * dilation) : line
+                                    if isMax {
+                                        var best = -Float.greatestFiniteMagnitude
+                                        for t in 0..<count { best = Swift.max(best, taps[t &* dilation]) }
+                                        row[ow] = best
+                                    } else {
+                                        var sum: Float = 0
+                                        for t in 0..<count { sum += taps[t &* dilation] }
+                                        let count = rowCount * table[3 &* ow &+ 2]
+                                        row[ow] = count > 0 ? sum / Float(count) : 0
                                     }
                                 }
                             }
-                            output[oh * p.outWidth + ow] = best
-                            if let indices {
-                                let found = Swift.max(0, bestAt)
-                                let h = found / p.width, w = found % p.width
-                                let flat = columnMajor ? h + w * p.height : found
-                                indices[plane * outPlane + oh * p.outWidth + ow] = Int64(plane * inPlane + flat)
-                            }
-                        } else {
-                            var sum: Float = 0
-                            for i in rows.first..<rows.end {
-                                let base = (top + i * p.dilationHeight) * p.width + left
-                                for j in columns.first..<columns.end { sum += input[base + j * p.dilationWidth] }
-                            }
-                            var count = (rows.end - rows.first) * (columns.end - columns.first)
-                            if countIncludePad {
-                                let paddedColumns = Window2D.validTaps(start: left + p.padLeft, dilation: p.dilationWidth,
-                                                                       taps: p.kernelWidth,
-                                                                       size: p.width + p.padLeft + p.padRight)
-                                count = (paddedRows.end - paddedRows.first) * (paddedColumns.end - paddedColumns.first)
-                            }
-                            output[oh * p.outWidth + ow] = count > 0 ? sum / Float(count) : 0
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// One output row of a max pool that also reports where each maximum was
+    /// (the first one, scanning rows then columns).
+    private static func maxWithIndices(_ p: Window2D, _ input: UnsafePointer<Float>, rows: (first: Int, end: Int),
+                                       top: Int, _ table: UnsafeBufferPointer<Int>, _ row: UnsafeMutablePointer<Float>,
+                                       _ indices: UnsafeMutablePointer<Int64>?, planeOffset: Int, columnMajor: Bool) {
+        for ow in 0..<p.outWidth {
+            let left = ow * p.strideWidth - p.padLeft
+            var best = -Float.greatestFiniteMagnitude, bestAt = -1
+            for i in rows.first..<rows.end {
+                let base = (top + i * p.dilationHeight) * p.width + left
+                for j in table[3 * ow]..<table[3 * ow + 1] {
+                    let at = base + j * p.dilationWidth
+                    if input[at] > best || bestAt < 0 {
+                        best = input[at]
+                        bestAt = at
+                    }
+                }
+            }
+            row[ow] = best
+            let found = Swift.max(0, bestAt)
+            let flat = columnMajor ? found / p.width + found % p.width * p.height : found
+            indices?[ow] = Int64(planeOffset + flat)
         }
     }
 
@@ -146,7 +238,7 @@ final class PoolKernel: Kernel {
                         for d in 0..<rank {
                             let start = state[d] * g.strides[d] - g.padsBegin[d]
                             let valid = Window2D.validTaps(start: start, dilation: g.dilations[d], taps: g.kernel[d],
-                                                           size: dims[d])
+                                                           size: dims[d] + (isMax ? 0 : Swift.min(0, g.padsEnd[d])))
                             let inside = Window2D.validTaps(start: start + g.padsBegin[d], dilation: g.dilations[d],
                                                             taps: g.kernel[d],
                                                             size: dims[d] + g.padsBegin[d] + g.padsEnd[d])
