@@ -118,9 +118,9 @@ public enum Feature: String, CaseIterable, Sendable {
     case columnBytes = "column_bytes"
     /// Bytes of weights sgemm packs over all the calls of an im2col Conv: the
     /// runtime builds the column matrix in bands of output rows that fit a
-    /// 2 MiB budget and multiplies each band separately, and sgemm packs the
-    /// weights again for every band, so a Conv with a large kernel area and
-    /// many input channels (small bands) re-reads its weights many times.
+    /// 2 MiB budget (but at least 1024 positions) and multiplies each band
+    /// separately, and sgemm packs the weights again for every band, so a
+    /// large Conv re-reads its weights once per band.
     case packedBytes = "packed_bytes"
     /// Contiguous runs an op walks: for broadcasting ops, output elements ÷
     /// the length of the innermost stretch over which no operand changes
@@ -193,8 +193,10 @@ struct ConvShape {
     /// Separate sgemm calls per group and batch element (im2col bands).
     var bands: Int
 
-    /// The runtime's im2col budget in floats per band (`ConvPlan.columnBudget` in CleaveRuntime).
+    /// The runtime's im2col budget in floats per band and its narrowest band
+    /// in positions (`ConvPlan.columnBudget` and `.narrowestBand` in CleaveRuntime).
     static let columnBudget = 1 << 19
+    static let narrowestBand = 1024
 
     init?(_ index: Int, in analysis: Analysis) {
         let node = analysis.graph.nodes[index]
@@ -213,7 +215,7 @@ struct ConvShape {
         let columnRows = groupInputChannels * kernel.reduce(1, *)
         columnBytes = columnRows * positions * y.shape[0] * group * 4
         // Band size as ConvPlan chooses it: whole output rows for 2-D, positions otherwise.
-        let wanted = Swift.max(1, ConvShape.columnBudget / Swift.max(1, columnRows))
+        let wanted = Swift.max(ConvShape.narrowestBand, ConvShape.columnBudget / Swift.max(1, columnRows))
         let bandsPerImage: Int
         if y.shape.rank == 4 {
             let height = y.shape[2], width = Swift.max(1, y.shape[3])

@@ -79,7 +79,6 @@ public enum Profiler {
     ///   the sweep or a kernel, never expected).
     public static func measure(_ options: Options, progress: ((Progress) -> Void)? = nil) throws -> Result {
         let start = Session.now()
-        configureAllocator()
         let specs = Sweep.specs(quick: options.quick)
         let networks = SyntheticNetworks.specs(quick: options.quick)
         let timing = Timing(quick: options.quick, threads: options.threads)
@@ -107,20 +106,6 @@ public enum Profiler {
         }
         profile.context = fitContext(measured, profile: profile)
         return Result(profile: profile, samples: samples)
-    }
-
-    /// Settles glibc malloc's adaptive thresholds for this process. They
-    /// start low (blocks of 128 KiB and more are mapped fresh, and fault
-    /// page by page on every run) and rise to the largest mapped block freed
-    /// so far, up to 32 MiB, so how much a one-node measurement pays for page
-    /// faults would depend on what ran before it. A model at steady state
-    /// reuses its heap pages; freeing one block just under 32 MiB first puts
-    /// every measurement in that state: smaller blocks then come from the
-    /// heap, which is trimmed only when 64 MiB at its top are free.
-    static func configureAllocator() {
-        let block = UnsafeMutableRawPointer.allocate(byteCount: (32 << 20) - (64 << 10), alignment: 64)
-        block.storeBytes(of: 0, as: UInt8.self)
-        block.deallocate()
     }
 
     /// Fits one model per kind to `samples`.

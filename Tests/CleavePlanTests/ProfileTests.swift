@@ -123,12 +123,13 @@ final class ProfileTests: XCTestCase {
         let gemm = GemmConfig(m: 8, k: 64, n: 10, transB: false, matMul: true).build()
         XCTAssertEqual(OpKind.of(0, in: try Analysis(graph: gemm.graph)), .gemm)
 
-        // A 5×5 conv over 384 channels makes bands of one output row: its weights are packed once per row.
-        let wide = ConvConfig(cin: 384, cout: 384, size: 28, kernel: 5, stride: 1).build()
+        // A 3×3 conv over 512 channels at 56×56 takes bands of 19 rows (1024 positions at least):
+        // its weights are packed once per band, 3 times.
+        let wide = ConvConfig(cin: 512, cout: 512, size: 56, kernel: 3, stride: 1).build()
         let analysis = try Analysis(graph: wide.graph)
-        XCTAssertEqual(ConvShape(0, in: analysis)?.bands, 28)
+        XCTAssertEqual(ConvShape(0, in: analysis)?.bands, 3)
         let values = featureValues(0, features: [.weightBytes, .packedBytes], in: analysis, context: PredictionContext(cold: false))
-        XCTAssertEqual(values[1], 28 * values[0])
+        XCTAssertEqual(values[1], 3 * values[0])
     }
 
     func testNonNegativeFitRecoversCoefficients() throws {
