@@ -7,7 +7,7 @@ import XCTest
 
 final class ProfileTests: XCTestCase {
     func testJSONRoundTripKeepsEveryField() throws {
-        let context = DeviceProfile.ContextModel(features: DeviceProfile.ContextModel.features, coefficients: [1e-7, 2e-8, 0.003],
+        let context = DeviceProfile.ContextModel(features: DeviceProfile.ContextModel.features, coefficients: [0.125, 0.0004],
                                                  samples: 12, r2: 0.9, mape: 0.07)
         let profile = syntheticProfile(name: "board", threads: 1, overhead: 0.0012, context: context).slowed(by: 8)
         let directory = try temporaryDirectory()
@@ -123,13 +123,13 @@ final class ProfileTests: XCTestCase {
         let gemm = GemmConfig(m: 8, k: 64, n: 10, transB: false, matMul: true).build()
         XCTAssertEqual(OpKind.of(0, in: try Analysis(graph: gemm.graph)), .gemm)
 
-        // A 3×3 conv over 512 channels at 56×56 takes bands of 19 rows (1024 positions at least):
-        // its weights are packed once per band, 3 times.
+        // A 3×3 conv over 512 channels at 56×56 takes bands of 18 rows (1024 positions at least):
+        // its weights are packed once per band, 4 times.
         let wide = ConvConfig(cin: 512, cout: 512, size: 56, kernel: 3, stride: 1).build()
         let analysis = try Analysis(graph: wide.graph)
-        XCTAssertEqual(ConvShape(0, in: analysis)?.bands, 3)
-        let values = featureValues(0, features: [.weightBytes, .packedBytes], in: analysis, context: PredictionContext(cold: false))
-        XCTAssertEqual(values[1], 3 * values[0])
+        XCTAssertEqual(ConvShape(0, in: analysis)?.bands, 4)
+        let values = featureValues(0, features: [.weightBytes, .packedBytes], in: analysis, context: PredictionContext(cold: false, cacheBytes: 32 << 20))
+        XCTAssertEqual(values[1], 4 * values[0])
     }
 
     func testNonNegativeFitRecoversCoefficients() throws {
@@ -165,7 +165,7 @@ final class ProfileTests: XCTestCase {
         timing.minimumRuns = 2
         timing.minimumMilliseconds = 0
         let layer = ConvConfig(cin: 8, cout: 8, size: 8, kernel: 3, stride: 1).build()
-        let sample = try Profiler.measure(layer, threads: 1, timing: timing)
+        let sample = try Profiler.measure(layer, threads: 1, timing: timing, coldWeights: false, cacheBytes: 32 << 20)
         XCTAssertEqual(sample.kind, .conv)
         XCTAssertEqual(sample.features.count, OpKind.conv.features.count)
         XCTAssertEqual(sample.features[1], Double(8 * 8 * 8 * 8 * 9))  // MACs
