@@ -51,8 +51,8 @@ public enum OpKind: String, CaseIterable, Sendable {
         switch self {
         case .conv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes, .columnBytes, .packedBytes]
         case .convPointwise, .gemm, .gemv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes]
-        case .convDepthwise, .convTranspose, .maxPool, .averagePool, .lrn, .resize:
-            return [.constant, .macs, .inputBytes, .outputBytes]
+        case .convDepthwise, .maxPool, .averagePool: return [.constant, .macs, .inputBytes, .outputBytes, .rows]
+        case .convTranspose, .lrn, .resize: return [.constant, .macs, .inputBytes, .outputBytes]
         case .globalAveragePool, .reduce, .normalization, .instanceNorm, .softmax, .activation, .quantize, .transcendental, .copy, .pad:
             return [.constant, .inputBytes, .outputBytes]
         case .binary, .transpose: return [.constant, .inputBytes, .outputBytes, .runs]
@@ -123,6 +123,10 @@ public enum Feature: String, CaseIterable, Sendable {
     /// separately, and sgemm packs the weights again for every band, so a
     /// large Conv re-reads its weights once per band.
     case packedBytes = "packed_bytes"
+    /// Output rows of a windowed op: N·C·(output height) for 2-D, the loop
+    /// level whose set-up (clipping the window at the borders) a direct
+    /// depthwise or pooling loop pays per row; with few columns it dominates.
+    case rows
     /// Contiguous runs an op walks: for broadcasting ops, output elements ÷
     /// the length of the innermost stretch over which no operand changes
     /// broadcast pattern; for Transpose, elements ÷ the length of the trailing
@@ -173,13 +177,16 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, con
         case .outputBytes: return Double(cost.bytesWritten)
         case .weightBytes: return Double(weightBytes)
         case .coldWeightBytes: return context.cold || weightBytes > context.cacheBytes / 2 ? Double(weightBytes) : 0
-        case .coldMilliseconds: return 0  // needs the kind model: see DeviceProfile.nodeMilliseconds
+        case .coldMilliseconds: return 0  // needs the kind model: DeviceProfile.ContextModel.values
         case .columnBytes:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
             return Double(conv.columnBytes)
         case .packedBytes:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
             return Double(conv.bands * weightBytes)
+        case .rows:
+            guard let output = node.outputs.first.flatMap({ analysis.types[$0] }), output.shape.rank >= 3 else { return 0 }
+            return Double(output.shape.dims.dropLast().reduce(1, *))
         case .runs:
             return Double(node.op == .transpose ? transposeRuns(index, in: analysis) : broadcastRuns(index, in: analysis))
         }

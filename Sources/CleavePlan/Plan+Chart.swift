@@ -7,8 +7,11 @@ extension Plan {
     /// transfer and cloud time (bottom to top), a tooltip with the numbers, and
     /// the label below; the optimum is outlined and starred.
     public func svgChart() -> String {
-        let barWidth = 34.0, gap = 22.0, left = 72.0, top = 56.0, plotHeight = 300.0, bottom = 190.0
-        let width = left + Double(candidates.count) * (barWidth + gap) + gap
+        let barWidth = 34.0, gap = 22.0, left = 72.0, top = 56.0, plotHeight = 300.0
+        // Labels run down at 60°: room below for the longest, and to the right for the last.
+        let longest = Double(candidates.map { Swift.min(30, $0.label.count) }.max() ?? 0) * 6.2
+        let bottom = 30 + longest * 0.87
+        let width = left + Double(candidates.count) * (barWidth + gap) + gap + longest * 0.5
         let height = top + plotHeight + bottom
         let maximum = candidates.map(\.totalMilliseconds).max() ?? 0
         let step = niceStep(maximum / 5)
@@ -34,7 +37,7 @@ extension Plan {
         var tick = 0.0
         while tick <= ceiling + step / 2 {
             svg += "<line x1=\"\(number(left - 4))\" y1=\"\(number(y(tick)))\" x2=\"\(number(width - gap / 2))\" y2=\"\(number(y(tick)))\" stroke-opacity=\"0.3\"/>"
-            svg += "<text x=\"\(number(left - 8))\" y=\"\(number(y(tick) + 4))\" text-anchor=\"end\" stroke=\"none\" fill=\"#333\">\(escape(milliseconds(tick)))</text>\n"
+            svg += "<text x=\"\(number(left - 8))\" y=\"\(number(y(tick) + 4))\" text-anchor=\"end\" stroke=\"none\" fill=\"#333\">\(escape(compact(tick)))</text>\n"
             tick += step
         }
         svg += "<text transform=\"translate(16 \(number(top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\" stroke=\"none\" fill=\"#333\">ms</text>\n"

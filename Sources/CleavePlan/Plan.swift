@@ -64,10 +64,10 @@ public struct PlanCandidate: Sendable {
 }
 
 /// The outcome of `Planner.plan`: a readable set of candidate cuts (edge-only,
-/// cloud-only, the best cut after each node of the main path — the best
-/// `maxCandidates` of them —, the best cut at each bottleneck, and the
-/// optimum over all partitions), ordered from all-cloud to all-edge, with the
-/// per-node predictions behind them.
+/// cloud-only, the best cut after each node of the main path — the best of
+/// each of `maxCandidates` stretches of the path —, the best cut at each
+/// bottleneck, and the optimum over all partitions), ordered from all-cloud
+/// to all-edge, with the per-node predictions behind them.
 public struct Plan: Sendable {
     /// Predicted time of one node on each device.
     public struct NodePrediction: Sendable {

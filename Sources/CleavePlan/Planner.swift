@@ -28,7 +28,8 @@ public enum Planner {
     ///   - bottlenecks: tensors compression created (default: the model's
     ///     `cleave.bottlenecks` metadata); the best cut at each is shown.
     ///   - maxCandidates: how many cuts along the main path to keep in the
-    ///     readable set (the best ones, by total).
+    ///     readable set: the path is divided into this many stretches and the
+    ///     best cut of each is kept.
     /// - Throws: `CleaveError` if the model cannot run to measure codec sizes,
     ///   or names a bottleneck that is not one of its tensors.
     public static func plan(graph: Graph, analysis: Analysis, edge: DeviceProfile, cloud: DeviceProfile, link: Link,
@@ -89,8 +90,13 @@ public enum Planner {
             if !readable.contains(where: { $0.edgeNodes == c.edgeNodes }) { readable.append(c) }
         }
         for c in [cloudOnly, edgeOnly] + marked { add(c) }
-        let best = path.sorted { $0.totalMilliseconds < $1.totalMilliseconds }.prefix(Swift.max(0, maxCandidates))
-        for c in path where best.contains(where: { $0.edgeNodes == c.edgeNodes }) { add(c) }
+        // The path cuts in `maxCandidates` stretches of the path, the best of each:
+        // spread over the whole model rather than crowded where totals are close.
+        let groups = Swift.max(0, Swift.min(maxCandidates, path.count))
+        for group in 0..<groups {
+            let stretch = path[(group * path.count / groups)..<((group + 1) * path.count / groups)]
+            if let best = stretch.min(by: { $0.totalMilliseconds < $1.totalMilliseconds }) { add(best) }
+        }
         add(path.first { $0.edgeNodes == optimum.edgeNodes } ?? optimum)
         readable.sort { ($0.edgeNodes.count, $0.label) < ($1.edgeNodes.count, $1.label) }
         let bestIndex = readable.firstIndex { $0.edgeNodes == optimum.edgeNodes } ?? 0

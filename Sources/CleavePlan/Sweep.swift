@@ -18,12 +18,12 @@ struct LayerSpec {
 /// have at batch 1 (the shapes of AlexNet, VGG, ResNet, Inception, DenseNet,
 /// SqueezeNet and ShuffleNet layers lie inside each range), drawn from a
 /// seeded generator so every profile measures the same set. `quick` draws
-/// about a third as many, with smaller upper bounds.
+/// a sixth as many, with smaller upper bounds.
 enum Sweep {
     static func specs(quick: Bool) -> [LayerSpec] {
         var random = SplitMix64(seed: 0x636C_6561_7665)  // "cleave"
         var specs: [LayerSpec] = []
-        func count(_ full: Int) -> Int { quick ? Swift.max(4, full / 3) : full }
+        func count(_ base: Int) -> Int { quick ? Swift.max(4, base / 3) : 2 * base }
         /// Calls `body` with 0, 1, 2, … until it added `target` specs; a body
         /// that returns without adding one drew a configuration over a size limit.
         func draw(_ target: Int, _ body: (Int) -> Void) {

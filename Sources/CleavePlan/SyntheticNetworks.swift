@@ -15,7 +15,7 @@ import CleaveIR
 ///   node's code and branches compete with the others'.
 enum SyntheticNetworks {
     static func specs(quick: Bool) -> [LayerSpec] {
-        large(count: quick ? 4 : 12) + small(count: quick ? 3 : 8)
+        large(count: quick ? 4 : 16) + small(count: quick ? 4 : 12)
     }
 
     /// Small networks of shape-preserving ops on [1, C, S, S].

@@ -16,7 +16,7 @@ struct PlanCommand: ParsableCommand {
             are the two extremes.
 
             The table lists the extremes, the best cut after each node of the main path \
-            (the best --candidates of them), the best cut at each bottleneck layer that \
+            (the best of each of --candidates stretches of it), the best cut at each bottleneck layer that \
             `cleave compress` recorded, and the optimum, marked with *. --json adds the \
             predicted time of every node on each device.
 
@@ -33,7 +33,7 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup var calibration: CalibrationOptions
 
-    @Option(help: "How many cuts along the main path to list (the best ones).")
+    @Option(help: "How many cuts along the main path to list (the best of each of that many stretches of it).")
     var candidates: Int = 12
 
     @Option(help: ArgumentHelp("Write a stacked-bar chart (SVG) of edge, transfer and cloud time per candidate.", valueName: "file"))

@@ -20,8 +20,14 @@ struct Profile: ParsableCommand {
             number of samples and the fit quality (R², MAPE) per kind; its format is \
             schemas/profile.schema.json.
 
-            A full profile takes 2–3 minutes, --quick about 20 seconds. Measure on an \
-            idle machine: other processes make every layer look slower.
+            Then whole generated networks, large and small, calibrate the context \
+            model: what a node costs inside a model beyond what it costs alone.
+
+            A full profile takes about a minute at 1 thread and two at 2 threads \
+            (every configuration is measured twice and the faster kept); --quick a few \
+            seconds. At 1 thread runs of 2 ms and more are timed with the CPU clock, so \
+            other processes hardly disturb it; with more threads measure on an idle \
+            machine.
 
             --slowdown S records a factor that multiplies every prediction: a profile \
             of this machine at 1 thread with --slowdown 8 stands for a device 8× slower \
@@ -40,7 +46,7 @@ struct Profile: ParsableCommand {
     @Option(help: "A name for the device (default: the CPU model and thread count).")
     var name: String?
 
-    @Flag(help: "Measure a third of the configurations with fewer repeats (about 20 s).")
+    @Flag(help: "Measure a sixth of the configurations with fewer repeats (a few seconds).")
     var quick = false
 
     @Option(help: "Multiply every predicted time by this factor (> 0) to stand for a slower device.")

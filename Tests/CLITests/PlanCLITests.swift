@@ -67,7 +67,7 @@ final class PlanCLITests: XCTestCase {
                                                 "--input-shape", "x=1,3,24,24").stdout)
         // Without --edge/--cloud, the built-in profiles.
         let edgeName = builtIn["edge"]?["name"]?.stringValue ?? ""
-        XCTAssertTrue(edgeName.hasPrefix("edge"), edgeName)
+        XCTAssertTrue(edgeName.hasSuffix("1 thread, 8x slower"), edgeName)
         let bad = directory + "/bad.json"
         try "{\"format\": \"something else\"}".write(toFile: bad, atomically: true, encoding: .utf8)
         let refused = try cleave("plan", model("pytorch_style"), "--bandwidth", "10Mbps", "--edge", bad)
