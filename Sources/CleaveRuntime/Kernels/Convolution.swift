@@ -40,9 +40,9 @@ final class ConvKernel: Kernel {
         }
         let y = Tensor.uninitialized(.float, plan.outputShape)
         guard y.elementCount > 0 else { return [y] }
-        try x.withUnsafeBufferPointer(as: Float.self) { xb in
-            try w.withUnsafeBufferPointer(as: Float.self) { wb in
-                try y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
+        x.withUnsafeBufferPointer(as: Float.self) { xb in
+            w.withUnsafeBufferPointer(as: Float.self) { wb in
+                y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
                     guard let yp = yb.baseAddress else { return }
                     let biasValues = bias?.storage.bytes.baseAddress?.assumingMemoryBound(to: Float.self)
                     guard let xp = xb.baseAddress, let wp = wb.baseAddress else {
@@ -51,7 +51,7 @@ final class ConvKernel: Kernel {
                                             plane: plan.outputPlane)
                         return
                     }
-                    try execute(plan, xp, wp, biasValues, yp, context)
+                    execute(plan, xp, wp, biasValues, yp, context)
                 }
             }
         }
@@ -60,12 +60,15 @@ final class ConvKernel: Kernel {
 
     private func execute(_ plan: ConvPlan, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                          _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>,
-                         _ context: KernelContext) throws {
+                         _ context: KernelContext) {
         switch plan.method {
         case .depthwise(let window):
             ConvKernel.depthwise(plan, window, x, w, bias, y, context)
         case .pointwise:
-            ConvKernel.fillBias(y, bias, batch: plan.batch, channels: plan.outputChannels, plane: plan.outputPlane)
+            // With a bias the product adds onto it (beta 1); without, sgemm overwrites (beta 0).
+            if bias != nil {
+                ConvKernel.fillBias(y, bias, batch: plan.batch, channels: plan.outputChannels, plane: plan.outputPlane)
+            }
             for n in 0..<plan.batch {
                 for g in 0..<group {
                     BLAS.gemm(transA: false, transB: false, m: plan.groupOutputChannels, n: plan.outputPlane,
