@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "CleaveIR", targets: ["CleaveIR"]),
         .library(name: "CleaveRuntime", targets: ["CleaveRuntime"]),
         .library(name: "CleaveBundle", targets: ["CleaveBundle"]),
+        .library(name: "CleaveCompress", targets: ["CleaveCompress"]),
+        .library(name: "CleavePlan", targets: ["CleavePlan"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,20 +28,24 @@ let package = Package(
         // MARK: Swift modules
         .target(name: "CleaveIR", dependencies: ["ONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
         .target(name: "CleaveRuntime", dependencies: ["CleaveIR", "COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "CleaveCompress", dependencies: ["CleaveIR", "CleaveRuntime", "COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "CleavePlan", dependencies: ["CleaveIR", "CleaveRuntime", "CZlib"], swiftSettings: swiftSettings),
         .target(
             name: "CleaveBundle",
             dependencies: ["CleaveIR", "CleaveRuntime", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "cleave",
-            dependencies: ["CleaveIR", "CleaveRuntime", "CleaveBundle", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["CleaveIR", "CleaveRuntime", "CleaveCompress", "CleavePlan", "CleaveBundle", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
 
         // MARK: Tests
         .testTarget(name: "CleaveIRTests", dependencies: ["CleaveIR"], exclude: ["Data"], swiftSettings: swiftSettings),
         .testTarget(name: "CleaveRuntimeTests", dependencies: ["CleaveRuntime", "CleaveIR"], swiftSettings: swiftSettings),
         .testTarget(name: "CleaveBundleTests", dependencies: ["CleaveBundle", "CleaveIR", "CleaveRuntime"], swiftSettings: swiftSettings),
-        .testTarget(name: "CLITests", swiftSettings: swiftSettings),
+        .testTarget(name: "CleaveCompressTests", dependencies: ["CleaveCompress", "CleaveIR", "CleaveRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "CleavePlanTests", dependencies: ["CleavePlan", "CleaveIR", "CleaveRuntime"], swiftSettings: swiftSettings),
+        .testTarget(name: "CLITests", dependencies: ["CleaveIR"], swiftSettings: swiftSettings),
     ]
 )
 

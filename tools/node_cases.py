@@ -11,7 +11,9 @@ and, with --ops, at least one of the listed ops, this writes
 
 Cases come from onnx/backend/test/data/node when the installed wheel ships
 it, else they are generated from the wheel's case definitions
-(onnx.backend.test.case.node), which is how ONNX builds that folder.
+(onnx.backend.test.case.node), which is how ONNX builds that folder. With
+--suites the wheel's other stored suites (pytorch-converted,
+pytorch-operator, simple) can be added.
 
 A generated case is stamped with the opset where its op was last changed,
 which for many ops is newer than the opsets cleave targets (7-21) only
@@ -24,7 +26,7 @@ tools/node_case_exclusions.txt lists cases left out on purpose, one
 `pattern  # reason` per line (fnmatch patterns); they are still written,
 marked "excluded" in the index, and NodeCaseTests skips them.
 
-Usage: .venv/bin/python tools/node_cases.py [-o .models/node-cases] [--ops Relu,Add]
+Usage: .venv/bin/python tools/node_cases.py [-o .models/node-cases] [--ops Relu,Add] [--suites node,simple]
 """
 
 from __future__ import annotations
@@ -66,37 +68,46 @@ def exclusions() -> list[tuple[str, str]]:
     return rules
 
 
-def load_cases():
+def read_folder_cases(data_dir):
+    """Cases stored as <case>/model.onnx + test_data_set_0/{input,output}_<j>.pb."""
+    for name in sorted(os.listdir(data_dir)):
+        folder = os.path.join(data_dir, name)
+        data = os.path.join(folder, "test_data_set_0")
+        if not os.path.isfile(os.path.join(folder, "model.onnx")) or not os.path.isdir(data):
+            continue
+        model = onnx.load(os.path.join(folder, "model.onnx"))
+
+        def read(prefix):
+            files = [f for f in os.listdir(data) if f.startswith(prefix + "_") and f.endswith(".pb")]
+            files.sort(key=lambda f: int(f[len(prefix) + 1 : -3]))
+            protos = []
+            for f in files:
+                t = onnx.TensorProto()
+                t.ParseFromString(open(os.path.join(data, f), "rb").read())
+                protos.append(t)
+            return protos
+
+        yield name, model, read("input"), read("output")
+
+
+def load_cases(suites):
     """Yields (name, model, inputs, outputs) with numpy arrays or TensorProtos."""
-    data_dir = os.path.join(os.path.dirname(onnx.__file__), "backend/test/data/node")
-    if os.path.isdir(data_dir):
-        for name in sorted(os.listdir(data_dir)):
-            folder = os.path.join(data_dir, name)
-            model = onnx.load(os.path.join(folder, "model.onnx"))
-            data = os.path.join(folder, "test_data_set_0")
+    data_root = os.path.join(os.path.dirname(onnx.__file__), "backend/test/data")
+    for suite in suites:
+        data_dir = os.path.join(data_root, suite)
+        if os.path.isdir(data_dir):
+            yield from read_folder_cases(data_dir)
+        elif suite == "node":
+            import onnx.backend.test.case.node as node_cases
 
-            def read(prefix):
-                files = sorted(f for f in os.listdir(data) if f.startswith(prefix))
-                files.sort(key=lambda f: int(f[len(prefix) + 1 : -3]))
-                protos = []
-                for f in files:
-                    t = onnx.TensorProto()
-                    t.ParseFromString(open(os.path.join(data, f), "rb").read())
-                    protos.append(t)
-                return protos
-
-            yield name, model, read("input"), read("output")
-        return
-    import onnx.backend.test.case.node as node_cases
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cases = node_cases.collect_testcases()
-    for case in cases:
-        inputs, outputs = case.data_sets[0]
-        yield case.name, case.model, list(inputs), list(outputs)
-
-
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cases = node_cases.collect_testcases()
+            for case in cases:
+                inputs, outputs = case.data_sets[0]
+                yield case.name, case.model, list(inputs), list(outputs)
+        else:
+            raise SystemExit(f"no suite {suite!r} under {data_root}")
 def to_array(value):
     if isinstance(value, onnx.TensorProto):
         return numpy_helper.to_array(value)
@@ -159,6 +170,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-o", "--output", default=os.path.join(ROOT, ".models/node-cases"))
     parser.add_argument("--ops", default="", help="comma-separated op types; default: every supported op")
+    parser.add_argument("--suites", default="node",
+                        help="comma-separated suites under onnx/backend/test/data: node (default), "
+                             "pytorch-converted, pytorch-operator, simple")
     args = parser.parse_args()
 
     supported = supported_ops()
@@ -173,11 +187,14 @@ def main() -> int:
         shutil.rmtree(args.output)
     os.makedirs(args.output)
     index = []
-    for name, model, raw_inputs, raw_outputs in load_cases():
+    for name, model, raw_inputs, raw_outputs in load_cases(args.suites.split(",")):
         used = {n.op_type for n in model.graph.node}
         if any(n.domain not in ("", "ai.onnx") for n in model.graph.node) or not used <= supported:
             continue
         if not used & wanted:
+            continue
+        if any(e["name"] == name for e in index):
+            print(f"skipping a second case named {name}", file=sys.stderr)
             continue
         entry = {"name": name, "ops": sorted(used), "opset": ai_onnx_opset(model)}
         reason = next((r for p, r in rules if fnmatch.fnmatchcase(name, p)), None)

@@ -172,6 +172,13 @@ public enum BundleVerifier {
         var expectedEnd = 0
         var zeroCheck: MappedFile?
         for initializer in graph.initializers {
+            let external = WeightLayout.isExternal(byteCount: initializer.tensor.byteCount)
+            guard external else {
+                if initializer.externalData != nil {
+                    problems.append("model.onnx: initializer '\(initializer.name)' has \(initializer.tensor.byteCount) bytes and must be embedded, not external (§3.2)")
+                }
+                continue
+            }
             guard let reference = initializer.externalData, reference.location == "weights.bin" else {
                 problems.append("model.onnx: initializer '\(initializer.name)' is not stored in weights.bin (§3.2)")
                 continue

@@ -13,14 +13,21 @@ public struct BundleRequest {
     public var sourcePath: String
     /// How the cut was chosen, recorded in both manifests.
     public var plan: JSON?
+    /// Boundary tensors that travel quantised (the int8 codec's uint8 tensors).
+    public var quantizedBoundary: Set<String>
 
-    public init(graph: Graph, types: [String: TensorType], partition: Partition, sourcePath: String, plan: JSON? = nil) {
+    public init(graph: Graph, types: [String: TensorType], partition: Partition, sourcePath: String, plan: JSON? = nil,
+                quantizedBoundary: Set<String> = []) {
         self.graph = graph
         self.types = types
         self.partition = partition
         self.sourcePath = sourcePath
         self.plan = plan
+        self.quantizedBoundary = quantizedBoundary
     }
+
+    /// The halves to write: both, or only the edge when the whole model runs there.
+    var sides: [Partition.Side] { partition.cloudNodes.isEmpty ? [.edge] : [.edge, .cloud] }
 }
 
 /// Writes an edge and a cloud bundle (schemas/BUNDLE.md).
@@ -30,23 +37,30 @@ public struct BundleRequest {
 /// or complete ones. Weights are streamed from their mapped source into
 /// weights.bin while being hashed; nothing holds a second copy.
 public enum BundleWriter {
-    /// Writes `OUTDIR/edge` and `OUTDIR/cloud`.
+    /// Writes `OUTDIR/edge` and `OUTDIR/cloud` (only `OUTDIR/edge` when the
+    /// partition keeps every node on the edge).
     /// - Parameters:
     ///   - force: replace an existing OUTDIR (it is swapped out only after the new one is complete).
     ///   - signingKey: adds manifest.sig to each bundle (§5).
-    /// - Returns: the edge and cloud manifests.
+    /// - Returns: the edge and cloud manifests (the cloud one nil when only the edge is written).
     /// - Throws: `CleaveError.io` when OUTDIR exists without `force` or a write fails.
     @discardableResult
     public static func write(_ request: BundleRequest, to outputDirectory: String, force: Bool = false,
-                             signingKey: Curve25519.Signing.PrivateKey? = nil) throws -> (edge: Manifest, cloud: Manifest) {
+                             signingKey: Curve25519.Signing.PrivateKey? = nil) throws -> (edge: Manifest, cloud: Manifest?) {
         let fileManager = FileManager.default
         var isDirectory: ObjCBool = false
         let exists = fileManager.fileExists(atPath: outputDirectory, isDirectory: &isDirectory)
         if exists && !force {
             throw CleaveError.io("\(outputDirectory) already exists; pass --force to replace it")
         }
-        let sourceSHA256 = try SHA256Digest.hex(ofFile: request.sourcePath)
-        let pairID = SHA256Digest.hex(of: Array((sourceSHA256 + "\n" + request.partition.boundary.sorted().joined(separator: "\n")).utf8))
+        // Hash the source on another core while the weights are written: the
+        // two are the bulk of a cut's time and neither needs the other.
+        let sourceDigest = Background { try SHA256Digest.hex(ofFile: request.sourcePath) }
+        let identity = {
+            let sourceSHA256 = try sourceDigest.value()
+            let pairID = SHA256Digest.hex(of: Array((sourceSHA256 + "\n" + request.partition.boundary.sorted().joined(separator: "\n")).utf8))
+            return (sourceSHA256: sourceSHA256, pairID: pairID)
+        }
 
         let temporary = AtomicFile.temporarySibling(of: outputDirectory)
         do {
@@ -56,8 +70,8 @@ public enum BundleWriter {
         }
         do {
             var manifests: [Manifest] = []
-            for side in [Partition.Side.edge, .cloud] {
-                manifests.append(try writeHalf(side, request: request, pairID: pairID, sourceSHA256: sourceSHA256,
+            for side in request.sides {
+                manifests.append(try writeHalf(side, request: request, identity: identity,
                                                into: temporary + "/" + side.rawValue, signingKey: signingKey))
             }
             AtomicFile.syncDirectory(containing: temporary + "/edge")
@@ -75,29 +89,31 @@ public enum BundleWriter {
                 }
             }
             AtomicFile.syncDirectory(containing: outputDirectory)
-            return (manifests[0], manifests[1])
+            return (manifests[0], manifests.count > 1 ? manifests[1] : nil)
         } catch {
+            _ = try? sourceDigest.value()  // never leave the hashing thread behind
             try? fileManager.removeItem(atPath: temporary)
             throw error
         }
     }
 
-    static func writeHalf(_ side: Partition.Side, request: BundleRequest, pairID: String, sourceSHA256: String,
+    /// Writes one half; `identity` gives the source digest and pair id, which
+    /// are needed only after weights.bin is written.
+    static func writeHalf(_ side: Partition.Side, request: BundleRequest,
+                          identity: () throws -> (sourceSHA256: String, pairID: String),
                           into folder: String, signingKey: Curve25519.Signing.PrivateKey?) throws -> Manifest {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
         var half = try request.partition.half(side, of: request.graph, types: request.types)
-        half.model.metadata.removeAll { $0.key.hasPrefix("cleave.") }
-        half.model.metadata += [("cleave.role", side.rawValue), ("cleave.pair_id", pairID),
-                                ("cleave.format_version", String(Manifest.formatVersion))]
 
         // weights.bin: stream each tensor at its aligned offset while hashing.
-        let (offsets, _) = WeightLayout.offsets(for: half.initializers.map(\.tensor.byteCount))
+        let external = half.initializers.filter { WeightLayout.isExternal(byteCount: $0.tensor.byteCount) }
+        let (offsets, _) = WeightLayout.offsets(for: external.map(\.tensor.byteCount))
         let weightsPath = folder + "/weights.bin"
         var hasher = SHA256()
         var written = 0
         try writeFile(weightsPath) { fd in
             let zeros = [UInt8](repeating: 0, count: WeightLayout.pageAlignment)
-            for (initializer, offset) in zip(half.initializers, offsets) {
+            for (initializer, offset) in zip(external, offsets) {
                 let padding = offset - written
                 if padding > 0 {
                     try zeros.withUnsafeBytes { all in
@@ -114,8 +130,12 @@ public enum BundleWriter {
         }
         let weightsEntry = Manifest.FileEntry(path: "weights.bin", size: written, sha256: SHA256Digest.hex(hasher.finalize()))
 
+        let (sourceSHA256, pairID) = try identity()
+        half.model.metadata.removeAll { $0.key.hasPrefix("cleave.") }
+        half.model.metadata += [("cleave.role", side.rawValue), ("cleave.pair_id", pairID),
+                                ("cleave.format_version", String(Manifest.formatVersion))]
         let modelPath = folder + "/model.onnx"
-        let offsetTable = Dictionary(uniqueKeysWithValues: zip(half.initializers.map(\.name), offsets))
+        let offsetTable = Dictionary(uniqueKeysWithValues: zip(external.map(\.name), offsets))
         try ONNXExporter.write(half, to: modelPath, weights: .external(location: "weights.bin", offsets: offsetTable))
         let modelSize = try MappedFile(path: modelPath).count
         let modelEntry = Manifest.FileEntry(path: "model.onnx", size: modelSize, sha256: try SHA256Digest.hex(ofFile: modelPath))
@@ -133,7 +153,7 @@ public enum BundleWriter {
             outputs: try half.outputs.map(spec),
             boundary: try request.partition.boundary.map { name in
                 let type = try spec(ValueInfo(name: name, dtype: nil, dims: nil))
-                return Manifest.BoundaryTensor(tensor: type, codec: "none")
+                return Manifest.BoundaryTensor(tensor: type, codec: request.quantizedBoundary.contains(name) ? "int8" : "none")
             },
             finalOutputs: request.partition.finalOutputs(side, of: request.graph),
             plan: request.plan,
@@ -159,5 +179,28 @@ public enum BundleWriter {
         defer { close(fd) }
         try body(fd)
         guard fsync(fd) == 0 else { throw CleaveError.io("\(path): cannot sync: \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// A value computed on another thread; `value()` waits for it.
+final class Background<Value>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<Value, Error>?
+
+    init(_ work: @escaping () throws -> Value) {
+        Thread.detachNewThread { [self] in
+            result = Result { try work() }
+            done.signal()
+        }
+    }
+
+    /// Waits for the value (once ready, returns at once).
+    func value() throws -> Value {
+        if result == nil {
+            done.wait()
+            done.signal()
+        }
+        guard let result else { throw CleaveError.io("background work ended without a result") }
+        return try result.get()
     }
 }

@@ -47,6 +47,7 @@ public final class Session {
     public init(graph: Graph, options: SessionOptions = SessionOptions()) throws {
         self.graph = graph
         self.options = options
+        Session.keepFreedMemoryForReuse
         context = KernelContext(threads: options.threads)
         setBLASThreads(options.threads)
 
@@ -176,8 +177,26 @@ public final class Session {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
+    /// Activations are allocated per node and freed after their last use. By
+    /// default glibc serves large blocks with fresh mmaps and returns them on
+    /// free, so every run page-faults its activations in again; keeping large
+    /// blocks on the heap lets the next node (and the next run) reuse them.
+    private static let keepFreedMemoryForReuse: Void = {
+        #if os(Linux)
+        let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3  // glibc's M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
+        _ = glibcMallopt(mmapThreshold, 1 << 30)
+        _ = glibcMallopt(trimThreshold, 1 << 30)
+        #endif
+    }()
+
     /// Cores this process may use.
     public static var availableCores: Int {
         Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 }
+
+#if os(Linux)
+/// glibc's mallopt(3); <malloc.h> is not part of the Glibc module.
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif

@@ -51,7 +51,7 @@ struct Cut: ParsableCommand {
 }
 
 /// Prints what a cut wrote (shared by `cut` and `split`).
-func report(edge: Manifest, cloud: Manifest, partition: Partition, analysis: Analysis, json: Bool, output: String) {
+func report(edge: Manifest, cloud: Manifest?, partition: Partition, analysis: Analysis, json: Bool, output: String) {
     let boundaryBytes = edge.boundary.reduce(0) { $0 + $1.tensor.type.byteCount }
     if json {
         func side(_ m: Manifest, _ path: String) -> JSON {
@@ -61,7 +61,7 @@ func report(edge: Manifest, cloud: Manifest, partition: Partition, analysis: Ana
         }
         print(JSON.object([
             ("edge", side(edge, output + "/edge")),
-            ("cloud", side(cloud, output + "/cloud")),
+            ("cloud", cloud.map { side($0, output + "/cloud") } ?? .null),
             ("boundary", .array(edge.boundary.map { .object([("name", .string($0.tensor.name)), ("dtype", .string($0.tensor.dtype.name)),
                                                              ("shape", .array($0.tensor.shape.dims.map { .int($0) })), ("codec", .string($0.codec))]) })),
             ("boundary_bytes", .int(boundaryBytes)),
@@ -71,7 +71,11 @@ func report(edge: Manifest, cloud: Manifest, partition: Partition, analysis: Ana
     let edgeMACs = partition.edgeNodes.reduce(0) { $0 + analysis.costs[$1].macs }
     let cloudMACs = partition.cloudNodes.reduce(0) { $0 + analysis.costs[$1].macs }
     print("edge:  \(output)/edge   \(partition.edgeNodes.count) nodes, \(humanCount(edgeMACs)) MACs, weights \(humanBytes(edge.files.first { $0.path == "weights.bin" }?.size ?? 0))")
-    print("cloud: \(output)/cloud  \(partition.cloudNodes.count) nodes, \(humanCount(cloudMACs)) MACs, weights \(humanBytes(cloud.files.first { $0.path == "weights.bin" }?.size ?? 0))")
+    if let cloud {
+        print("cloud: \(output)/cloud  \(partition.cloudNodes.count) nodes, \(humanCount(cloudMACs)) MACs, weights \(humanBytes(cloud.files.first { $0.path == "weights.bin" }?.size ?? 0))")
+    } else {
+        print("cloud: none — the whole model runs on the edge")
+    }
     print("boundary (\(humanBytes(boundaryBytes)) per inference):")
     for tensor in edge.boundary { print("  \(tensor.tensor.name): \(tensor.tensor.type)") }
     print("pair \(edge.pairID)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CleaveIR
+import CleaveRuntime
 
 #if canImport(Glibc)
 import Glibc
@@ -30,6 +31,31 @@ struct ShapeOptions: ParsableArguments {
     }
 
     func validate() throws { _ = try parsed() }
+}
+
+/// `--calibration NAME=FILE.npy`, shared by compress, plan and split: samples
+/// stacked on axis 0, one file per model input.
+struct CalibrationOptions: ParsableArguments {
+    @Option(name: .customLong("calibration"),
+            help: ArgumentHelp("Calibration samples for an input as NAME=FILE.npy, stacked on axis 0 (repeatable, one per input).",
+                               valueName: "name=file"))
+    var entries: [String] = []
+
+    func validate() throws {
+        for entry in entries where !entry.contains("=") {
+            throw ValidationError("--calibration '\(entry)' must look like NAME=FILE.npy")
+        }
+    }
+
+    /// The arrays by input name.
+    func arrays() throws -> [String: Tensor] {
+        var arrays: [String: Tensor] = [:]
+        for entry in entries {
+            guard let equals = entry.lastIndex(of: "=") else { continue }
+            arrays[String(entry[..<equals])] = try Npy.read(path: String(entry[entry.index(after: equals)...]))
+        }
+        return arrays
+    }
 }
 
 /// `--threads N`.
@@ -133,5 +159,12 @@ func makeDirectory(_ path: String) throws {
         if mkdir(partial, 0o755) != 0 && errno != EEXIST {
             throw CleaveError.io("\(partial): cannot create directory: \(String(cString: strerror(errno)))")
         }
+    }
+}
+
+/// Writes `text` to `path` atomically.
+func writeText(_ text: String, to path: String) throws {
+    try AtomicFile.write(to: path) { fd in
+        try Array(text.utf8).withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: path) }
     }
 }

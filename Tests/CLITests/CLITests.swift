@@ -81,6 +81,11 @@ let cleaveBinary: String = {
 
 @discardableResult
 func cleave(_ arguments: String...) throws -> CommandResult {
+    try cleave(arguments)
+}
+
+@discardableResult
+func cleave(_ arguments: [String]) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: cleaveBinary)
     process.arguments = arguments

@@ -280,6 +280,8 @@ final class VariadicKernel: Kernel {
 }
 
 /// PRelu: x where x ≥ 0, slope · x elsewhere, slope broadcast to x (float32).
+/// Before opset 7 a 1-D slope of length C applied per channel (dim 1), as
+/// old PyTorch exports use it; that form is still accepted.
 final class PReluKernel: Kernel {
     private let setup: KernelSetup
 
@@ -287,9 +289,12 @@ final class PReluKernel: Kernel {
 
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
         let x = try setup.required(inputs, 0, "X")
-        let slope = try setup.required(inputs, 1, "slope")
+        var slope = try setup.required(inputs, 1, "slope")
         try setup.requireFloat(x, "X")
         try setup.requireFloat(slope, "slope")
+        if setup.opset < 7, slope.shape.rank == 1, x.shape.rank >= 2, slope.shape[0] == x.shape[1], slope.elementCount > 1 {
+            slope = slope.reshaped(Shape([x.shape[1]] + [Int](repeating: 1, count: x.shape.rank - 2)))
+        }
         let plan = try setup.broadcastPlan(x, slope)
         return [broadcastBinary(PReluFunction(), x, slope, plan: plan, as: .float, context)]
     }

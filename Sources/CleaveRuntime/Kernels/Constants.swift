@@ -63,10 +63,12 @@ final class ShapeKernel: Kernel {
 
 /// Identity, and Dropout at inference: the input itself, not a copy.
 ///
-/// Dropout's optional mask is all true (bool from opset 10, ones of the
-/// input's type before). From opset 12 `training_mode` may be fed as true:
-/// with a ratio of 0 that is still the identity; with a positive ratio the
-/// output would be random, which cleave refuses.
+/// Dropout's optional mask follows ONNX Runtime: from opset 12 it is all
+/// true (every element kept, as the spec says for inference); before 12
+/// Runtime runs Dropout as an identity with a zero-filled mask (bool from
+/// opset 10, the input's type before), and cleave matches that. From opset
+/// 12 `training_mode` may be fed as true: with a ratio of 0 that is still the
+/// identity; with a positive ratio the output would be random, which cleave refuses.
 final class IdentityKernel: Kernel {
     private let setup: KernelSetup
     private let wantsMask: Bool
@@ -87,14 +89,10 @@ final class IdentityKernel: Kernel {
         }
         guard wantsMask else { return [data] }
         let mask: Tensor
-        if setup.opset >= 10 {
+        if setup.opset >= 12 {
             mask = Tensor(.bool, data.shape, [Bool](repeating: true, count: data.elementCount))
         } else {
-            let one = try Conversion.convert(Tensor([], floats: [1]), to: data.dtype, setup)
-            mask = Tensor.uninitialized(data.dtype, data.shape)
-            if let target = mask.mutableRawBytes, let source = one.rawBytes {
-                fillElements(target, count: data.elementCount, with: source, elementSize: try setup.elementSize(data))
-            }
+            mask = Tensor(zeros: setup.opset >= 10 ? .bool : data.dtype, data.shape)
         }
         return [data, mask]
     }

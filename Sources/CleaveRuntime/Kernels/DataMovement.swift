@@ -86,7 +86,7 @@ final class SplitKernel: Kernel {
             }
             sizes = [Int](repeating: length / outputs, count: outputs)
         }
-        guard sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == length else {
+        guard sizes.allSatisfy({ $0 >= 0 && $0 <= length }), sizes.reduce(0, +) == length else {
             throw setup.error("split sizes \(sizes) do not add up to dim \(length) of axis \(axis)")
         }
         guard sizes.count == outputs else {
@@ -156,18 +156,21 @@ final class SliceKernel: Kernel {
             var start = starts[i], end = ends[i]
             if start < 0 { start += d }
             if end < 0 { end += d }
-            let count: Int
+            // Spans are at most d + 1, so only the step can be huge: divide by its magnitude.
+            let span: Int
             if step > 0 {
                 start = Swift.min(Swift.max(start, 0), d)
                 end = Swift.min(Swift.max(end, 0), d)
-                count = end > start ? (end - start + step - 1) / step : 0
+                span = end - start
             } else {
                 start = Swift.min(Swift.max(start, 0), d - 1)
                 end = Swift.min(Swift.max(end, -1), d - 1)
-                count = start > end ? (start - end - step - 1) / -step : 0
+                span = start - end
             }
+            let count = span > 0 ? 1 + Int(UInt(span - 1) / step.magnitude) : 0
             view.dims[axis] = count
-            view.strides[axis] = strides[axis] * step
+            // With two or more elements |step| < d, so the product cannot overflow.
+            view.strides[axis] = count > 1 ? strides[axis] * step : 0
             if count > 0 { view.offset += start * strides[axis] }
         }
         let output = Tensor.uninitialized(data.dtype, Shape(view.dims))

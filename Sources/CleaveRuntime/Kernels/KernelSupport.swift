@@ -9,8 +9,8 @@ let elementwiseGrain = 65_536
 
 /// The most elements a kernel allocates for a shape that was computed at run
 /// time (Expand, ConstantOfShape, Resize, Pad, …): a bad shape tensor must fail
-/// with a message, not exhaust memory.
-let maximumRuntimeElements = 1 << 34
+/// with a message, not exhaust memory. 2^32 elements is 16 GiB of float32.
+let maximumRuntimeElements = 1 << 32
 
 extension KernelSetup {
     /// Input `index`, which the op cannot do without.

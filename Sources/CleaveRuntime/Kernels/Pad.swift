@@ -52,18 +52,22 @@ final class PadKernel: Kernel {
             end[axis] = pads[axes.count + i]
         }
         var outputDims: [Int] = []
-        var maps: [[Int]] = []
         for axis in 0..<rank {
             let d = data.shape[axis]
-            let out = d + begin[axis] + end[axis]
-            guard out >= 0 else { throw setup.error("pads \(begin[axis]), \(end[axis]) crop more than dim \(d) of axis \(axis)") }
+            let (grown, overflow1) = d.addingReportingOverflow(begin[axis])
+            let (out, overflow2) = grown.addingReportingOverflow(end[axis])
+            guard !overflow1, !overflow2, out >= 0 else {
+                throw setup.error("pads \(begin[axis]), \(end[axis]) do not fit dim \(d) of axis \(axis)")
+            }
             if mode != "constant" && d == 0 && out > 0 {
                 throw setup.error("mode \(mode) cannot pad the empty axis \(axis)")
             }
             outputDims.append(out)
-            maps.append((0..<out).map { source(for: $0 - begin[axis], length: d) })
         }
         let output = Tensor.uninitialized(data.dtype, try setup.shape(outputDims, "output shape"))
+        let maps = (0..<rank).map { axis in
+            (0..<outputDims[axis]).map { source(for: $0 - begin[axis], length: data.shape[axis]) }
+        }
         guard output.elementCount > 0, let target = output.mutableRawBytes else { return [output] }
         let fill = constant.rawBytes ?? UnsafeRawPointer(target)
         guard rank > 0, let base = data.rawBytes else {

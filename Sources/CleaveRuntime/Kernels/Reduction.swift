@@ -66,17 +66,13 @@ final class SoftmaxKernel: Kernel {
         return [output]
     }
 
-    /// One contiguous row of `n` logits.
+    /// One contiguous row of `n` logits; each step is its own loop so the
+    /// exp loop vectorises.
     @inline(__always)
     private static func normalise(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ logarithmic: Bool) {
-        var maximum = -Float.infinity
-        for j in 0..<n where x[j] > maximum { maximum = x[j] }
-        var sum: Float = 0
-        for j in 0..<n {
-            let e = FastMath.exp(x[j] - maximum)
-            y[j] = e
-            sum += e
-        }
+        let maximum = FastMath.maximum(x, n)
+        for j in 0..<n { y[j] = FastMath.exp(x[j] - maximum) }
+        let sum = FastMath.sum(UnsafePointer(y), n)
         if logarithmic {
             let shift = maximum + logf(sum)
             for j in 0..<n { y[j] = x[j] - shift }
@@ -98,7 +94,7 @@ final class SoftmaxKernel: Kernel {
         }
         for k in 1..<Swift.max(n, 1) {
             let row = x + k * stride
-            for i in 0..<width where row[i] > maxima[i] { maxima[i] = row[i] }
+            for i in 0..<width { maxima[i] = row[i] > maxima[i] ? row[i] : maxima[i] }
         }
         for k in 0..<n {
             let row = x + k * stride, out = y + k * stride
@@ -131,11 +127,49 @@ protocol Reducer {
     associatedtype Element
     var identity: Element { get }
     func combine(_ a: Element, _ b: Element) -> Element
+    /// All `n` contiguous elements combined; a reducer may use SIMD here.
+    func fold(_ x: UnsafePointer<Element>, _ n: Int) -> Element
+}
+
+extension Reducer {
+    /// Blocks of 4096, each with four independent accumulators: a short
+    /// dependency chain for any element type.
+    @inline(__always)
+    func fold(_ x: UnsafePointer<Element>, _ n: Int) -> Element {
+        var total = identity
+        var start = 0
+        while start < n {
+            let end = Swift.min(start + 4096, n)
+            var a0 = identity, a1 = identity, a2 = identity, a3 = identity
+            var j = start
+            while j + 4 <= end {
+                a0 = combine(a0, x[j])
+                a1 = combine(a1, x[j + 1])
+                a2 = combine(a2, x[j + 2])
+                a3 = combine(a3, x[j + 3])
+                j += 4
+            }
+            while j < end {
+                a0 = combine(a0, x[j])
+                j += 1
+            }
+            total = combine(total, combine(combine(a0, a1), combine(a2, a3)))
+            start = end
+        }
+        return total
+    }
 }
 
 struct FloatSumReducer: Reducer {
     var identity: Float { 0 }
     @inline(__always) func combine(_ a: Float, _ b: Float) -> Float { a + b }
+    @inline(__always) func fold(_ x: UnsafePointer<Float>, _ n: Int) -> Float { FastMath.sum(x, n) }
+}
+
+struct FloatMaximumReducer: Reducer {
+    var identity: Float { -.infinity }
+    @inline(__always) func combine(_ a: Float, _ b: Float) -> Float { a < b ? b : a }
+    @inline(__always) func fold(_ x: UnsafePointer<Float>, _ n: Int) -> Float { FastMath.maximum(x, n) }
 }
 
 struct IntegerSumReducer<T: FixedWidthInteger>: Reducer {
@@ -204,7 +238,7 @@ final class ReduceKernel: Kernel {
         case (.reduceSum, .int64): return [reduce(IntegerSumReducer<Int64>(), data, reduced, outputShape, context)]
         case (.reduceSum, .int32): return [reduce(IntegerSumReducer<Int32>(), data, reduced, outputShape, context)]
         case (.reduceMax, .float):
-            return [reduce(MaximumReducer<Float>(identity: -.infinity), data, reduced, outputShape, context)]
+            return [reduce(FloatMaximumReducer(), data, reduced, outputShape, context)]
         case (.reduceMax, .int64): return [reduce(MaximumReducer<Int64>(identity: .min), data, reduced, outputShape, context)]
         case (.reduceMax, .int32): return [reduce(MaximumReducer<Int32>(identity: .min), data, reduced, outputShape, context)]
         case (.reduceMax, .int8): return [reduce(MaximumReducer<Int8>(identity: .min), data, reduced, outputShape, context)]
@@ -271,7 +305,7 @@ final class ReduceKernel: Kernel {
     ) {
         if inner == 1 {
             context.parallelFor(outer, grain: Swift.max(1, elementwiseGrain / length)) { rows in
-                for o in rows { target[o] = fold(reducer, source + o * length, length) }
+                for o in rows { target[o] = reducer.fold(source + o * length, length) }
             }
             return
         }
@@ -290,26 +324,6 @@ final class ReduceKernel: Kernel {
                 }
             }
         }
-    }
-
-    /// Combines `n` contiguous elements with four independent accumulators,
-    /// which shortens the dependency chain and, for float sums, the rounding error.
-    @inline(__always)
-    private static func fold<R: Reducer>(_ reducer: R, _ x: UnsafePointer<R.Element>, _ n: Int) -> R.Element {
-        var a0 = reducer.identity, a1 = reducer.identity, a2 = reducer.identity, a3 = reducer.identity
-        var j = 0
-        while j + 4 <= n {
-            a0 = reducer.combine(a0, x[j])
-            a1 = reducer.combine(a1, x[j + 1])
-            a2 = reducer.combine(a2, x[j + 2])
-            a3 = reducer.combine(a3, x[j + 3])
-            j += 4
-        }
-        while j < n {
-            a0 = reducer.combine(a0, x[j])
-            j += 1
-        }
-        return reducer.combine(reducer.combine(a0, a1), reducer.combine(a2, a3))
     }
 }
 

@@ -7,8 +7,8 @@ import CleaveIR
 ///   `allowzero` = 1, opset 14), one −1 is inferred.
 /// - Flatten: 2-D [prod(dims[..<axis]), prod(dims[axis...])], `axis` default 1.
 /// - Squeeze/Unsqueeze: `axes` attribute before opset 13, input from 13;
-///   Squeeze without axes drops every dim of size 1; Unsqueeze's axes index
-///   the output.
+///   Squeeze without (or with empty) axes drops every dim of size 1;
+///   Unsqueeze's axes index the output.
 final class ReshapeKernel: Kernel {
     private let setup: KernelSetup
     private let op: Op
@@ -83,7 +83,8 @@ final class ReshapeKernel: Kernel {
     }
 
     private func squeeze(_ data: Tensor, _ axes: [Int]?) throws -> [Int] {
-        guard let axes else { return data.shape.dims.filter { $0 != 1 } }
+        // An empty axes input means "not given", as ONNX Runtime reads it.
+        guard let axes, !axes.isEmpty else { return data.shape.dims.filter { $0 != 1 } }
         let dropped = Set(try setup.axes(axes, rank: data.shape.rank))
         for axis in dropped where data.shape[axis] != 1 {
             throw setup.error("cannot squeeze axis \(axis) of \(data.shape): its size is not 1")

@@ -6,8 +6,12 @@ import CleaveIR
 /// ([outer, in, inner] → [outer, out, inner]), each output position along
 /// the axis being a weighted sum of a few source positions ("taps"):
 /// nearest takes 1, linear 2, cubic 4, and antialiased downsampling widens
-/// the linear or cubic kernel by 1/scale. Coordinates follow the ONNX
-/// reference implementation (onnx/reference/ops/op_resize.py).
+/// the linear or cubic kernel by 1/scale. Coordinates are computed as ONNX
+/// Runtime computes them; taps and antialias weights follow the ONNX
+/// reference implementation (onnx/reference/ops/op_resize.py). Where the two
+/// disagree (align_corners when scale · size is not a whole number: the
+/// reference divides by that fraction, Runtime by the integral output size)
+/// cleave follows Runtime.
 ///
 /// - Resize 11+: inputs roi, scales, sizes (one of scales/sizes non-empty);
 ///   attributes mode (nearest | linear | cubic), coordinate_transformation_mode
@@ -71,27 +75,39 @@ final class ResizeKernel: Kernel {
         let size = try setup.elementSize(x)
         if mode != .nearest { try setup.requireFloat(x, "X (\(mode.rawValue) mode)") }
         let plans = try axisPlans(x.shape, inputs)
+        var dims = x.shape.dims
+        for plan in plans { dims[plan.axis] = plan.output }
+        // Checked before any per-axis table is built: no table is larger than the output.
+        if Shape(dims).elementCount == 0 { return [Tensor(zeros: x.dtype, Shape(dims))] }
+        if mode == .nearest { return [try nearest(x, plans, elementSize: size, context)] }
+        // Shrinking axes first (most first) keeps the intermediate tensors small;
+        // among growing axes the innermost goes first, because its pass, a
+        // gather per element, is the costly one and should see the fewest.
+        let ordered = plans.sorted { a, b in
+            let ra = Double(a.output) / Double(a.input), rb = Double(b.output) / Double(b.input)
+            if (ra < 1) != (rb < 1) { return ra < 1 }
+            return ra < 1 ? ra < rb : a.axis > b.axis
+        }
         var current = x
-        // Shrinking axes first keeps the intermediate tensors small.
-        for plan in plans.sorted(by: { Double($0.output) / Double($0.input) < Double($1.output) / Double($1.input) }) {
-            current = try resample(current, plan, elementSize: size, context)
+        for plan in ordered {
+            current = try resample(current, plan, context)
         }
         return [current]
     }
 
     // MARK: Sizes and coordinates
 
-    /// How one axis is resampled.
+    /// How one axis is resampled. Scales, rois and coordinates are float32
+    /// and computed in the same order as ONNX Runtime, so ties in nearest
+    /// rounding fall the same way.
     private struct AxisPlan {
         var axis: Int
         var input: Int
         var output: Int
         /// The scale as given, or output/input when sizes were given.
-        var scale: Double
-        /// scale · input, which the reference's coordinate formulas use.
-        var outputWidth: Double
-        var roiStart: Double = 0
-        var roiEnd: Double = 1
+        var scale: Float
+        var roiStart: Float = 0
+        var roiEnd: Float = 1
     }
 
     private func axisPlans(_ shape: Shape, _ inputs: [Tensor?]) throws -> [AxisPlan] {
@@ -99,17 +115,17 @@ final class ResizeKernel: Kernel {
         func present(_ index: Int) -> Tensor? {
             setup.optional(inputs, index).flatMap { $0.elementCount > 0 ? $0 : nil }
         }
-        var scales: [Double]?
+        var scales: [Float]?
         var sizes: [Int]?
-        var roi: [Double]?
+        var roi: [Float]?
         if setup.node.op == .upsample && setup.opset < 9 {
             guard let attribute = setup.node.floats("scales") else { throw setup.error("attribute 'scales' is missing") }
-            scales = attribute.map(Double.init)
+            scales = attribute
         } else if legacy {
-            scales = try present(1).map { try doubles($0, "scales") }
+            scales = try present(1).map { try floats($0, "scales") }
         } else {
-            roi = try present(1).map { try doubles($0, "roi") }
-            scales = try present(2).map { try doubles($0, "scales") }
+            roi = try present(1).map { try floats($0, "roi") }
+            scales = try present(2).map { try floats($0, "scales") }
             if scales == nil { sizes = try present(3).map { try setup.integers($0, "sizes") } }
         }
         let axes = try setup.axes(axesAttribute ?? Array(0..<rank), rank: rank)
@@ -123,7 +139,7 @@ final class ResizeKernel: Kernel {
         var plans: [AxisPlan] = []
         for (i, axis) in axes.enumerated() {
             let input = shape[axis]
-            var plan = AxisPlan(axis: axis, input: input, output: input, scale: 1, outputWidth: Double(input))
+            var plan = AxisPlan(axis: axis, input: input, output: input, scale: 1)
             if let roi, coordinates == "tf_crop_and_resize" {
                 plan.roiStart = roi[i]
                 plan.roiEnd = roi[axes.count + i]
@@ -131,19 +147,16 @@ final class ResizeKernel: Kernel {
             if let scales {
                 let scale = scales[i]
                 guard scale > 0, scale.isFinite else { throw setup.error("scale \(scale) for axis \(axis) must be positive") }
-                if legacy && setup.node.op == .upsample && scale < 1 {
+                if setup.node.op == .upsample && scale < 1 {
                     throw setup.error("Upsample scale \(scale) for axis \(axis) must be at least 1")
                 }
-                let crop = coordinates == "tf_crop_and_resize" ? plan.roiEnd - plan.roiStart : 1
                 plan.scale = scale
-                plan.outputWidth = scale * Double(input) * crop
-                plan.output = Int((plan.outputWidth).rounded(.down))
+                plan.output = try dim(scale * Float(input), axis)
             } else if let sizes {
                 guard sizes[i] >= 0 else { throw setup.error("size \(sizes[i]) for axis \(axis) is negative") }
                 guard input > 0 || sizes[i] == 0 else { throw setup.error("cannot resize the empty axis \(axis) to \(sizes[i])") }
                 plan.output = sizes[i]
-                plan.scale = input > 0 ? Double(sizes[i]) / Double(input) : 1
-                plan.outputWidth = Double(sizes[i])
+                plan.scale = input > 0 ? Float(sizes[i]) / Float(input) : 1
             }
             plans.append(plan)
         }
@@ -152,48 +165,56 @@ final class ResizeKernel: Kernel {
             let scale = (aspectPolicy == "not_larger" ? ratios.min() : ratios.max()) ?? 1
             for i in plans.indices {
                 plans[i].scale = scale
-                plans[i].outputWidth = scale * Double(plans[i].input)
-                plans[i].output = Int(plans[i].outputWidth + 0.5)
+                plans[i].output = try dim((scale * Float(plans[i].input)).rounded(), plans[i].axis)
             }
         }
         let dims = (0..<rank).map { axis in plans.first(where: { $0.axis == axis })?.output ?? shape[axis] }
         _ = try setup.shape(dims, "output shape")
         // An axis that keeps its size at scale 1 (and, cropping, the whole roi) is left alone.
         return plans.filter { plan in
-            !(abs(plan.scale - 1) < 1e-9 && plan.output == plan.input && abs(plan.roiStart) < 1e-9 && abs(plan.roiEnd - 1) < 1e-9)
+            !(plan.scale == 1 && plan.output == plan.input && plan.roiStart == 0 && plan.roiEnd == 1)
         }
     }
 
-    private func doubles(_ tensor: Tensor, _ what: String) throws -> [Double] {
+    /// An output dim from a float size, truncated as ONNX Runtime does.
+    private func dim(_ value: Float, _ axis: Int) throws -> Int {
+        guard value.isFinite, value < Float(maximumRuntimeElements) else {
+            throw setup.error("output dim \(value) of axis \(axis) is too large")
+        }
+        return Int(value)
+    }
+
+    private func floats(_ tensor: Tensor, _ what: String) throws -> [Float] {
         switch tensor.dtype {
-        case .float: return tensor.floats.map(Double.init)
-        case .double: return tensor.elements(as: Double.self)
-        case .float16: return tensor.elements(as: Float16.self).map(Double.init)
+        case .float: return tensor.floats
+        case .double: return tensor.elements(as: Double.self).map(Float.init)
+        case .float16: return tensor.elements(as: Float16.self).map(Float.init)
         default: throw setup.error("\(what) must be float32, got \(tensor.dtype.name)")
         }
     }
 
     /// The source coordinate of output position `y`, or nil where
     /// tf_crop_and_resize falls outside the input (the extrapolation value).
-    private func sourceCoordinate(_ y: Int, _ plan: AxisPlan) -> Double? {
-        let x = Double(y), input = Double(plan.input), scale = plan.scale, width = plan.outputWidth
+    private func sourceCoordinate(_ y: Int, _ plan: AxisPlan) -> Float? {
+        let x = Float(y), input = Float(plan.input), output = Float(plan.output), scale = plan.scale
         switch coordinates {
         case "half_pixel":
             return (x + 0.5) / scale - 0.5
         case "half_pixel_symmetric":
-            let adjustment = Double(plan.output) / width
+            let adjustment = output / (scale * input)
             let offset = input / 2 * (1 - adjustment)
             return offset + (x + 0.5) / scale - 0.5
         case "pytorch_half_pixel":
             return plan.output > 1 ? (x + 0.5) / scale - 0.5 : 0
         case "align_corners":
-            return width == 1 ? 0 : x * (input - 1) / (width - 1)
+            return plan.output == 1 ? 0 : x * (input - 1) / (output - 1)
         case "tf_half_pixel_for_nn":
             return (x + 0.5) / scale
         case "tf_crop_and_resize":
-            let span = plan.roiEnd - plan.roiStart
-            var original = width == 1 ? span * (input - 1) / 2 : x * span * (input - 1) / (width - 1)
-            original += plan.roiStart * (input - 1)
+            let start = plan.roiStart, end = plan.roiEnd
+            let original = plan.output > 1
+                ? start * (input - 1) + (x * (end - start) * (input - 1)) / (output - 1)
+                : Float(0.5 * Double(start + end) * Double(input - 1))
             return original < 0 || original > input - 1 ? nil : original
         default:  // asymmetric
             return x / scale
@@ -227,7 +248,7 @@ final class ResizeKernel: Kernel {
             return taps
         }
         let radius: Double = mode == .linear ? 1 : 2
-        let kernelScale = antialias ? Swift.min(plan.scale, 1) : 1
+        let kernelScale = antialias ? Swift.min(Double(plan.scale), 1) : 1
         let start = Int((-radius / kernelScale).rounded(.down)) + 1
         let count = 2 - 2 * start
         var taps = Taps(count: count, indices: [], weights: [], extrapolated: [])
@@ -241,9 +262,9 @@ final class ResizeKernel: Kernel {
             }
             // The reference puts an integral coordinate at ratio 1 of the
             // interval to its left; the window is [base + start, base + start + count).
-            var base = x.rounded(.down)
-            if base == x { base -= 1 }
-            let ratio = x - base
+            var base = Double(x).rounded(.down)
+            if base == Double(x) { base -= 1 }
+            let ratio = Double(x) - base
             for k in 0..<count {
                 let t = Double(start + k)
                 weights[k] = kernel((t - ratio) * kernelScale)
@@ -270,22 +291,97 @@ final class ResizeKernel: Kernel {
         return 0
     }
 
-    private func nearest(_ x: Double, _ plan: AxisPlan) -> Int {
+    /// ONNX Runtime's rounding of a nearest-mode coordinate; "legacy" (Resize-10,
+    /// Upsample) takes the ceiling when downsampling and the floor otherwise.
+    private func nearest(_ x: Float, _ plan: AxisPlan) -> Int {
         let floor = x.rounded(.down)
-        if floor == x { return Int(x) }
+        let chosen: Float
         switch nearestMode {
-        case "round_prefer_ceil": return Int(x - floor < 0.5 ? floor : floor + 1)
-        case "floor": return Int(floor)
-        case "ceil": return Int(floor + 1)
-        case "legacy": return Int(plan.scale < 1 ? floor + 1 : floor)
-        default: return Int(x - floor <= 0.5 ? floor : floor + 1)
+        case "round_prefer_ceil": chosen = x.rounded(.toNearestOrAwayFromZero)
+        case "floor": chosen = floor
+        case "ceil": chosen = x.rounded(.up)
+        case "legacy": chosen = plan.scale < 1 ? x.rounded(.up) : x.rounded(.towardZero)
+        default: chosen = x - floor == 0.5 ? floor : x.rounded(.toNearestOrAwayFromZero)
         }
+        // Coordinates are at most a few times the dims; the clamp only keeps the conversion total.
+        return Int(Swift.min(Swift.max(chosen, -1e9), 1e9))
     }
 
     // MARK: Resampling
 
-    /// One axis: [outer, input, inner] → [outer, output, inner].
-    private func resample(_ x: Tensor, _ plan: AxisPlan, elementSize: Int, _ context: KernelContext) throws -> Tensor {
+    /// Nearest mode on every axis at once: each output element copies the
+    /// source element its per-axis index maps select (or the extrapolation
+    /// value), a row of the innermost dim at a time.
+    private func nearest(_ x: Tensor, _ plans: [AxisPlan], elementSize: Int, _ context: KernelContext) throws -> Tensor {
+        var dims = x.shape.dims
+        var maps = dims.map { Array(0..<$0) }
+        for plan in plans {
+            let taps = taps(plan)
+            maps[plan.axis] = (0..<plan.output).map { taps.extrapolated[$0] ? -1 : taps.indices[$0] }
+            dims[plan.axis] = plan.output
+        }
+        let output = Tensor.uninitialized(x.dtype, Shape(dims))
+        guard output.elementCount > 0, let source = x.rawBytes, let target = output.mutableRawBytes else { return output }
+        let fill = try Conversion.convert(Tensor([], floats: [extrapolation]), to: x.dtype, setup)
+        guard !dims.isEmpty, let fillBytes = fill.rawBytes else {
+            target.copyMemory(from: source, byteCount: elementSize)
+            return output
+        }
+        switch elementSize {
+        case 1: gatherRows(UInt8.self, source, x.shape, maps, fillBytes, target, context)
+        case 2: gatherRows(UInt16.self, source, x.shape, maps, fillBytes, target, context)
+        case 4: gatherRows(UInt32.self, source, x.shape, maps, fillBytes, target, context)
+        case 8: gatherRows(UInt64.self, source, x.shape, maps, fillBytes, target, context)
+        default: throw setup.error("nearest mode does not support \(x.dtype.name)")
+        }
+        return withExtendedLifetime(fill) { output }
+    }
+
+    private func gatherRows<T: FixedWidthInteger>(
+        _ type: T.Type, _ source: UnsafeRawPointer, _ shape: Shape, _ maps: [[Int]], _ fillBytes: UnsafeRawPointer,
+        _ target: UnsafeMutableRawPointer, _ context: KernelContext
+    ) {
+        let rank = shape.rank, strides = shape.strides
+        let outerDims = maps.dropLast().map(\.count)
+        let innerMap = maps[rank - 1], rowLength = innerMap.count
+        let identity = innerMap == Array(0..<shape[rank - 1])
+        let from = source.assumingMemoryBound(to: T.self), to = target.assumingMemoryBound(to: T.self)
+        let fill = fillBytes.loadUnaligned(as: T.self)
+        let rows = outerDims.reduce(1, *)
+        innerMap.withUnsafeBufferPointer { mapBuffer in
+            guard let map = mapBuffer.baseAddress else { return }
+            context.parallelFor(rows, grain: Swift.max(1, elementwiseGrain / rowLength)) { range in
+                var previous: (offset: Int, row: UnsafeMutablePointer<T>)?
+                for row in range {
+                    var rest = row, offset = 0
+                    for d in (0..<(rank - 1)).reversed() {
+                        let s = maps[d][rest % outerDims[d]]
+                        rest /= outerDims[d]
+                        offset = s < 0 || offset < 0 ? -1 : offset + s * strides[d]
+                    }
+                    let out = to + row * rowLength
+                    if offset < 0 {
+                        for j in 0..<rowLength { out[j] = fill }
+                    } else if let previous, previous.offset == offset {
+                        // Upsampling repeats source rows: copy the row already made.
+                        out.update(from: previous.row, count: rowLength)
+                    } else if identity {
+                        out.update(from: from + offset, count: rowLength)
+                    } else {
+                        let base = from + offset
+                        for j in 0..<rowLength {
+                            let m = map[j]
+                            out[j] = m < 0 ? fill : base[m]
+                        }
+                    }
+                    previous = offset < 0 ? nil : (offset, out)
+                }
+            }
+        }
+    }
+
+    /// One axis of linear or cubic resampling: [outer, input, inner] → [outer, output, inner].
+    private func resample(_ x: Tensor, _ plan: AxisPlan, _ context: KernelContext) throws -> Tensor {
         var dims = x.shape.dims
         dims[plan.axis] = plan.output
         let output = Tensor.uninitialized(x.dtype, Shape(dims))
@@ -295,23 +391,6 @@ final class ResizeKernel: Kernel {
         let inner = dims[(plan.axis + 1)...].reduce(1, *)
         let items = outer * plan.output
         let grain = Swift.max(1, elementwiseGrain / (inner * taps.count))
-        if mode == .nearest {
-            let fill = try Conversion.convert(Tensor([], floats: [extrapolation]), to: x.dtype, setup)
-            guard let fillBytes = fill.rawBytes else { return output }
-            let rowBytes = inner * elementSize
-            context.parallelFor(items, grain: grain) { range in
-                for item in range {
-                    let o = item / plan.output, y = item % plan.output
-                    let destination = target + item * rowBytes
-                    if taps.extrapolated[y] {
-                        fillElements(destination, count: inner, with: fillBytes, elementSize: elementSize)
-                    } else {
-                        destination.copyMemory(from: source + (o * plan.input + taps.indices[y]) * rowBytes, byteCount: rowBytes)
-                    }
-                }
-            }
-            return withExtendedLifetime(fill) { output }
-        }
         let src = source.assumingMemoryBound(to: Float.self)
         let dst = target.assumingMemoryBound(to: Float.self)
         let n = taps.count, extrapolation = self.extrapolation
@@ -329,6 +408,10 @@ final class ResizeKernel: Kernel {
                         let block = src + o * plan.input * inner
                         let w = weights + y * n, index = indices + y * n
                         if inner == 1 {
+                            if n == 2 {
+                                out[0] = w[0] * block[index[0]] + w[1] * block[index[1]]
+                                continue
+                            }
                             var sum: Float = 0
                             for k in 0..<n { sum += w[k] * block[index[k]] }
                             out[0] = sum

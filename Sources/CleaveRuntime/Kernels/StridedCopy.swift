@@ -49,6 +49,16 @@ struct StridedView {
         guard total > 0 else { return }
         let n = view.dims.count
         let length = view.dims[n - 1], step = view.strides[n - 1]
+        if step != 1, [1, 2, 4, 8].contains(elementSize),
+           let k = view.strides.dropLast().firstIndex(of: 1), view.dims[k] >= 4, length >= 4 {
+            switch elementSize {
+            case 1: view.transposeTiles(UInt8.self, k, source, target, context)
+            case 2: view.transposeTiles(UInt16.self, k, source, target, context)
+            case 4: view.transposeTiles(UInt32.self, k, source, target, context)
+            default: view.transposeTiles(UInt64.self, k, source, target, context)
+            }
+            return
+        }
         let rows = total / length
         context.parallelFor(rows, grain: Swift.max(1, elementwiseGrain / length)) { range in
             var counters = [Int](repeating: 0, count: n)
@@ -69,6 +79,56 @@ struct StridedView {
                     offset -= view.dims[d] * view.strides[d]
                     counters[d] = 0
                     d -= 1
+                }
+            }
+        }
+    }
+}
+
+extension StridedView {
+    /// Side of the square tiles `transposeTiles` moves: 16 × 16 elements of
+    /// up to 8 bytes keep both the rows read and the rows written in L1.
+    static let tile = 16
+
+    /// The copy when the source is contiguous along output dim `k` but not
+    /// along the innermost output dim (NCHW ↔ NHWC and other transposes):
+    /// a row-by-row copy would read one element per cache line, so the
+    /// (k, innermost) plane is copied in square tiles instead.
+    func transposeTiles<T: FixedWidthInteger>(
+        _ type: T.Type, _ k: Int, _ source: UnsafeRawPointer, _ target: UnsafeMutableRawPointer, _ context: KernelContext
+    ) {
+        let n = dims.count
+        let rows = dims[k], columns = dims[n - 1], columnStride = strides[n - 1]
+        var outputStrides = [Int](repeating: 1, count: n)
+        for d in stride(from: n - 2, through: 0, by: -1) { outputStrides[d] = outputStrides[d + 1] * dims[d + 1] }
+        let rowStride = outputStrides[k]
+        // Every other dim indexes an independent plane.
+        let planeDims = (0..<(n - 1)).filter { $0 != k }
+        let planes = planeDims.reduce(1) { $0 * dims[$1] }
+        let tile = Self.tile
+        let rowTiles = (rows + tile - 1) / tile
+        let from = source.assumingMemoryBound(to: T.self)
+        let to = target.assumingMemoryBound(to: T.self)
+        context.parallelFor(planes * rowTiles, grain: Swift.max(1, elementwiseGrain / (tile * columns))) { items in
+            for item in items {
+                var rest = item / rowTiles
+                var sourceBase = offset, targetBase = 0
+                for d in planeDims.reversed() {
+                    let index = rest % dims[d]
+                    rest /= dims[d]
+                    sourceBase += index * strides[d]
+                    targetBase += index * outputStrides[d]
+                }
+                let r0 = (item % rowTiles) * tile, r1 = Swift.min(r0 + tile, rows)
+                var c0 = 0
+                while c0 < columns {
+                    let c1 = Swift.min(c0 + tile, columns)
+                    for r in r0..<r1 {
+                        let read = from + sourceBase + r
+                        let write = to + targetBase + r * rowStride
+                        for c in c0..<c1 { write[c] = read[c * columnStride] }
+                    }
+                    c0 = c1
                 }
             }
         }

@@ -1,0 +1,269 @@
+import CleaveIR
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How fast one device runs cleave's kernels: a linear latency model per op
+/// kind, fitted on measured one-node graphs (`Profiler`), plus the fixed cost
+/// of one `Session.run`. Stored as JSON (`schemas/profile.schema.json`).
+///
+/// Predicted time of node *v* of kind *k* = `slowdown` × Σⱼ cₖⱼ · fⱼ(v), where
+/// the fⱼ are the kind's features (`Feature`: a constant 1, MACs, activation
+/// input bytes, output bytes, weight bytes, im2col column bytes, broadcast
+/// runs) computed from `Analysis`, and the cₖⱼ ≥ 0 the fitted coefficients in
+/// milliseconds per unit. A whole run adds `runOverheadMilliseconds` once.
+///
+/// `slowdown` stands in for a slower device that cleave cannot measure
+/// directly: a profile measured here at 1 thread with `slowdown` 8 predicts a
+/// device 8× slower on every kernel (cleave's built-in edge profile).
+public struct DeviceProfile: Sendable {
+    /// The value of the JSON `format` field.
+    public static let format = "cleave-device-profile"
+    /// The JSON layout version this code reads and writes.
+    public static let version = 1
+
+    /// The latency model of one op kind.
+    public struct KindModel: Sendable, Equatable {
+        public var features: [Feature]
+        /// Milliseconds per unit of each feature, before `slowdown`; all ≥ 0.
+        public var coefficients: [Double]
+        /// Configurations measured to fit it.
+        public var samples: Int
+        /// Fit quality on those configurations: R² (linear space) and mean
+        /// absolute percentage error as a fraction.
+        public var r2: Double
+        public var mape: Double
+
+        public init(features: [Feature], coefficients: [Double], samples: Int, r2: Double, mape: Double) {
+            self.features = features
+            self.coefficients = coefficients
+            self.samples = samples
+            self.r2 = r2
+            self.mape = mape
+        }
+    }
+
+    /// Where and when the profile was measured.
+    public struct Machine: Sendable, Equatable {
+        /// The CPU's model name (`lscpu`'s "Model name").
+        public var cpu: String
+        /// Online cores of the machine.
+        public var cores: Int
+        /// UTC time of the measurement, ISO 8601.
+        public var measuredAt: String
+
+        public init(cpu: String, cores: Int, measuredAt: String) {
+            self.cpu = cpu
+            self.cores = cores
+            self.measuredAt = measuredAt
+        }
+
+        /// This machine, now.
+        public static var current: Machine {
+            Machine(cpu: cpuModelName(), cores: Swift.max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))), measuredAt: utcTimestamp())
+        }
+    }
+
+    public var name: String
+    /// Threads the kernels used when measured.
+    public var threads: Int
+    /// Factor applied to every predicted time (1 for the measured device).
+    public var slowdown: Double
+    public var machine: Machine
+    /// "full" or "quick": which sweep produced the samples.
+    public var sweep: String
+    /// Fixed cost of one `Session.run` beyond its nodes, before `slowdown`.
+    public var runOverheadMilliseconds: Double
+    public var models: [OpKind: KindModel]
+
+    public init(name: String, threads: Int, slowdown: Double = 1, machine: Machine, sweep: String,
+                runOverheadMilliseconds: Double, models: [OpKind: KindModel]) {
+        self.name = name
+        self.threads = threads
+        self.slowdown = slowdown
+        self.machine = machine
+        self.sweep = sweep
+        self.runOverheadMilliseconds = runOverheadMilliseconds
+        self.models = models
+    }
+
+    // MARK: prediction
+
+    /// Predicted milliseconds of every node of `graph` on this device, aligned
+    /// with `graph.nodes`: the node's kind model on its features, times `slowdown`.
+    /// Nodes of ops cleave cannot run predict 0 (a session refuses them anyway).
+    /// - Parameter analysis: the analysis of `graph` (shapes and costs).
+    public func predictMilliseconds(graph: Graph, analysis: Analysis) -> [Double] {
+        graph.nodes.indices.map { nodeMilliseconds($0, in: analysis) }
+    }
+
+    /// Predicted milliseconds of node `index` of `analysis.graph`.
+    public func nodeMilliseconds(_ index: Int, in analysis: Analysis) -> Double {
+        guard let kind = OpKind.of(index, in: analysis), let model = models[kind] else { return 0 }
+        let values = featureValues(index, features: model.features, in: analysis)
+        let raw = zip(values, model.coefficients).reduce(0) { $0 + $1.0 * $1.1 }
+        return Swift.max(0, raw) * slowdown
+    }
+
+    /// The fixed cost of one run, after `slowdown`.
+    public var runOverhead: Double { runOverheadMilliseconds * slowdown }
+
+    /// Predicted milliseconds of a whole run of `graph`: the run overhead plus every node.
+    public func predictTotalMilliseconds(graph: Graph, analysis: Analysis) -> Double {
+        runOverhead + predictMilliseconds(graph: graph, analysis: analysis).reduce(0, +)
+    }
+
+    /// This profile with another slowdown factor (and name).
+    public func slowed(by factor: Double, name: String? = nil) -> DeviceProfile {
+        var copy = self
+        copy.slowdown = factor
+        if let name { copy.name = name }
+        return copy
+    }
+
+    // MARK: JSON
+
+    /// The profile as JSON (layout: `schemas/profile.schema.json`).
+    public var json: JSON {
+        .object([
+            ("format", .string(DeviceProfile.format)),
+            ("version", .int(DeviceProfile.version)),
+            ("name", .string(name)),
+            ("threads", .int(threads)),
+            ("slowdown", .double(slowdown)),
+            ("machine", .object([("cpu", .string(machine.cpu)), ("cores", .int(machine.cores)),
+                                 ("measured_at", .string(machine.measuredAt))])),
+            ("sweep", .string(sweep)),
+            ("run_overhead_ms", .double(runOverheadMilliseconds)),
+            ("kinds", .object(OpKind.allCases.compactMap { kind in
+                models[kind].map { model in
+                    (kind.rawValue, JSON.object([
+                        ("features", .array(model.features.map { .string($0.rawValue) })),
+                        ("coefficients", .array(model.coefficients.map { .double($0) })),
+                        ("samples", .int(model.samples)),
+                        ("r2", .double(model.r2)),
+                        ("mape", .double(model.mape)),
+                    ]))
+                }
+            })),
+        ])
+    }
+
+    /// Reads a profile from its JSON form.
+    /// - Parameter source: how messages name where the JSON came from.
+    /// - Throws: `CleaveError.badInput` naming the field that is missing or
+    ///   wrong, a kind the profile lacks, or a version this code does not read.
+    public init(json: JSON, source: String = "profile") throws {
+        func fail(_ message: String) -> CleaveError { .badInput("\(source): \(message)") }
+        guard json["format"]?.stringValue == DeviceProfile.format else {
+            throw fail("not a device profile (\"format\" must be \"\(DeviceProfile.format)\")")
+        }
+        guard let version = json["version"]?.intValue, version == DeviceProfile.version else {
+            throw fail("unsupported version \(json["version"]?.serialized() ?? "(missing)"); this cleave reads version \(DeviceProfile.version)")
+        }
+        guard let name = json["name"]?.stringValue else { throw fail("\"name\" must be a string") }
+        guard let threads = json["threads"]?.intValue, threads >= 1 else { throw fail("\"threads\" must be an integer ≥ 1") }
+        guard let slowdown = json["slowdown"]?.doubleValue, slowdown > 0 else { throw fail("\"slowdown\" must be a number > 0") }
+        guard let machine = json["machine"], let cpu = machine["cpu"]?.stringValue, let cores = machine["cores"]?.intValue,
+              let measuredAt = machine["measured_at"]?.stringValue else {
+            throw fail("\"machine\" must be {\"cpu\": string, \"cores\": integer, \"measured_at\": string}")
+        }
+        guard let sweep = json["sweep"]?.stringValue else { throw fail("\"sweep\" must be a string") }
+        guard let overhead = json["run_overhead_ms"]?.doubleValue, overhead >= 0 else {
+            throw fail("\"run_overhead_ms\" must be a number ≥ 0")
+        }
+        guard let kinds = json["kinds"]?.objectValue else { throw fail("\"kinds\" must be an object") }
+        var models: [OpKind: KindModel] = [:]
+        for (key, value) in kinds {
+            guard let kind = OpKind(rawValue: key) else { throw fail("unknown op kind \"\(key)\" in \"kinds\"") }
+            let path = "kinds.\(key)"
+            guard let names = value["features"]?.arrayValue else { throw fail("\(path).features must be an array") }
+            let features = try names.map { name -> Feature in
+                guard let text = name.stringValue, let feature = Feature(rawValue: text) else {
+                    throw fail("\(path).features: unknown feature \(name.serialized()) (known: \(Feature.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                return feature
+            }
+            guard let coefficients = value["coefficients"]?.arrayValue?.compactMap(\.doubleValue),
+                  coefficients.count == features.count, coefficients.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+                throw fail("\(path).coefficients must be \(features.count) numbers ≥ 0, one per feature")
+            }
+            guard let samples = value["samples"]?.intValue, samples >= 0,
+                  let r2 = value["r2"]?.doubleValue, let mape = value["mape"]?.doubleValue else {
+                throw fail("\(path) needs \"samples\" (integer), \"r2\" and \"mape\" (numbers)")
+            }
+            models[kind] = KindModel(features: features, coefficients: coefficients, samples: samples, r2: r2, mape: mape)
+        }
+        let missing = OpKind.allCases.filter { models[$0] == nil }
+        guard missing.isEmpty else {
+            throw fail("no latency model for op kind\(missing.count > 1 ? "s" : "") \(missing.map(\.rawValue).joined(separator: ", ")); measure the device again with `cleave profile`")
+        }
+        self.init(name: name, threads: threads, slowdown: slowdown,
+                  machine: Machine(cpu: cpu, cores: cores, measuredAt: measuredAt), sweep: sweep,
+                  runOverheadMilliseconds: overhead, models: models)
+    }
+
+    /// Reads a profile file.
+    /// - Throws: `CleaveError.io` if it cannot be read, `.badInput` if it is
+    ///   not a valid profile.
+    public static func load(path: String) throws -> DeviceProfile {
+        let bytes = try readFile(path)
+        let json: JSON
+        do {
+            json = try JSON.parse(bytes)
+        } catch let error as CleaveError {
+            throw CleaveError(error.kind, "\(path): \(error.message)")
+        }
+        return try DeviceProfile(json: json, source: path)
+    }
+
+    /// Writes the profile as indented JSON, atomically.
+    public func write(to path: String) throws {
+        let text = json.serialized(pretty: true) + "\n"
+        try AtomicFile.write(to: path) { fd in
+            try Array(text.utf8).withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: path) }
+        }
+    }
+}
+
+/// The whole file at `path` (profiles are small).
+func readFile(_ path: String) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw CleaveError.io("\(path): cannot open: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw CleaveError.io("\(path): cannot read: \(String(cString: strerror(errno)))")
+        }
+        if n == 0 { break }
+        bytes += chunk[0..<n]
+        // A profile is a few kilobytes; refuse anything absurd before it fills memory.
+        guard bytes.count <= 16 << 20 else { throw CleaveError.badInput("\(path): larger than 16 MB, not a device profile") }
+    }
+    return bytes
+}
+
+/// `lscpu`'s "Model name": the first "model name" line of /proc/cpuinfo.
+func cpuModelName() -> String {
+    guard let bytes = try? readFile("/proc/cpuinfo") else { return "unknown" }
+    for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("model name") {
+        if let colon = line.firstIndex(of: ":") {
+            return String(line[line.index(after: colon)...]).trimmed
+        }
+    }
+    return "unknown"
+}
+
+/// Now as `2025-01-31T12:00:00Z`.
+func utcTimestamp() -> String {
+    var now = time(nil)
+    var parts = tm()
+    gmtime_r(&now, &parts)
+    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+}

@@ -1,0 +1,428 @@
+import CleaveIR
+
+/// One configuration the profiler measures: a one-node graph and its inputs,
+/// built only when it is about to run (the largest weigh hundreds of MB).
+struct LayerCase {
+    var kind: OpKind
+    var graph: Graph
+    var feeds: [String: Tensor]
+}
+
+/// A configuration not built yet.
+struct LayerSpec {
+    var kind: OpKind
+    var make: () throws -> LayerCase
+}
+
+/// The configurations measured per op kind. They span the layers real CNNs
+/// have at batch 1 (the shapes of AlexNet, VGG, ResNet, Inception, DenseNet,
+/// SqueezeNet and ShuffleNet layers lie inside each range), drawn from a
+/// seeded generator so every profile measures the same set. `quick` draws
+/// about a third as many, with smaller upper bounds.
+enum Sweep {
+    static func specs(quick: Bool) -> [LayerSpec] {
+        var random = SplitMix64(seed: 0x636C_6561_7665)  // "cleave"
+        var specs: [LayerSpec] = []
+        func count(_ full: Int) -> Int { quick ? Swift.max(4, full / 3) : full }
+        let macCap = quick ? 4e8 : 3e9
+        let elementCap = quick ? 3_000_000 : 13_000_000
+
+        // MARK: Conv through im2col: kernel, stride, channels, spatial size, groups.
+        var anchors: [ConvConfig] = [
+            ConvConfig(cin: 3, cout: 64, size: 224, kernel: 11, stride: 4),   // AlexNet conv1
+            ConvConfig(cin: 64, cout: 64, size: 56, kernel: 3, stride: 1),    // ResNet stage 1
+            ConvConfig(cin: 512, cout: 512, size: 14, kernel: 3, stride: 1),  // VGG conv5
+            ConvConfig(cin: 128, cout: 32, size: 28, kernel: 3, stride: 1),   // DenseNet growth layer
+            ConvConfig(cin: 256, cout: 512, size: 28, kernel: 1, stride: 2),  // ResNet downsample
+        ]
+        if !quick {
+            anchors += [ConvConfig(cin: 64, cout: 64, size: 224, kernel: 3, stride: 1),  // VGG conv1_2
+                        ConvConfig(cin: 3, cout: 64, size: 224, kernel: 7, stride: 2),   // ResNet stem
+                        ConvConfig(cin: 48, cout: 128, size: 27, kernel: 5, stride: 1, group: 2)]
+        }
+        var convs = anchors
+        while convs.count < count(48) {
+            let kernel = random.pick([1, 3, 3, 3, 3, 5, 7, 11])
+            let stride = kernel == 1 ? 2 : kernel == 11 ? 4 : kernel == 7 ? 2 : random.pick([1, 1, 1, 2])
+            let group = random.pick([1, 1, 1, 1, 1, 1, 2, 4])
+            let cin = random.pick([3, 16, 32, 64, 96, 128, 192, 256, 384, 512])
+            let cout = random.pick([16, 32, 64, 96, 128, 192, 256, 384, 512])
+            let size = random.pick([7, 13, 14, 27, 28, 56, 112, 224])
+            let config = ConvConfig(cin: cin, cout: cout, size: size, kernel: kernel, stride: stride, group: group)
+            guard size >= kernel, cin % group == 0, config.cout % group == 0,
+                  (1e5...macCap).contains(config.macs) else { continue }
+            convs.append(config)
+        }
+        specs += convs.map { config in LayerSpec(kind: .conv) { config.build() } }
+
+        // MARK: 1×1 convolutions, with groups as ShuffleNet uses them.
+        var pointwise: [ConvConfig] = [ConvConfig(cin: 256, cout: 64, size: 56, kernel: 1, stride: 1),
+                                       ConvConfig(cin: 240, cout: 60, size: 28, kernel: 1, stride: 1, group: 3)]
+        while pointwise.count < count(32) {
+            let group = random.pick([1, 1, 1, 1, 2, 3, 4])
+            let cin = group == 3 ? random.pick([60, 120, 240, 480, 960]) : random.pick([16, 32, 64, 96, 128, 256, 512, 1024])
+            let cout = group == 3 ? random.pick([60, 120, 240, 480]) : random.pick([16, 32, 64, 128, 256, 512, 1024])
+            let size = random.pick([7, 14, 28, 56, 112])
+            let config = ConvConfig(cin: cin, cout: cout, size: size, kernel: 1, stride: 1, group: group)
+            guard cin % group == 0, cout % group == 0, (1e4...macCap).contains(config.macs) else { continue }
+            pointwise.append(config)
+        }
+        specs += pointwise.map { config in LayerSpec(kind: .convPointwise) { config.build() } }
+
+        // MARK: Depthwise convolutions.
+        var depthwise: [ConvConfig] = []
+        while depthwise.count < count(20) {
+            let channels = random.pick([16, 32, 60, 64, 120, 128, 240, 256, 480, 512, 960])
+            let size = random.pick([7, 14, 28, 56, 112])
+            let kernel = random.pick([3, 3, 3, 5])
+            let config = ConvConfig(cin: channels, cout: channels, size: size, kernel: kernel,
+                                    stride: random.pick([1, 1, 2]), group: channels)
+            guard size >= kernel, Double(channels * size * size) <= Double(elementCap) else { continue }
+            depthwise.append(config)
+        }
+        specs += depthwise.map { config in LayerSpec(kind: .convDepthwise) { config.build() } }
+
+        // MARK: ConvTranspose (upsampling decoders).
+        for _ in 0..<count(10) {
+            let cin = random.pick([8, 16, 32, 64, 128]), cout = random.pick([8, 16, 32, 64])
+            let size = random.pick([7, 14, 28, 56]), kernel = random.pick([2, 3, 4])
+            specs.append(LayerSpec(kind: .convTranspose) {
+                let b = CaseBuilder()
+                let x = b.activation([1, cin, size, size])
+                let w = b.weight([cin, cout, kernel, kernel])
+                return b.build(.convTranspose, Node(name: "n", opType: "ConvTranspose", inputs: [x, w, b.weight([cout])], outputs: ["y"],
+                                                    attributes: [.ints("strides", [2, 2]), .ints("kernel_shape", [kernel, kernel])]))
+            })
+        }
+
+        // MARK: Gemm and MatMul, from batch-1 classifiers (weight-bound) to matrix products.
+        var gemms: [GemmConfig] = [GemmConfig(m: 1, k: 9216, n: 4096, transB: true), GemmConfig(m: 1, k: 2048, n: 1000, transB: true),
+                                   GemmConfig(m: 1, k: 4096, n: 4096, transB: false)]
+        if !quick { gemms += [GemmConfig(m: 1, k: 25088, n: 4096, transB: true), GemmConfig(m: 1, k: 1024, n: 1000, transB: false)] }
+        let weightCap = quick ? 64e6 : 450e6
+        while gemms.count < count(36) {
+            let config = GemmConfig(m: random.pick([1, 1, 1, 1, 2, 8, 32, 128, 196]),
+                                    k: random.pick([64, 128, 256, 512, 1024, 2048, 4096, 9216, 25088]),
+                                    n: random.pick([10, 100, 256, 512, 1000, 1024, 4096]),
+                                    transB: random.pick([true, false]), matMul: random.pick([false, false, false, true]))
+            guard Double(config.k * config.n * 4) <= weightCap, Double(config.m * config.k * config.n) <= macCap else { continue }
+            gemms.append(config)
+        }
+        specs += gemms.map { config in LayerSpec(kind: .gemm) { config.build() } }
+
+        // MARK: Pooling.
+        for index in 0..<count(20) {
+            let kernel = index == 0 ? 3 : random.pick([2, 3, 3])
+            let stride = index == 0 ? 1 : random.pick([1, 2, 2])
+            let channels = random.pick([16, 64, 96, 192, 256, 480, 512, 832])
+            let size = random.pick([7, 14, 28, 56, 112])
+            guard channels * size * size <= elementCap else { continue }
+            let pad = stride == 1 ? kernel / 2 : 0
+            specs.append(LayerSpec(kind: .maxPool) {
+                let b = CaseBuilder()
+                let x = b.activation([1, channels, size, size])
+                return b.build(.maxPool, Node(name: "n", opType: "MaxPool", inputs: [x], outputs: ["y"], attributes: [
+                    .ints("kernel_shape", [kernel, kernel]), .ints("strides", [stride, stride]), .ints("pads", [pad, pad, pad, pad])]))
+            })
+        }
+        for index in 0..<count(16) {
+            let channels = random.pick([64, 128, 256, 512, 1024, 2048])
+            let size = index < 2 ? 7 : random.pick([7, 14, 28, 56])
+            let kernel = index < 2 ? 7 : random.pick([2, 3, 5])
+            let stride = index < 2 ? 1 : random.pick([1, 2, 3])
+            guard channels * size * size <= elementCap, size >= kernel else { continue }
+            let pad = stride == 1 && kernel == 3 ? 1 : 0
+            specs.append(LayerSpec(kind: .averagePool) {
+                let b = CaseBuilder()
+                let x = b.activation([1, channels, size, size])
+                return b.build(.averagePool, Node(name: "n", opType: "AveragePool", inputs: [x], outputs: ["y"], attributes: [
+                    .ints("kernel_shape", [kernel, kernel]), .ints("strides", [stride, stride]), .ints("pads", [pad, pad, pad, pad])]))
+            })
+        }
+
+        // MARK: Reductions and normalisations.
+        for _ in 0..<count(14) {
+            let channels = random.pick([64, 256, 512, 1024, 2048]), size = random.pick([1, 7, 14, 28, 56])
+            let op = random.pick(["GlobalAveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean"])
+            guard channels * size * size <= elementCap else { continue }
+            specs.append(LayerSpec(kind: .reduce) {
+                let b = CaseBuilder()
+                let x = b.activation([1, channels, size, size])
+                let attributes: [Attribute] = op == "ReduceMean" ? [.ints("axes", [2, 3])] : []
+                return b.build(.reduce, Node(name: "n", opType: op, inputs: [x], outputs: ["y"], attributes: attributes), opset: 13)
+            })
+        }
+        for _ in 0..<count(16) {
+            let channels = random.pick([16, 64, 128, 256, 512, 1024]), size = random.pick([7, 14, 28, 56, 112])
+            let instance = random.pick([false, false, false, true])
+            guard channels * size * size <= elementCap else { continue }
+            specs.append(LayerSpec(kind: .normalization) {
+                let b = CaseBuilder()
+                let x = b.activation([1, channels, size, size])
+                if instance {
+                    return b.build(.normalization, Node(name: "n", opType: "InstanceNormalization", inputs: [x, b.weight([channels]), b.weight([channels])], outputs: ["y"]))
+                }
+                let inputs = [x, b.weight([channels]), b.weight([channels]), b.weight([channels]), b.positiveWeight([channels])]
+                return b.build(.normalization, Node(name: "n", opType: "BatchNormalization", inputs: inputs, outputs: ["y"]))
+            })
+        }
+        for _ in 0..<count(10) {
+            let channels = random.pick([16, 64, 96, 192, 256]), size = random.pick([13, 27, 28, 56])
+            guard channels * size * size <= elementCap else { continue }
+            specs.append(LayerSpec(kind: .lrn) {
+                let b = CaseBuilder()
+                let x = b.activation([1, channels, size, size])
+                return b.build(.lrn, Node(name: "n", opType: "LRN", inputs: [x], outputs: ["y"], attributes: [
+                    .int("size", 5), .float("alpha", 1e-4), .float("beta", 0.75), .float("bias", 1)]))
+            })
+        }
+        for index in 0..<count(10) {
+            let shape = index % 2 == 0 ? [1, random.pick([10, 100, 1000, 10000, 100000])]
+                : [1, random.pick([8, 64, 256]), random.pick([7, 14, 28]), random.pick([7, 14, 28])]
+            specs.append(LayerSpec(kind: .softmax) {
+                let b = CaseBuilder()
+                let x = b.activation(shape)
+                return b.build(.softmax, Node(name: "n", opType: ["Softmax", "Softmax", "LogSoftmax"][index % 3],
+                                              inputs: [x], outputs: ["y"], attributes: [.int("axis", 1)]))
+            })
+        }
+
+        // MARK: Element-wise maps and broadcasting arithmetic.
+        func elements(_ generator: inout SplitMix64) -> [Int] {
+            let channels = generator.pick([8, 16, 32, 64, 128, 256, 512, 1024])
+            let size = generator.pick([1, 7, 14, 28, 56, 112, 224])
+            return [1, channels, size, size]
+        }
+        for index in 0..<count(20) {
+            let shape = elements(&random)
+            guard shape.reduce(1, *) <= elementCap else { continue }
+            let op = ["Relu", "Relu", "LeakyRelu", "Clip", "PRelu", "HardSwish", "HardSigmoid", "Abs"][index % 8]
+            specs.append(LayerSpec(kind: .activation) {
+                let b = CaseBuilder()
+                let x = b.activation(shape)
+                let inputs = op == "PRelu" ? [x, b.weight([shape[1], 1, 1])] : [x]
+                return b.build(.activation, Node(name: "n", opType: op, inputs: inputs, outputs: ["y"]))
+            })
+        }
+        for index in 0..<count(14) {
+            let shape = elements(&random)
+            guard shape.reduce(1, *) <= elementCap / 2 else { continue }
+            let op = ["Sigmoid", "Tanh", "Exp", "Erf", "Sqrt", "Elu", "Log"][index % 7]
+            specs.append(LayerSpec(kind: .transcendental) {
+                let b = CaseBuilder()
+                let x = op == "Sqrt" || op == "Log" ? b.positiveActivation(shape) : b.activation(shape)
+                return b.build(.transcendental, Node(name: "n", opType: op, inputs: [x], outputs: ["y"]))
+            })
+        }
+        for index in 0..<count(24) {
+            let shape = elements(&random)
+            guard shape.reduce(1, *) <= elementCap else { continue }
+            specs.append(LayerSpec(kind: .binary) {
+                let b = CaseBuilder()
+                let x = b.activation(shape)
+                switch index % 6 {
+                case 0, 1: return b.build(.binary, Node(name: "n", opType: index % 2 == 0 ? "Add" : "Sum", inputs: [x, b.activation(shape)], outputs: ["y"]))
+                case 2: return b.build(.binary, Node(name: "n", opType: "Mul", inputs: [x, b.weight([shape[1], 1, 1])], outputs: ["y"]))
+                case 3: return b.build(.binary, Node(name: "n", opType: "Add", inputs: [x, b.weight([shape[1], 1, 1])], outputs: ["y"]))
+                case 4: return b.build(.binary, Node(name: "n", opType: "Sum", inputs: [x, b.activation(shape), b.activation(shape)], outputs: ["y"]))
+                default: return b.build(.binary, Node(name: "n", opType: "Div", inputs: [x, b.weight([])], outputs: ["y"]))
+                }
+            })
+        }
+
+        // MARK: Copies, transposes, resizing and reshapes.
+        for index in 0..<count(20) {
+            let shape = elements(&random)
+            guard shape.reduce(1, *) <= elementCap / 2, shape[1] >= 8 else { continue }
+            specs.append(LayerSpec(kind: .copy) {
+                let b = CaseBuilder()
+                let x = b.activation(shape)
+                switch index % 5 {
+                case 0, 1:
+                    let parts = [x] + (0..<(index % 2 == 0 ? 1 : 3)).map { _ in b.activation(shape) }
+                    return b.build(.copy, Node(name: "n", opType: "Concat", inputs: parts, outputs: ["y"], attributes: [.int("axis", 1)]))
+                case 2:
+                    let half = shape[1] / 2
+                    return b.build(.copy, Node(name: "n", opType: "Slice", inputs: [x, b.ints([0]), b.ints([half]), b.ints([1])], outputs: ["y"]))
+                case 3:
+                    return b.build(.copy, Node(name: "n", opType: "Split", inputs: [x], outputs: ["y", "z"], attributes: [.int("axis", 1)]))
+                default:
+                    return b.build(.copy, Node(name: "n", opType: "Pad", inputs: [x, b.ints([0, 0, 1, 1, 0, 0, 1, 1])], outputs: ["y"]))
+                }
+            })
+        }
+        for _ in 0..<count(12) {
+            let groups = random.pick([2, 3, 4, 8]), perGroup = random.pick([8, 30, 60, 120])
+            let size = random.pick([7, 14, 28, 56])
+            guard groups * perGroup * size * size <= elementCap else { continue }
+            let shuffle = random.pick([true, true, false])
+            specs.append(LayerSpec(kind: .transpose) {
+                let b = CaseBuilder()
+                if shuffle {
+                    let x = b.activation([1, groups, perGroup, size, size])
+                    return b.build(.transpose, Node(name: "n", opType: "Transpose", inputs: [x], outputs: ["y"], attributes: [.ints("perm", [0, 2, 1, 3, 4])]))
+                }
+                let x = b.activation([1, groups * perGroup, size, size])
+                return b.build(.transpose, Node(name: "n", opType: "Transpose", inputs: [x], outputs: ["y"], attributes: [.ints("perm", [0, 2, 3, 1])]))
+            })
+        }
+        for index in 0..<count(8) {
+            let channels = random.pick([8, 16, 64, 128]), size = random.pick([7, 14, 28, 56])
+            let mode = index % 2 == 0 ? "nearest" : "linear"
+            specs.append(LayerSpec(kind: .resize) {
+                let b = CaseBuilder()
+                let x = b.activation([1, channels, size, size])
+                let scales = b.floats([1, 1, 2, 2])
+                return b.build(.resize, Node(name: "n", opType: "Resize", inputs: [x, "", scales], outputs: ["y"], attributes: [.string("mode", mode)]))
+            })
+        }
+        for index in 0..<count(10) {
+            let shape = elements(&random)
+            specs.append(LayerSpec(kind: .reshape) {
+                let b = CaseBuilder()
+                let x = b.activation(shape)
+                switch index % 4 {
+                case 0: return b.build(.reshape, Node(name: "n", opType: "Reshape", inputs: [x, b.ints([1, -1])], outputs: ["y"]))
+                case 1: return b.build(.reshape, Node(name: "n", opType: "Flatten", inputs: [x], outputs: ["y"]))
+                case 2: return b.build(.reshape, Node(name: "n", opType: "Unsqueeze", inputs: [x, b.ints([0])], outputs: ["y"]))
+                default: return b.build(.reshape, Node(name: "n", opType: "Dropout", inputs: [x], outputs: ["y"]))
+                }
+            })
+        }
+        return specs
+    }
+}
+
+// MARK: - Configurations
+
+struct ConvConfig {
+    var cin, cout, size, kernel, stride: Int
+    var group = 1
+
+    var output: Int { (size + 2 * (kernel / 2) - kernel) / stride + 1 }
+    var macs: Double { Double(cout) * Double(output * output) * Double(cin / group * kernel * kernel) }
+
+    func build() -> LayerCase {
+        let b = CaseBuilder()
+        let x = b.activation([1, cin, size, size])
+        let w = b.weight([cout, cin / group, kernel, kernel])
+        let pad = kernel / 2
+        return b.build(.conv, Node(name: "n", opType: "Conv", inputs: [x, w, b.weight([cout])], outputs: ["y"], attributes: [
+            .ints("kernel_shape", [kernel, kernel]), .ints("strides", [stride, stride]),
+            .ints("pads", [pad, pad, pad, pad]), .int("group", group)]))
+    }
+}
+
+struct GemmConfig {
+    var m, k, n: Int
+    var transB: Bool
+    var matMul = false
+
+    func build() -> LayerCase {
+        let b = CaseBuilder()
+        let a = b.activation([m, k])
+        if matMul {
+            return b.build(.gemm, Node(name: "n", opType: "MatMul", inputs: [a, b.weight([k, n])], outputs: ["y"]))
+        }
+        let w = b.weight(transB ? [n, k] : [k, n])
+        return b.build(.gemm, Node(name: "n", opType: "Gemm", inputs: [a, w, b.weight([n])], outputs: ["y"],
+                                   attributes: [.int("transB", transB ? 1 : 0)]))
+    }
+}
+
+/// Builds a one-node graph with deterministic pseudo-random data. A class, so
+/// that inputs added while writing the node's argument list are all seen by `build`.
+final class CaseBuilder {
+    private var inputs: [ValueInfo] = []
+    private var feeds: [String: Tensor] = [:]
+    private var initializers: [Initializer] = []
+    private var random = SplitMix64(seed: 7)
+
+    /// A runtime input of uniform values in [-1, 1).
+    func activation(_ shape: [Int]) -> String {
+        let name = "x\(inputs.count)"
+        inputs.append(ValueInfo(name: name, dtype: .float, dims: shape.map { .fixed($0) }))
+        feeds[name] = filled(shape, low: -1, high: 1)
+        return name
+    }
+
+    /// A runtime input of values in [0.5, 1.5), for ops defined on positives.
+    func positiveActivation(_ shape: [Int]) -> String {
+        let name = "x\(inputs.count)"
+        inputs.append(ValueInfo(name: name, dtype: .float, dims: shape.map { .fixed($0) }))
+        feeds[name] = filled(shape, low: 0.5, high: 1.5)
+        return name
+    }
+
+    /// A float32 initializer of small values, as trained weights are.
+    func weight(_ shape: [Int]) -> String {
+        add(filled(shape, low: -0.05, high: 0.05))
+    }
+
+    /// A float32 initializer in [0.5, 1.5) (variances).
+    func positiveWeight(_ shape: [Int]) -> String {
+        add(filled(shape, low: 0.5, high: 1.5))
+    }
+
+    func ints(_ values: [Int]) -> String {
+        add(Tensor([values.count], int64s: values.map { Int64($0) }))
+    }
+
+    func floats(_ values: [Float]) -> String {
+        add(Tensor([values.count], floats: values))
+    }
+
+    private func add(_ tensor: Tensor) -> String {
+        let name = "w\(initializers.count)"
+        initializers.append(Initializer(name: name, tensor: tensor))
+        return name
+    }
+
+    private func filled(_ shape: [Int], low: Float, high: Float) -> Tensor {
+        let tensor = Tensor.uninitialized(.float, Shape(shape))
+        var state = random.next()
+        tensor.withUnsafeMutableBufferPointer(as: Float.self) { buffer in
+            for i in buffer.indices {
+                // A 32-bit LCG is plenty for timing data and fast for 100 M weights.
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                buffer[i] = low + (high - low) * Float(state >> 40) / Float(1 << 24)
+            }
+        }
+        return tensor
+    }
+
+    func build(_ kind: OpKind, _ node: Node, opset: Int = 13) -> LayerCase {
+        let outputs = node.outputs.map { ValueInfo(name: $0, dtype: nil, dims: nil) }
+        var model = ModelInfo(irVersion: 8, opsets: [OperatorSet(domain: "", version: opset)])
+        model.producerName = "cleave profile"
+        let graph = Graph(model: model, name: "\(kind.rawValue)_case", inputs: inputs, outputs: outputs,
+                          initializers: initializers, nodes: [node])
+        return LayerCase(kind: kind, graph: graph, feeds: feeds)
+    }
+}
+
+extension Attribute {
+    static func int(_ name: String, _ value: Int) -> Attribute { Attribute(name: name, value: .int(value)) }
+    static func ints(_ name: String, _ value: [Int]) -> Attribute { Attribute(name: name, value: .ints(value)) }
+    static func float(_ name: String, _ value: Float) -> Attribute { Attribute(name: name, value: .float(value)) }
+    static func string(_ name: String, _ value: String) -> Attribute { Attribute(name: name, value: .string(Array(value.utf8))) }
+}
+
+/// SplitMix64 (Steele, Lea, Flood, "Fast splittable pseudorandom number
+/// generators", OOPSLA 2014): small, seedable, good enough to pick sweep points.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func pick<T>(_ choices: [T]) -> T {
+        choices[Int(next() % UInt64(choices.count))]
+    }
+}

@@ -1,0 +1,229 @@
+import CleaveIR
+import CleaveRuntime
+import XCTest
+
+/// Concat, Split, Slice, Gather, Transpose, Expand, Pad, the reshaping ops
+/// and the constant-producing ops, in each opset's attribute/input form.
+final class DataMovementTests: XCTestCase {
+    let grid = iota([2, 3])  // [[0, 1, 2], [3, 4, 5]]
+
+    func testConcatAlongAnyAxis() throws {
+        let a = iota([2, 2]), b = floats([2, 1], [9, 8])
+        XCTAssertEqual(try runNode1("Concat", opset: 11, [a, b], [attribute("axis", -1)]).floats, [0, 1, 9, 2, 3, 8])
+        let rows = try runNode1("Concat", opset: 7, [a, floats([1, 2], [7, 7]), floats([0, 2], [])], [attribute("axis", 0)])
+        XCTAssertEqual(rows.shape, [3, 2])
+        XCTAssertEqual(rows.floats, [0, 1, 2, 3, 7, 7])
+        XCTAssertEqual(try runNode1("Concat", opset: 13, [int64s([1, 2]), int64s([3])], [attribute("axis", 0)]).int64s, [1, 2, 3])
+        assertBadInput("cannot be joined") { _ = try runNode1("Concat", opset: 13, [a, iota([3, 3])], [attribute("axis", 1)]) }
+    }
+
+    func testSplitForms() throws {
+        let input = iota([2, 6])
+        let attributeForm = try runNode("Split", opset: 11, [input], [attribute("axis", 1), attribute("split", [1, 2, 3])], outputs: 3)
+        XCTAssertEqual(attributeForm.map(\.shape), [[2, 1], [2, 2], [2, 3]])
+        XCTAssertEqual(attributeForm[1].floats, [1, 2, 7, 8])
+        let inputForm = try runNode("Split", opset: 13, [input, int64s([4, 2])], [attribute("axis", -1)], outputs: 2)
+        XCTAssertEqual(inputForm[1].floats, [4, 5, 10, 11])
+        let equal = try runNode("Split", opset: 13, [input], [attribute("axis", 1)], outputs: 3)
+        XCTAssertEqual(equal[2].floats, [4, 5, 10, 11])
+        let uneven = try runNode("Split", opset: 18, [iota([5])], [attribute("num_outputs", 3)], outputs: 3)
+        XCTAssertEqual(uneven.map(\.floats), [[0, 1], [2, 3], [4]])
+        assertBadInput("do not add up") {
+            _ = try runNode("Split", opset: 13, [input, int64s([4, 1])], [attribute("axis", 1)], outputs: 2)
+        }
+        assertBadInput("equal parts") { _ = try runNode("Split", opset: 13, [input], [attribute("axis", 1)], outputs: 4) }
+    }
+
+    func testSliceForms() throws {
+        let input = iota([3, 4])
+        let old = try runNode1("Slice", opset: 9, [input], [attribute("starts", [1, 0]), attribute("ends", [3, 2]), attribute("axes", [0, 1])])
+        XCTAssertEqual(old.shape, [2, 2])
+        XCTAssertEqual(old.floats, [4, 5, 8, 9])
+        let noAxes = try runNode1("Slice", opset: 9, [input], [attribute("starts", [0, -3]), attribute("ends", [1, 1000])])
+        XCTAssertEqual(noAxes.floats, [1, 2, 3])
+        let reversed = try runNode1("Slice", opset: 13, [input, int64s([-1, 3]), int64s([Int(Int64.min), 0]), int64s([0, 1]), int64s([-2, -2])])
+        XCTAssertEqual(reversed.shape, [2, 2])
+        XCTAssertEqual(reversed.floats, [11, 9, 3, 1])
+        let clamped = try runNode1("Slice", opset: 13, [input, int64s([-100]), int64s([Int(Int64.max)]), int64s([-1]), int64s([3])])
+        XCTAssertEqual(clamped.floats, [0, 3, 4, 7, 8, 11])
+        XCTAssertEqual(try runNode1("Slice", opset: 10, [input, int64s([3]), int64s([1]), int64s([1])]).shape, [3, 0])
+        assertBadInput("steps must not be 0") {
+            _ = try runNode1("Slice", opset: 13, [input, int64s([0]), int64s([1]), int64s([0]), int64s([0])])
+        }
+    }
+
+    /// Extreme values from a file end in a result or a badInput, never a trap.
+    func testExtremeArgumentsDoNotTrap() throws {
+        let input = iota([3, 4])
+        let big = Int(Int64.max), small = Int(Int64.min)
+        XCTAssertEqual(try runNode1("Slice", opset: 13, [input, int64s([0]), int64s([big]), int64s([1]), int64s([big])]).floats, [0, 4, 8])
+        XCTAssertEqual(try runNode1("Slice", opset: 13, [input, int64s([-1]), int64s([small]), int64s([1]), int64s([small])]).floats, [3, 7, 11])
+        assertBadInput("do not fit dim") { _ = try runNode1("Pad", opset: 13, [input, int64s([0, big, 0, big])]) }
+        assertBadInput("more than cleave allocates") { _ = try runNode1("Pad", opset: 13, [input, int64s([0, 1 << 40, 0, 0])]) }
+        assertBadInput("do not add up") {
+            _ = try runNode("Split", opset: 13, [input, int64s([big, big])], [attribute("axis", 1)], outputs: 2)
+        }
+        assertBadInput("more than cleave allocates") { _ = try runNode1("Expand", opset: 13, [input, int64s([1 << 40, 1, 1])]) }
+        let empty = try runNode1("Resize", opset: 13, [iota([1, 1, 2, 2]), nil, nil, int64s([1, 0, 1 << 40, 4])])
+        XCTAssertEqual(empty.shape, [1, 0, 1 << 40, 4])
+        assertBadInput("too large") { _ = try runNode1("Resize", opset: 13, [iota([1, 1, 2, 2]), nil, floats([4], [1, 1, 1e30, 1])]) }
+    }
+
+    func testGatherOnAnyAxisWithNegativeIndices() throws {
+        XCTAssertEqual(try runNode1("Gather", opset: 13, [grid, int64s([-1, 0])], [attribute("axis", 1)]).floats, [2, 0, 5, 3])
+        let matrix = try runNode1("Gather", opset: 13, [grid, Tensor(.int32, [2, 2], [Int32(1), 0, 1, 1])])
+        XCTAssertEqual(matrix.shape, [2, 2, 3])
+        XCTAssertEqual(matrix.floats, [3, 4, 5, 0, 1, 2, 3, 4, 5, 3, 4, 5])
+        let scalar = try runNode1("Gather", opset: 13, [grid, int64Scalar(1)], [attribute("axis", 1)])
+        XCTAssertEqual(scalar.shape, [2])
+        XCTAssertEqual(scalar.floats, [1, 4])
+        XCTAssertEqual(try runNode1("Gather", opset: 13, [int64s([10, 20, 30]), int64s([2, -3])]).int64s, [30, 10])
+        assertBadInput("index 3 is out of range") { _ = try runNode1("Gather", opset: 13, [grid, int64s([3])], [attribute("axis", 1)]) }
+    }
+
+    func testTranspose() throws {
+        let reversed = try runNode1("Transpose", opset: 7, [grid])
+        XCTAssertEqual(reversed.shape, [3, 2])
+        XCTAssertEqual(reversed.floats, [0, 3, 1, 4, 2, 5])
+        let nchw = iota([1, 2, 2, 3])
+        let nhwc = try runNode1("Transpose", opset: 13, [nchw], [attribute("perm", [0, 2, 3, 1])])
+        XCTAssertEqual(nhwc.shape, [1, 2, 3, 2])
+        XCTAssertEqual(nhwc.floats, [0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11])
+        let bytes = Tensor(.uint8, [2, 3], [UInt8(1), 2, 3, 4, 5, 6])
+        XCTAssertEqual(try runNode1("Transpose", opset: 13, [bytes], [attribute("perm", [1, 0])]).elements(as: UInt8.self), [1, 4, 2, 5, 3, 6])
+        assertBadInput("not a permutation") { _ = try runNode1("Transpose", opset: 13, [grid], [attribute("perm", [0, 0])]) }
+    }
+
+    /// Every permutation of two odd-sized shapes against a naive reference:
+    /// covers the tiled path (tiles cut at the edges) and the row path, for
+    /// 1-, 2-, 4- and 8-byte elements.
+    func testTransposeMatchesNaiveReference() throws {
+        for dims in [[3, 17, 19], [2, 5, 33, 6]] {
+            let shape = Shape(dims)
+            let values = (0..<shape.elementCount).map { Int64($0) }
+            for perm in permutations(Array(0..<dims.count)) {
+                let outShape = Shape(perm.map { dims[$0] })
+                let inStrides = shape.strides, outStrides = outShape.strides
+                var expected = [Int64](repeating: 0, count: values.count)
+                for flat in 0..<values.count {
+                    var rest = flat, source = 0
+                    for axis in 0..<dims.count {
+                        let index = rest / outStrides[axis]
+                        rest %= outStrides[axis]
+                        source += index * inStrides[perm[axis]]
+                    }
+                    expected[flat] = values[source]
+                }
+                let wide = try runNode1("Transpose", opset: 13, [Tensor(shape, int64s: values)], [attribute("perm", perm)])
+                XCTAssertEqual(wide.int64s, expected, "\(dims) \(perm)")
+                let bytes = Tensor(.uint8, shape, values.map { UInt8(truncatingIfNeeded: $0) })
+                let narrow = try runNode1("Transpose", opset: 13, [bytes], [attribute("perm", perm)])
+                XCTAssertEqual(narrow.elements(as: UInt8.self), expected.map { UInt8(truncatingIfNeeded: $0) }, "\(dims) \(perm) uint8")
+                let halves = Tensor(.float16, shape, values.map { Float16(Float($0 % 2048)) })
+                let half = try runNode1("Transpose", opset: 13, [halves], [attribute("perm", perm)])
+                XCTAssertEqual(half.elements(as: Float16.self), expected.map { Float16(Float($0 % 2048)) }, "\(dims) \(perm) float16")
+                let singles = try runNode1("Transpose", opset: 13, [Tensor(shape, floats: values.map(Float.init))], [attribute("perm", perm)])
+                XCTAssertEqual(singles.floats, expected.map(Float.init), "\(dims) \(perm) float32")
+            }
+        }
+    }
+
+    func testExpandBroadcastsBothWays() throws {
+        let column = floats([3, 1], [1, 2, 3])
+        let expanded = try runNode1("Expand", opset: 8, [column, int64s([2, 1, 2])])
+        XCTAssertEqual(expanded.shape, [2, 3, 2])
+        XCTAssertEqual(expanded.floats, [1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3])
+        // A 1 in the shape keeps the input's dim.
+        XCTAssertEqual(try runNode1("Expand", opset: 13, [grid, int64s([1, 1])]).shape, [2, 3])
+        assertBadInput("cannot be broadcast") { _ = try runNode1("Expand", opset: 13, [grid, int64s([4])]) }
+    }
+
+    func testPadForms() throws {
+        let input = floats([2, 2], [1, 2, 3, 4])
+        let old = try runNode1("Pad", opset: 7, [input], [attribute("pads", [0, 1, 1, 0]), attribute("value", Float(9))])
+        XCTAssertEqual(old.shape, [3, 3])
+        XCTAssertEqual(old.floats, [9, 1, 2, 9, 3, 4, 9, 9, 9])
+        let row = floats([1, 3], [1, 2, 3])
+        let pads = int64s([0, 2, 0, 2])
+        XCTAssertEqual(try runNode1("Pad", opset: 11, [row, pads], [attribute("mode", "reflect")]).floats, [3, 2, 1, 2, 3, 2, 1])
+        XCTAssertEqual(try runNode1("Pad", opset: 11, [row, pads], [attribute("mode", "edge")]).floats, [1, 1, 1, 2, 3, 3, 3])
+        XCTAssertEqual(try runNode1("Pad", opset: 19, [row, pads], [attribute("mode", "wrap")]).floats, [2, 3, 1, 2, 3, 1, 2])
+        XCTAssertEqual(try runNode1("Pad", opset: 11, [row, pads, floatScalar(-1)]).floats, [-1, -1, 1, 2, 3, -1, -1])
+        let cropped = try runNode1("Pad", opset: 11, [iota([3, 3]), int64s([-1, 1, 0, -1])])
+        XCTAssertEqual(cropped.shape, [2, 3])
+        XCTAssertEqual(cropped.floats, [0, 3, 4, 0, 6, 7])
+        let axes = try runNode1("Pad", opset: 18, [input, int64s([1, 0]), floatScalar(5), int64s([-1])])
+        XCTAssertEqual(axes.floats, [5, 1, 2, 5, 3, 4])
+        XCTAssertEqual(try runNode1("Pad", opset: 13, [int64s([1, 2]), int64s([1, 1]), int64Scalar(7)]).int64s, [7, 1, 2, 7])
+        assertBadInput("pads has 2 values, expected 4") { _ = try runNode1("Pad", opset: 11, [input, int64s([1, 1])]) }
+    }
+
+    /// Reshape-family ops return the input's storage under a new shape.
+    func testReshapesDoNotCopy() throws {
+        let input = iota([2, 3, 4])
+        let checks: [(String, Int, [Tensor?], [Attribute], Shape)] = [
+            ("Reshape", 7, [input, int64s([0, -1])], [], [2, 12]),
+            ("Reshape", 14, [input, int64s([4, 0, 2])], [], [4, 3, 2]),
+            ("Flatten", 9, [input], [attribute("axis", 0)], [1, 24]),
+            ("Flatten", 11, [input], [attribute("axis", -1)], [6, 4]),
+            ("Flatten", 13, [input], [], [2, 12]),
+            ("Unsqueeze", 11, [input], [attribute("axes", [0, 4])], [1, 2, 3, 4, 1]),
+            ("Unsqueeze", 13, [input, int64s([-1, 1])], [], [2, 1, 3, 4, 1]),
+            ("Identity", 13, [input], [], [2, 3, 4]),
+        ]
+        for (op, opset, inputs, attributes, shape) in checks {
+            let output = try runNode1(op, opset: opset, inputs, attributes)
+            XCTAssertEqual(output.shape, shape, op)
+            XCTAssertTrue(output.storage === input.storage, "\(op) copied its input")
+        }
+        let ones = iota([1, 3, 1, 2])
+        XCTAssertEqual(try runNode1("Squeeze", opset: 11, [ones], [attribute("axes", [0, -2])]).shape, [3, 2])
+        XCTAssertEqual(try runNode1("Squeeze", opset: 11, [ones]).shape, [3, 2])
+        XCTAssertEqual(try runNode1("Squeeze", opset: 13, [ones, int64s([2])]).shape, [1, 3, 2])
+        XCTAssertEqual(try runNode1("Squeeze", opset: 13, [ones, int64s([])]).shape, [3, 2])
+        XCTAssertTrue(try runNode1("Squeeze", opset: 13, [ones]).storage === ones.storage)
+        let empty = Tensor(zeros: .float, [0, 3])
+        XCTAssertEqual(try runNode1("Reshape", opset: 14, [empty, int64s([3, 0])], [attribute("allowzero", 1)]).shape, [3, 0])
+        assertBadInput("holds 10 elements") { _ = try runNode1("Reshape", opset: 13, [input, int64s([2, 5])]) }
+        assertBadInput("more than one -1") { _ = try runNode1("Reshape", opset: 13, [input, int64s([-1, -1])]) }
+        assertBadInput("cannot squeeze axis 1") { _ = try runNode1("Squeeze", opset: 13, [ones, int64s([1])]) }
+    }
+
+    func testShapeConstantsAndDropout() throws {
+        let input = iota([2, 3, 4, 5])
+        XCTAssertEqual(try runNode1("Shape", opset: 13, [input]).int64s, [2, 3, 4, 5])
+        XCTAssertEqual(try runNode1("Shape", opset: 15, [input], [attribute("start", 1), attribute("end", -1)]).int64s, [3, 4])
+        XCTAssertEqual(try runNode1("Shape", opset: 15, [input], [attribute("start", -10), attribute("end", 10)]).int64s, [2, 3, 4, 5])
+        XCTAssertEqual(try runNode1("Shape", opset: 15, [input], [attribute("start", 3), attribute("end", 1)]).shape, [0])
+        let zeros = try runNode1("ConstantOfShape", opset: 9, [int64s([2, 2])])
+        XCTAssertEqual(zeros.dtype, .float)
+        XCTAssertEqual(zeros.floats, [0, 0, 0, 0])
+        let sevens = try runNode1("ConstantOfShape", opset: 9, [int64s([3])], [attribute("value", Tensor([1], int64s: [7]))])
+        XCTAssertEqual(sevens.int64s, [7, 7, 7])
+        XCTAssertEqual(try runNode1("ConstantOfShape", opset: 9, [int64s([])]).shape, [])
+        assertBadInput("negative dim") { _ = try runNode1("ConstantOfShape", opset: 9, [int64s([-1])]) }
+        let constant = try runNode1("Constant", opset: 13, [], [Attribute(name: "value_floats", value: .floats([1, 2]))])
+        XCTAssertEqual(constant.floats, [1, 2])
+        let small = iota([2])
+        let opset7 = try runNode("Dropout", opset: 7, [small], [attribute("ratio", Float(0.3))], outputs: 2)
+        XCTAssertTrue(opset7[0].storage === small.storage)
+        XCTAssertEqual(opset7[1].floats, [0, 0])  // ONNX Runtime's mask before opset 12
+        let opset12 = try runNode("Dropout", opset: 12, [small, floatScalar(0.2)], outputs: 2)
+        XCTAssertEqual(opset12[1].elements(as: Bool.self), [true, true])
+        let training = Tensor(.bool, [], [true])
+        XCTAssertEqual(try runNode1("Dropout", opset: 13, [small, floatScalar(0), training]).floats, [0, 1])
+        assertBadInput("random dropout is not supported") {
+            _ = try runNode1("Dropout", opset: 13, [small, floatScalar(0.5), training])
+        }
+    }
+}
+
+/// All orderings of `items`.
+func permutations(_ items: [Int]) -> [[Int]] {
+    guard items.count > 1 else { return [items] }
+    return items.indices.flatMap { i -> [[Int]] in
+        var rest = items
+        let first = rest.remove(at: i)
+        return permutations(rest).map { [first] + $0 }
+    }
+}

@@ -1,0 +1,311 @@
+import CleaveIR
+@testable import CleaveRuntime
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Element-wise, broadcasting, cast, quantisation, softmax and reduction
+/// kernels. Expected values are NumPy's (float64, rounded) or ONNX Runtime's.
+final class ElementwiseTests: XCTestCase {
+    let x = floats([5], [-2, -0.5, 0, 0.5, 2])
+
+    // MARK: FastMath
+
+    /// FastMath.exp against Glibc's double exp over the whole clamped range:
+    /// within 3 ulp, i.e. relative error below 3.6e-7.
+    func testFastExpIsWithinThreeUlps() {
+        var worst = 0.0
+        var v: Float = -87
+        while v < 88 {
+            let exact = Glibc.exp(Double(v))
+            worst = Swift.max(worst, abs(Double(FastMath.exp(v)) - exact) / exact)
+            v += 0.00731
+        }
+        XCTAssertLessThan(worst, 3.6e-7)
+    }
+
+    /// Sigmoid and tanh stay within 1e-6 absolute of libm (double) and keep
+    /// relative accuracy near 0, where tanh(x) ≈ x.
+    func testSigmoidAndTanhAgainstLibm() {
+        var v: Float = -40
+        while v < 40 {
+            XCTAssertEqual(Double(FastMath.sigmoid(v)), 1 / (1 + Glibc.exp(-Double(v))), accuracy: 1e-6, "sigmoid(\(v))")
+            XCTAssertEqual(Double(FastMath.tanh(v)), Glibc.tanh(Double(v)), accuracy: 1e-6, "tanh(\(v))")
+            v += 0.0173
+        }
+        for small: Float in [1e-6, -3e-4, 0.01, 0.1, -0.124, 0.126] {
+            XCTAssertEqual(Double(FastMath.tanh(small)), Glibc.tanh(Double(small)), accuracy: abs(Double(small)) * 1e-5)
+        }
+        XCTAssertEqual(FastMath.sigmoid(-100), 0, accuracy: 1e-30)
+        XCTAssertEqual(FastMath.sigmoid(100), 1)
+    }
+
+    /// FastMath.erf against Glibc's double erf: within 5e-7 relative (or
+    /// 1e-12 absolute where erf is tiny) from −6 to 6.
+    func testErfAgainstLibm() {
+        var worst = 0.0
+        var v: Float = -6
+        while v < 6 {
+            let exact = Glibc.erf(Double(v))
+            worst = Swift.max(worst, abs(Double(FastMath.erf(v)) - exact) / Swift.max(abs(exact), 1e-6))
+            v += 0.000_913
+        }
+        XCTAssertLessThan(worst, 5e-7)
+        XCTAssertEqual(FastMath.erf(1e-20), 1.128379e-20, accuracy: 1e-26)
+        XCTAssertEqual(FastMath.erf(30), 1)
+        XCTAssertEqual(FastMath.erf(-30), -1)
+    }
+
+    // MARK: Activations
+
+    func testActivationsGiveNumPyValues() throws {
+        let cases: [(String, [Attribute], [Float])] = [
+            ("Relu", [], [0, 0, 0, 0.5, 2]),
+            ("LeakyRelu", [attribute("alpha", Float(0.1))], [-0.2, -0.05, 0, 0.5, 2]),
+            ("LeakyRelu", [], [-0.02, -0.005, 0, 0.5, 2]),
+            ("Elu", [], [-0.8646647, -0.3934693, 0, 0.5, 2]),
+            ("Elu", [attribute("alpha", Float(2))], [-1.7293294, -0.7869387, 0, 0.5, 2]),
+            ("Sigmoid", [], [0.1192029, 0.3775407, 0.5, 0.6224593, 0.8807971]),
+            ("HardSigmoid", [], [0.1, 0.4, 0.5, 0.6, 0.9]),
+            ("HardSigmoid", [attribute("alpha", Float(0.5)), attribute("beta", Float(0.25))], [0, 0, 0.25, 0.5, 1]),
+            ("HardSwish", [], [-0.3333333, -0.2083333, 0, 0.2916667, 1.6666667]),
+            ("Tanh", [], [-0.9640276, -0.4621172, 0, 0.4621172, 0.9640276]),
+            ("Erf", [], [-0.9953223, -0.5204999, 0, 0.5204999, 0.9953223]),
+            ("Exp", [], [0.1353353, 0.6065307, 1, 1.6487213, 7.3890561]),
+            ("Neg", [], [2, 0.5, 0, -0.5, -2]),
+            ("Abs", [], [2, 0.5, 0, 0.5, 2]),
+        ]
+        for (op, attributes, expected) in cases {
+            assertClose(try runNode1(op, opset: 14, [x], attributes), floats([5], expected), op)
+        }
+        let positive = floats([3], [0.25, 1, 4])
+        assertClose(try runNode1("Sqrt", opset: 13, [positive]), floats([3], [0.5, 1, 2]), "Sqrt")
+        assertClose(try runNode1("Log", opset: 13, [positive]), floats([3], [-1.3862944, 0, 1.3862944]), "Log")
+    }
+
+    func testIntegerUnaryOps() throws {
+        let values = Tensor([4], int64s: [-5, 0, 7, Int64.min])
+        XCTAssertEqual(try runNode1("Neg", opset: 13, [values]).int64s, [5, 0, -7, Int64.min])
+        XCTAssertEqual(try runNode1("Abs", opset: 13, [values]).int64s, [5, 0, 7, Int64.min])
+        XCTAssertEqual(try runNode1("Relu", opset: 14, [Tensor(.int32, [3], [Int32(-2), 0, 3])]).elements(as: Int32.self), [0, 0, 3])
+        assertBadInput("must be float32") { _ = try runNode1("Sigmoid", opset: 13, [Tensor([2], int64s: [1, 2])]) }
+    }
+
+    /// Large inputs are split across threads; the result must not depend on that.
+    func testLargeInputsSplitAcrossThreads() throws {
+        let count = 300_000
+        let input = Tensor([count], floats: (0..<count).map { Float($0 % 1000) / 100 - 5 })
+        let one = try runNode("Sigmoid", opset: 13, [input], threads: 1)[0]
+        let four = try runNode("Sigmoid", opset: 13, [input], threads: 4)[0]
+        XCTAssertEqual(one.floats, four.floats)
+        let sum = try runNode("Add", opset: 14, [input, floats([1], [1])], threads: 4)[0].floats
+        XCTAssertEqual(sum[count - 1], input.floats[count - 1] + 1)
+    }
+
+    // MARK: Clip
+
+    func testClipAttributeAndInputForms() throws {
+        let values = floats([5], [-3, -1, 0, 1, 3])
+        let attributes = [attribute("min", Float(-1.5)), attribute("max", Float(0.5))]
+        XCTAssertEqual(try runNode1("Clip", opset: 7, [values], attributes).floats, [-1.5, -1, 0, 0.5, 0.5])
+        XCTAssertEqual(try runNode1("Clip", opset: 7, [values]).floats, [-3, -1, 0, 1, 3])
+        XCTAssertEqual(try runNode1("Clip", opset: 11, [values, floatScalar(-1.5), floatScalar(0.5)]).floats, [-1.5, -1, 0, 0.5, 0.5])
+        XCTAssertEqual(try runNode1("Clip", opset: 11, [values, nil, floatScalar(0.5)]).floats, [-3, -1, 0, 0.5, 0.5])
+        XCTAssertEqual(try runNode1("Clip", opset: 11, [values, floatScalar(-1.5)]).floats, [-1.5, -1, 0, 1, 3])
+        // min > max: everything becomes max (ONNX spec).
+        XCTAssertEqual(try runNode1("Clip", opset: 13, [values, floatScalar(2), floatScalar(1)]).floats, [1, 1, 1, 1, 1])
+        let bytes = Tensor(.int8, [4], [Int8(-100), -5, 7, 120])
+        let low = Tensor(.int8, [], [Int8(-6)]), high = Tensor(.int8, [], [Int8(8)])
+        XCTAssertEqual(try runNode1("Clip", opset: 13, [bytes, low, high]).elements(as: Int8.self), [-6, -5, 7, 8])
+        assertBadInput("min must be one float32 value") {
+            _ = try runNode1("Clip", opset: 13, [values, floats([2], [0, 1])])
+        }
+    }
+
+    // MARK: Binary and variadic
+
+    /// Broadcasting against a naive reference over several shape pairs,
+    /// covering same-shape, scalar, per-channel, row and outer-product layouts.
+    func testBroadcastingMatchesNaiveReference() throws {
+        let pairs: [(Shape, Shape)] = [
+            ([2, 3, 4], [2, 3, 4]), ([2, 3, 4], []), ([], [2, 3]), ([2, 3, 4, 5], [1, 3, 1, 1]),
+            ([2, 3, 1], [1, 4]), ([3, 1, 5], [3, 4, 1]), ([2, 1, 4, 1], [2, 3, 1, 5]), ([4], [3, 1]),
+        ]
+        for (sa, sb) in pairs {
+            let a = Tensor(sa, floats: (0..<sa.elementCount).map { Float($0) * 0.5 - 3 })
+            let b = Tensor(sb, floats: (0..<sb.elementCount).map { Float($0) + 1 })
+            let shape = try broadcast(sa, sb)
+            for (op, f) in [("Add", { (p: Float, q: Float) in p + q }), ("Sub", { $0 - $1 }), ("Mul", { $0 * $1 }),
+                            ("Div", { $0 / $1 })] as [(String, (Float, Float) -> Float)] {
+                let expected = Tensor(shape, floats: naiveBroadcast(a, b, shape, f))
+                assertClose(try runNode1(op, opset: 14, [a, b]), expected, "\(op) \(sa) \(sb)")
+            }
+        }
+        assertBadInput("cannot be broadcast") { _ = try runNode1("Add", opset: 14, [iota([2, 3]), iota([2])]) }
+        assertBadInput("different dtypes") { _ = try runNode1("Add", opset: 14, [iota([2]), Tensor([2], int64s: [1, 2])]) }
+    }
+
+    /// Integer arithmetic truncates toward zero like C and ONNX Runtime and never traps.
+    func testIntegerArithmetic() throws {
+        let a = Tensor([5], int64s: [-7, 7, -7, 7, 9]), b = Tensor([5], int64s: [2, 2, -2, -2, 0])
+        XCTAssertEqual(try runNode1("Div", opset: 14, [a, b]).int64s, [-3, 3, 3, -3, 0])
+        XCTAssertEqual(try runNode1("Add", opset: 14, [a, Tensor([], int64s: [10])]).int64s, [3, 17, 3, 17, 19])
+        XCTAssertEqual(try runNode1("Sub", opset: 14, [Tensor([1], int64s: [Int64.min]), Tensor([1], int64s: [1])]).int64s, [Int64.max])
+        let i32 = Tensor(.int32, [3], [Int32(-7), 7, 3])
+        XCTAssertEqual(try runNode1("Mul", opset: 14, [i32, Tensor(.int32, [], [Int32(3)])]).elements(as: Int32.self), [-21, 21, 9])
+    }
+
+    func testPowForms() throws {
+        let base = floats([3], [2, -3, 0.5])
+        XCTAssertEqual(try runNode1("Pow", opset: 12, [base, int64s([3])]).floats, [8, -27, 0.125])
+        XCTAssertEqual(try runNode1("Pow", opset: 12, [base, floatScalar(2)]).floats, [4, 9, 0.25])
+        assertClose(try runNode1("Pow", opset: 12, [floats([2], [4, 2]), floatScalar(0.5)]), floats([2], [2, 1.4142135]))
+        assertClose(try runNode1("Pow", opset: 7, [floats([2], [4, 8]), floats([2], [-0.5, 1.0 / 3])]), floats([2], [0.5, 2]))
+        let ints = Tensor(.int32, [4], [Int32(2), -3, 4, 2])
+        XCTAssertEqual(try runNode1("Pow", opset: 15, [ints, Tensor(.int32, [4], [Int32(3), 3, 0, -1])]).elements(as: Int32.self), [8, -27, 1, 0])
+        XCTAssertEqual(try runNode1("Pow", opset: 15, [Tensor([2], int64s: [3, 4]), floats([1], [2])]).int64s, [9, 16])
+    }
+
+    func testVariadicOpsFoldWithBroadcasting() throws {
+        let a = floats([3], [1, 2, 3]), b = floats([2, 1], [10, 20]), c = floats([], [100])
+        XCTAssertEqual(try runNode1("Sum", opset: 8, [a, b, c]).floats, [111, 112, 113, 121, 122, 123])
+        assertClose(try runNode1("Mean", opset: 8, [a, b, c]), floats([2, 3], [37, 37.333333, 37.666667, 40.333333, 40.666667, 41]))
+        XCTAssertEqual(try runNode1("Max", opset: 8, [a, floats([2, 1], [2, 0])]).floats, [2, 2, 3, 1, 2, 3])
+        XCTAssertEqual(try runNode1("Min", opset: 13, [Tensor([3], int64s: [1, 5, -3]), Tensor([], int64s: [2])]).int64s, [1, 2, -3])
+        let single = try runNode1("Sum", opset: 13, [a])
+        XCTAssertEqual(single.floats, [1, 2, 3])
+        XCTAssertEqual(try runNode1("Max", opset: 13, [Tensor(.float16, [2], [Float16(1.5), -2]), Tensor(.float16, [1], [Float16(0)])])
+            .elements(as: Float16.self), [1.5, 0])
+    }
+
+    func testPReluPerChannelSlope() throws {
+        let input = floats([1, 2, 2, 1], [-1, 2, -3, 4])
+        let slope = floats([2, 1, 1], [0.5, 0.25])
+        XCTAssertEqual(try runNode1("PRelu", opset: 9, [input, slope]).floats, [-0.5, 2, -0.75, 4])
+        // Opset 6 applied a 1-D slope along dim 1.
+        XCTAssertEqual(try runNode1("PRelu", opset: 6, [input, floats([2], [0.5, 0.25])]).floats, [-0.5, 2, -0.75, 4])
+        assertBadInput("cannot be broadcast") { _ = try runNode1("PRelu", opset: 9, [iota([1, 2, 2, 3]), floats([2], [0.5, 0.25])]) }
+    }
+
+    // MARK: Cast
+
+    func testCastConversions() throws {
+        let mixed = floats([6], [-2.7, -0.4, 0, 2.5, 100.9, .nan])
+        XCTAssertEqual(try runNode1("Cast", opset: 13, [mixed], [attribute("to", 6)]).elements(as: Int32.self), [-2, 0, 0, 2, 100, 0])
+        XCTAssertEqual(try runNode1("Cast", opset: 13, [mixed], [attribute("to", 7)]).int64s, [-2, 0, 0, 2, 100, 0])
+        XCTAssertEqual(try runNode1("Cast", opset: 13, [mixed], [attribute("to", 9)]).elements(as: UInt8.self), [1, 1, 0, 1, 1, 1])
+        // Out of range for uint8: wraps after truncation, as NumPy's astype does.
+        XCTAssertEqual(try runNode1("Cast", opset: 13, [floats([3], [300.7, -1.5, 255])], [attribute("to", 2)]).elements(as: UInt8.self),
+                       [44, 255, 255])
+        let half = try runNode1("Cast", opset: 13, [floats([2], [0.1, 65504])], [attribute("to", 10)])
+        XCTAssertEqual(half.elements(as: Float16.self), [0.099975586, 65504])
+        XCTAssertEqual(try runNode1("Cast", opset: 13, [half], [attribute("to", 11)]).elements(as: Double.self), [0.0999755859375, 65504])
+        let flags = Tensor(.bool, [3], [true, false, true])
+        XCTAssertEqual(try runNode1("Cast", opset: 13, [flags], [attribute("to", 1)]).floats, [1, 0, 1])
+        XCTAssertEqual(try runNode1("Cast", opset: 13, [Tensor([2], int64s: [-5, 123_456_789])], [attribute("to", 1)]).floats, [-5, 123_456_792])
+        XCTAssertEqual(try runNode1("Cast", opset: 13, [Tensor([2], int64s: [300, -1])], [attribute("to", 3)]).elements(as: Int8.self), [44, -1])
+        assertBadInput("not an ONNX data type") { _ = try runNode1("Cast", opset: 13, [mixed], [attribute("to", 99)]) }
+        assertBadInput("cannot cast float32 to bfloat16") { _ = try runNode1("Cast", opset: 13, [mixed], [attribute("to", 16)]) }
+    }
+
+    // MARK: Quantisation
+
+    func testQuantizeRoundsHalfToEvenAndSaturates() throws {
+        let input = floats([6], [0, 0.25, 0.75, 1.25, -100, 200])
+        let quantized = try runNode1("QuantizeLinear", opset: 10, [input, floatScalar(0.5), Tensor(.uint8, [], [UInt8(10)])])
+        XCTAssertEqual(quantized.dtype, .uint8)
+        XCTAssertEqual(quantized.elements(as: UInt8.self), [10, 10, 12, 12, 0, 255])
+        XCTAssertEqual(try runNode1("QuantizeLinear", opset: 10, [input, floatScalar(0.5)]).elements(as: UInt8.self), [0, 0, 2, 2, 0, 255])
+        let signed = try runNode1("QuantizeLinear", opset: 13, [input, floatScalar(1), Tensor(.int8, [], [Int8(0)])])
+        XCTAssertEqual(signed.elements(as: Int8.self), [0, 0, 1, 1, -100, 127])
+    }
+
+    func testQuantizeAndDequantizePerAxis() throws {
+        let input = floats([2, 3], [1, 1, 1, -2, -2, -2])
+        let scales = floats([3], [0.5, 1, 2])
+        let zeros = Tensor(.int8, [3], [Int8(0), 5, -5])
+        let q = try runNode1("QuantizeLinear", opset: 13, [input, scales, zeros], [attribute("axis", 1)])
+        // 1 / 2 = 0.5 rounds to even (0), then the zero point −5 is added.
+        XCTAssertEqual(q.elements(as: Int8.self), [2, 6, -5, -4, 3, -6])
+        let back = try runNode1("DequantizeLinear", opset: 13, [q, scales, zeros], [attribute("axis", 1)])
+        XCTAssertEqual(back.floats, [1, 1, 0, -2, -2, -2])
+        let wide = try runNode1("DequantizeLinear", opset: 10, [Tensor(.int32, [2], [Int32(-1000), 5000]), floatScalar(0.01)])
+        assertClose(wide, floats([2], [-10, 50]))
+        assertBadInput("one per index of axis 1") {
+            _ = try runNode1("QuantizeLinear", opset: 13, [input, floats([2], [1, 1])], [attribute("axis", 1)])
+        }
+    }
+
+    // MARK: Softmax
+
+    /// Before opset 13 the input is coerced to 2-D at `axis`; from 13 only that axis is normalised.
+    func testSoftmaxAxisSemanticsChangeAtOpset13() throws {
+        let input = iota([2, 3, 4])
+        let old = try runNode1("Softmax", opset: 11, [input], [attribute("axis", 1)])
+        assertClose(floats([4], Array(old.floats[0..<4])), floats([4], [1.0557553e-05, 2.8698405e-05, 7.801035e-05, 2.1205413e-04]),
+                    rtol: 1e-4, atol: 1e-9, "opset 11")
+        XCTAssertEqual(old.floats[0..<12].reduce(0, +), 1, accuracy: 1e-5)
+        let new = try runNode1("Softmax", opset: 13, [input], [attribute("axis", 1)])
+        assertClose(floats([3], [new.floats[0], new.floats[4], new.floats[8]]), floats([3], [3.2932044e-4, 0.017980287, 0.98169039]),
+                    rtol: 1e-4, atol: 1e-9, "opset 13")
+        let defaultAxis = try runNode1("Softmax", opset: 13, [input])
+        XCTAssertEqual(defaultAxis.floats[0..<4].reduce(0, +), 1, accuracy: 1e-6)
+        let log = try runNode1("LogSoftmax", opset: 13, [floats([1, 3], [1000, 1001, 1002])])
+        assertClose(log, floats([1, 3], [-2.4076059, -1.4076059, -0.4076059]))
+    }
+
+    // MARK: Reductions
+
+    func testReduceAxesFormsAndKeepDims() throws {
+        let input = iota([2, 3, 4])
+        let summed = try runNode1("ReduceSum", opset: 11, [input], [attribute("axes", [1]), attribute("keepdims", 0)])
+        XCTAssertEqual(summed.shape, [2, 4])
+        XCTAssertEqual(summed.floats, [12, 15, 18, 21, 48, 51, 54, 57])
+        XCTAssertEqual(try runNode1("ReduceSum", opset: 13, [input, int64s([1])], [attribute("keepdims", 0)]).floats, summed.floats)
+        let mean = try runNode1("ReduceMean", opset: 13, [input], [attribute("axes", [0, 2])])
+        XCTAssertEqual(mean.shape, [1, 3, 1])
+        XCTAssertEqual(mean.floats, [7.5, 11.5, 15.5])
+        XCTAssertEqual(try runNode1("ReduceMean", opset: 18, [input, int64s([0, -1])]).floats, [7.5, 11.5, 15.5])
+        XCTAssertEqual(try runNode1("ReduceMax", opset: 18, [input, int64s([1, 2])], [attribute("keepdims", 0)]).floats, [11, 23])
+        let all = try runNode1("ReduceMax", opset: 13, [input])
+        XCTAssertEqual(all.shape, [1, 1, 1])
+        XCTAssertEqual(all.floats, [23])
+        let empty = Tensor([0], int64s: [])
+        let noop = try runNode1("ReduceSum", opset: 13, [input, empty], [attribute("noop_with_empty_axes", 1)])
+        XCTAssertEqual(noop.shape, input.shape)
+        XCTAssertEqual(try runNode1("ReduceSum", opset: 13, [input, empty], [attribute("keepdims", 0)]).floats, [276])
+        let ints = Tensor([2, 3], int64s: [1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(try runNode1("ReduceSum", opset: 13, [ints, int64s([0])]).int64s, [5, 7, 9])
+        let nothing = Tensor(zeros: .float, [2, 0, 3])
+        XCTAssertEqual(try runNode1("ReduceSum", opset: 13, [nothing, int64s([1])]).floats, [0, 0, 0, 0, 0, 0])
+        XCTAssertEqual(try runNode1("ReduceMax", opset: 18, [nothing, int64s([1])]).floats.first, -.infinity)
+        assertBadInput("out of range") { _ = try runNode1("ReduceSum", opset: 13, [input, int64s([3])]) }
+    }
+
+    /// A long row sums block by block: a single running float sum would be off by 0.3 %.
+    func testReduceMeanOfLongRowIsAccurate() throws {
+        let count = 1 << 20
+        let input = Tensor([1, count], floats: [Float](repeating: 0.1, count: count))
+        let mean = try runNode1("ReduceMean", opset: 13, [input], [attribute("axes", [1])]).floats[0]
+        XCTAssertEqual(mean, 0.1, accuracy: 1e-4)
+    }
+}
+
+/// `f` over the broadcast of `a` and `b`, one element at a time.
+func naiveBroadcast(_ a: Tensor, _ b: Tensor, _ shape: Shape, _ f: (Float, Float) -> Float) -> [Float] {
+    let av = a.floats, bv = b.floats
+    func index(_ flat: Int, _ s: Shape) -> Int {
+        var rest = flat, result = 0, stride = 1
+        for axis in (0..<shape.rank).reversed() {
+            let coordinate = rest % shape[axis]
+            rest /= shape[axis]
+            let own = axis - (shape.rank - s.rank)
+            if own >= 0 && s[own] != 1 { result += coordinate * stride }
+            if own >= 0 { stride *= s[own] }
+        }
+        return result
+    }
+    return (0..<shape.elementCount).map { f(av[index($0, a.shape)], bv[index($0, b.shape)]) }
+}
