@@ -211,10 +211,18 @@ struct ConvPlan {
     /// Floats of im2col scratch to aim for per band: 2 MiB, about what one
     /// core's L2 holds, so the sgemm that reads the band finds it in cache.
     static let columnBudget = 1 << 19
-    /// Output positions a band has at least, whatever the budget: narrower
-    /// products spend more time packing weights than multiplying (measured on
-    /// VGG's 512-channel 3×3 layers: 45 → 38 ms per layer).
+    /// Output positions a band has at least when the budget would make it
+    /// narrower, as long as the band stays under `largestBand` floats: narrow
+    /// products spend their time packing weights (VGG-19: 509 → 482 ms).
     static let narrowestBand = 1024
+    /// The most scratch (floats, 4 MiB) a kernel keeps to honour `narrowestBand`.
+    static let largestBand = 1 << 20
+
+    /// Output positions per band for a column matrix of `rows` rows.
+    static func bandWidth(rows: Int) -> Int {
+        let rows = Swift.max(1, rows)
+        return Swift.max(1, Swift.min(narrowestBand, largestBand / rows), columnBudget / rows)
+    }
 
     var inputShape: Shape
     var weightShape: Shape
@@ -269,7 +277,7 @@ struct ConvPlan {
             method = .depthwise(window)
         } else {
             method = .im2col(window)
-            let wanted = Swift.max(ConvPlan.narrowestBand, ConvPlan.columnBudget / Swift.max(1, columnRows))
+            let wanted = ConvPlan.bandWidth(rows: columnRows)
             if let window {
                 let rows = Swift.min(window.outHeight, Swift.max(1, wanted / Swift.max(1, window.outWidth)))
                 band = rows * window.outWidth
