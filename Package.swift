@@ -12,10 +12,16 @@ let package = Package(
         .library(name: "CleaveBundle", targets: ["CleaveBundle"]),
         .library(name: "CleaveCompress", targets: ["CleaveCompress"]),
         .library(name: "CleavePlan", targets: ["CleavePlan"]),
+        .library(name: "CleaveServe", targets: ["CleaveServe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // Already a dependency of Hummingbird; named because CleaveServe uses its header types.
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // MARK: C boundary (Debian: libprotobuf-c-dev, zlib1g-dev, libopenblas-dev)
@@ -34,9 +40,20 @@ let package = Package(
             name: "CleaveBundle",
             dependencies: ["CleaveIR", "CleaveRuntime", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
+        /// The only module that imports the HTTP stack: KServe v2 server and client.
+        .target(
+            name: "CleaveServe",
+            dependencies: [
+                "CleaveIR", "CleaveRuntime", "CleaveBundle", "CZlib",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "cleave",
-            dependencies: ["CleaveIR", "CleaveRuntime", "CleaveCompress", "CleavePlan", "CleaveBundle", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["CleaveIR", "CleaveRuntime", "CleaveCompress", "CleavePlan", "CleaveBundle", "CleaveServe", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
 
         // MARK: Tests
@@ -45,6 +62,12 @@ let package = Package(
         .testTarget(name: "CleaveBundleTests", dependencies: ["CleaveBundle", "CleaveIR", "CleaveRuntime"], swiftSettings: swiftSettings),
         .testTarget(name: "CleaveCompressTests", dependencies: ["CleaveCompress", "CleaveIR", "CleaveRuntime"], swiftSettings: swiftSettings),
         .testTarget(name: "CleavePlanTests", dependencies: ["CleavePlan", "CleaveIR", "CleaveRuntime"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CleaveServeTests",
+            dependencies: ["CleaveServe", "CleaveBundle", "CleaveIR", "CleaveRuntime", "CZlib",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
         .testTarget(name: "CLITests", dependencies: ["CleaveIR"], swiftSettings: swiftSettings),
     ]
 )

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 @main
-struct Cleave: ParsableCommand {
+struct Cleave: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleave",
         abstract: "Compress an ONNX model, pick the best edge/cloud cut, and package both halves.",
@@ -15,14 +15,18 @@ struct Cleave: ParsableCommand {
             (malformed model, bundle or tensor), 74 I/O error.
             """,
         version: "0.1.0",
-        subcommands: [Split.self, Inspect.self, Convert.self, Run.self, Compress.self, Profile.self, PlanCommand.self, Cut.self, Verify.self, Keygen.self])
+        subcommands: [Split.self, Inspect.self, Convert.self, Run.self, Compress.self, Profile.self, PlanCommand.self, Cut.self, Verify.self, Keygen.self, Serve.self, ExportTriton.self])
 
     /// Maps cleave's own errors to the exit codes of the CLI contract in one
     /// place; argument-parser handles its own (usage errors exit 64).
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch let error as CleaveError {
             fputs("cleave: \(error.message)\n", stderr)
             Glibc.exit(error.exitCode)

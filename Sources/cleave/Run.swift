@@ -2,18 +2,26 @@ import ArgumentParser
 import CleaveBundle
 import CleaveIR
 import CleaveRuntime
+import CleaveServe
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct Run: ParsableCommand {
+struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a model, a bundle, or an edge/cloud pair on NumPy inputs and write the outputs as .npy files.",
         discussion: """
             MODEL is an .onnx file or a bundle folder. Given two bundles (an edge and a \
             cloud half of one cut), both are verified, then the edge half runs and its \
             boundary tensors feed the cloud half; the outputs are the whole model's.
+
+            With --remote, MODEL is an edge bundle: it runs here, its boundary tensors \
+            go to the cloud half on a KServe v2 server (`cleave serve`) in the binary \
+            tensor data extension, and the breakdown (edge, encode, bytes on the wire, \
+            transfer, cloud, total) is printed. With --boundary-codec none the outputs \
+            equal a local `cleave run EDGE CLOUD` exactly. --link-bandwidth and \
+            --link-rtt emulate a slower link by sleeping; they are off by default.
 
             Inputs are NumPy .npy files in C order (float32, float16, float64, int64, \
             int32, int8, uint8, bool). Each output is written to DIR/<output name>.npy, \
@@ -22,6 +30,8 @@ struct Run: ParsableCommand {
             Example:
               cleave run fixtures/pytorch_style/model.onnx \\
                 --input input=fixtures/pytorch_style/inputs/input.npy --output-dir out --repeat 10
+              cleave run out/edge --remote http://127.0.0.1:8000 --input input=x.npy \
+                --boundary-codec int8+zlib --link-bandwidth 10Mbps --link-rtt 20ms
             """)
 
     @Argument(help: "The ONNX model or bundle folder to run.")
@@ -44,16 +54,21 @@ struct Run: ParsableCommand {
     @Flag(help: "Print a JSON report (outputs, latencies, per-node timings) instead of text.")
     var json = false
 
+    @OptionGroup var remote: RemoteOptions
+
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        if remote.url != nil && peer != nil {
+            throw ValidationError("with --remote the cloud half runs on the server: give only the edge bundle")
+        }
         for input in inputs where !input.contains("=") {
             throw ValidationError("--input '\(input)' must look like NAME=FILE.npy")
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let options = SessionOptions(threads: threading.threads)
-        let runner = try Runner(model: model, peer: peer, options: options)
+        let runner = try await Runner(model: model, peer: peer, options: options, remote: remote)
         var feeds: [String: Tensor] = [:]
         for input in inputs {
             guard let equals = input.lastIndex(of: "=") else { continue }
@@ -64,10 +79,13 @@ struct Run: ParsableCommand {
         var latencies: [Double] = []
         var timings: [NodeTiming] = []
         var outputs: [String: Tensor] = [:]
+        var breakdowns: [RemoteBreakdown] = []
         for _ in 0..<repeats {
             let start = Session.now()
-            outputs = try runner.run(feeds, record: json, timings: &timings)
+            let result = try await runner.run(feeds, record: json, timings: &timings)
             latencies.append((Session.now() - start) * 1000)
+            outputs = result.outputs
+            if let breakdown = result.breakdown { breakdowns.append(breakdown) }
         }
         let median = latencies.sorted()[latencies.count / 2]
 
@@ -98,7 +116,7 @@ struct Run: ParsableCommand {
                 })),
                 ("latency_ms", .object([("median", .double(median)), ("runs", .array(latencies.map { .double($0) }))])),
                 ("nodes", .array(timings.map { .object([("name", .string($0.node)), ("op", .string($0.op)), ("ms", .double($0.milliseconds))]) })),
-            ])
+            ] + (runner.remoteModel.map { [("remote", remote.report(breakdowns, modelName: $0))] } ?? []))
             print(report.serialized(pretty: true))
         } else {
             for name in runner.outputNames {
@@ -108,36 +126,52 @@ struct Run: ParsableCommand {
             }
             let runs = repeats > 1 ? "median of \(repeats) runs" : "1 run"
             print("latency: \(fixed(median, 3)) ms (\(runs), \(options.threads) thread\(options.threads == 1 ? "" : "s"))")
+            for line in remote.lines(breakdowns) { print(line) }
         }
     }
 }
 
-/// What `run` executes: a model file, one bundle, or an edge/cloud pair.
+/// What `run` executes: a model file, one bundle, an edge/cloud pair, or an
+/// edge bundle here with its cloud half on a server.
 struct Runner {
     private let session: Session?
     private let pair: BundlePair?
+    private let remote: RemoteRunner?
     let outputNames: [String]
+    /// The served model's name, when the cloud half runs remotely.
+    var remoteModel: String? { remote?.modelName }
 
-    init(model: String, peer: String?, options: SessionOptions) throws {
+    init(model: String, peer: String?, options: SessionOptions, remote: RemoteOptions) async throws {
         var info = stat()
         let isFolder = stat(model, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-        if let peer {
+        if let url = remote.url {
+            let runner = try await RemoteRunner(edge: try LoadedBundle(path: model), url: url, modelName: remote.model,
+                                                codec: remote.codec, link: try remote.link(), options: options)
+            self.remote = runner
+            session = nil
+            pair = nil
+            outputNames = runner.outputNames
+        } else if let peer {
             let pair = try BundlePair(try LoadedBundle(path: model), try LoadedBundle(path: peer), options: options)
             self.pair = pair
+            self.remote = nil
             session = nil
             outputNames = pair.outputNames
         } else {
             let graph = isFolder ? try LoadedBundle(path: model).graph : try ONNXImporter.load(path: model)
             session = try Session(graph: graph, options: options)
             pair = nil
+            self.remote = nil
             outputNames = graph.outputs.map(\.name)
         }
     }
 
     /// Runs once; with `record`, per-node timings of a single model or bundle are collected.
-    func run(_ feeds: [String: Tensor], record: Bool, timings: inout [NodeTiming]) throws -> [String: Tensor] {
-        if let pair { return try pair.run(feeds) }
-        guard let session else { return [:] }
-        return record ? try session.run(feeds, timings: &timings) : try session.run(feeds)
+    /// A remote run also returns where its time went.
+    func run(_ feeds: [String: Tensor], record: Bool, timings: inout [NodeTiming]) async throws -> (outputs: [String: Tensor], breakdown: RemoteBreakdown?) {
+        if let remote { return try await remote.run(feeds) }
+        if let pair { return (try pair.run(feeds), nil) }
+        guard let session else { return ([:], nil) }
+        return (record ? try session.run(feeds, timings: &timings) : try session.run(feeds), nil)
     }
 }

@@ -1,0 +1,70 @@
+import ArgumentParser
+import CleaveBundle
+import CleaveIR
+import CleaveServe
+
+struct ExportTriton: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export-triton",
+        abstract: "Write a bundle as a model of a Triton Inference Server model repository.",
+        discussion: """
+            Verifies BUNDLE, then writes REPO/NAME/config.pbtxt (platform \
+            onnxruntime_onnx, backend onnxruntime; every input and output with its \
+            data type and dims; max_batch_size: 0, because bundle shapes are fixed \
+            and include the batch dimension) and the model as Triton loads an ONNX \
+            model with external weights: REPO/NAME/1/model.onnx/model.onnx beside \
+            its weights.bin. NAME is the one `cleave serve` uses, so \
+            `cleave run EDGE --remote` reaches the same model on Triton or KServe.
+
+            Other models in REPO are left alone; REPO/NAME is written beside itself \
+            and renamed into place.
+
+            Example:
+              cleave export-triton out/cloud -o model_repository
+              tritonserver --model-repository=model_repository
+            """)
+
+    @Argument(help: "The bundle folder to export (usually the cloud half).")
+    var bundle: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The model repository to write into (created if missing).", valueName: "repo"))
+    var output: String
+
+    @Option(help: "The model's name in the repository (default: the source model's, as `cleave serve` names it).")
+    var name: String?
+
+    @Flag(help: "Replace REPO/NAME if it exists.")
+    var force = false
+
+    @Flag(help: "Print what was written as JSON.")
+    var json = false
+
+    func validate() throws {
+        if let name, !ServedModel.isValidName(name) {
+            throw ValidationError("--name must be letters, digits, '.', '_' and '-', not starting with '.' (it is a folder name and appears in URLs)")
+        }
+    }
+
+    func run() throws {
+        let loaded = try LoadedBundle(path: bundle)
+        let (folder, config) = try TritonExport.write(loaded, to: output, name: name, force: force)
+        let files = [folder + "/config.pbtxt"] + loaded.manifest.files.map { folder + "/1/model.onnx/" + $0.path }
+        if json {
+            func tensors(_ list: [TritonModelConfig.TensorConfig]) -> JSON {
+                .array(list.map { .object([("name", .string($0.name)), ("data_type", .string($0.dataType)), ("dims", .array($0.dims.map { .int($0) }))]) })
+            }
+            print(JSON.object([
+                ("model", .string(config.name)), ("folder", .string(folder)),
+                ("files", .array(files.map { .string($0) })),
+                ("max_batch_size", .int(config.maxBatchSize)),
+                ("inputs", tensors(config.inputs)), ("outputs", tensors(config.outputs)),
+            ]).serialized(pretty: true))
+        } else {
+            print("model '\(config.name)' → \(folder)")
+            for file in files { print("  \(file)") }
+            for (kind, list) in [("input", config.inputs), ("output", config.outputs)] {
+                for t in list { print("\(kind) \(t.name): \(t.dataType) [\(t.dims.map(String.init).joined(separator: ", "))]") }
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import ArgumentParser
+import CleaveIR
+import CleaveServe
+
+/// `cleave run EDGE --remote URL …`: the options, and how the breakdown is shown.
+struct RemoteOptions: ParsableArguments {
+    @Option(name: .customLong("remote"), help: ArgumentHelp("Run the cloud half on this KServe v2 server (`cleave serve`, Triton), e.g. http://10.0.0.2:8000; MODEL is then the edge bundle.", valueName: "url"))
+    var url: String?
+
+    @Option(name: .customLong("remote-model"), help: "The cloud half's name on the server (default: the name `cleave serve` gives it).")
+    var model: String?
+
+    @Option(name: .customLong("boundary-codec"), help: "How boundary tensors travel with --remote: none (FP32, exact), int8 (quantised, 4x fewer bytes), int8+zlib (int8, body deflated).")
+    var codec: BoundaryCodec = .none
+
+    @Option(name: .customLong("link-bandwidth"), help: ArgumentHelp("Emulate a link of this bandwidth with --remote (sleeps bytes×8/bandwidth each way), e.g. 10Mbps. Off by default.", valueName: "rate"))
+    var bandwidth: String?
+
+    @Option(name: .customLong("link-rtt"), help: ArgumentHelp("Emulate this round-trip time with --remote (sleeps half each way), e.g. 20ms. Off by default.", valueName: "time"))
+    var rtt: String?
+
+    func validate() throws {
+        if let url {
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw ValidationError("--remote '\(url)' must be an http:// or https:// URL such as http://127.0.0.1:8000")
+            }
+        } else if model != nil || codec != .none || bandwidth != nil || rtt != nil {
+            throw ValidationError("--remote-model, --boundary-codec, --link-bandwidth and --link-rtt need --remote")
+        }
+        do { _ = try link() } catch let error as CleaveError { throw ValidationError(error.message) }
+    }
+
+    /// The emulated link, if one was asked for.
+    func link() throws -> LinkEmulation? {
+        guard bandwidth != nil || rtt != nil else { return nil }
+        return LinkEmulation(bitsPerSecond: try bandwidth.map(LinkEmulation.parseBandwidth),
+                             rttSeconds: try rtt.map(LinkEmulation.parseDuration) ?? 0)
+    }
+
+    /// The `remote` member of `run --json`.
+    func report(_ runs: [RemoteBreakdown], modelName: String) -> JSON {
+        guard let b = RemoteBreakdown.median(of: runs) else { return .null }
+        let link = (try? self.link()).flatMap { $0 }
+        return .object([
+            ("url", .string(url ?? "")), ("model", .string(modelName)), ("codec", .string(codec.rawValue)),
+            ("link", link.map { .object([("bandwidth_bps", $0.bitsPerSecond.map { .double($0) } ?? .null), ("rtt_ms", .double($0.rttSeconds * 1000))]) } ?? .null),
+            ("edge_ms", .double(b.edgeMilliseconds)), ("encode_ms", .double(b.encodeMilliseconds)),
+            ("request_bytes", .int(b.requestBytes)), ("response_bytes", .int(b.responseBytes)), ("wire_bytes", .int(b.wireBytes)),
+            ("transfer_ms", .double(b.transferMilliseconds)), ("cloud_ms", .double(b.cloudMilliseconds)),
+            ("decode_ms", .double(b.decodeMilliseconds)), ("total_ms", .double(b.totalMilliseconds)),
+        ])
+    }
+
+    /// The breakdown as text lines (medians when there are several runs).
+    func lines(_ runs: [RemoteBreakdown]) -> [String] {
+        guard let b = RemoteBreakdown.median(of: runs) else { return [] }
+        let link = ((try? self.link()).flatMap { $0 }).map { l in
+            " (emulated link: " + [l.bitsPerSecond.map { "\(format3($0 / 1e6)) Mbps" }, "RTT \(fixed(l.rttSeconds * 1000, 1)) ms"].compactMap { $0 }.joined(separator: ", ") + ")"
+        } ?? ""
+        return [
+            "remote: \(url ?? ""), codec \(codec.rawValue)\(link)\(runs.count > 1 ? ", medians of \(runs.count) runs" : "")",
+            "  edge      \(fixed(b.edgeMilliseconds, 3)) ms",
+            "  encode    \(fixed(b.encodeMilliseconds, 3)) ms",
+            "  wire      \(humanBytes(b.wireBytes)) (\(humanBytes(b.requestBytes)) up, \(humanBytes(b.responseBytes)) down)",
+            "  transfer  \(fixed(b.transferMilliseconds, 3)) ms",
+            "  cloud     \(fixed(b.cloudMilliseconds, 3)) ms",
+            "  decode    \(fixed(b.decodeMilliseconds, 3)) ms",
+            "  total     \(fixed(b.totalMilliseconds, 3)) ms",
+        ]
+    }
+}
+
+extension BoundaryCodec: ExpressibleByArgument {}

@@ -1,0 +1,64 @@
+import Foundation
+import XCTest
+
+/// `serve`, `export-triton` and `run --remote` as users call them: argument
+/// checks, refusing a bundle that does not verify, and what export writes.
+/// (The HTTP side runs end to end in tools/interop_triton.py and tools/soak.py.)
+final class ServeCLITests: XCTestCase {
+    func testHelpTeachesTheServingCommands() throws {
+        let root = try cleave("--help")
+        for command in ["serve", "export-triton"] { XCTAssertTrue(root.stdout.contains(command), command) }
+        let serve = try cleave("serve", "--help")
+        XCTAssertTrue(serve.stdout.contains("--max-body") && serve.stdout.contains("SIGTERM"), serve.stdout)
+        let run = try cleave("run", "--help")
+        XCTAssertTrue(run.stdout.contains("--remote") && run.stdout.contains("--link-bandwidth"), run.stdout)
+    }
+
+    func testBadArgumentsExit64() throws {
+        let model = "\(fixturesDirectory)/pytorch_style/model.onnx"
+        XCTAssertEqual(try cleave("serve", "somewhere", "--port", "70000").status, 64)
+        XCTAssertEqual(try cleave("serve", "somewhere", "--max-body", "lots").status, 64)
+        XCTAssertEqual(try cleave("serve", "somewhere", "--name", "a/b").status, 64)
+        XCTAssertEqual(try cleave("run", model, "--boundary-codec", "int8").status, 64)  // needs --remote
+        XCTAssertEqual(try cleave("run", model, "--remote", "127.0.0.1:8000").status, 64)  // not a URL
+        XCTAssertEqual(try cleave("run", model, "--remote", "http://127.0.0.1:1", "--link-bandwidth", "fast").status, 64)
+        XCTAssertEqual(try cleave("run", "edge", "cloud", "--remote", "http://127.0.0.1:1").status, 64)
+        XCTAssertEqual(try cleave("export-triton", "somewhere").status, 64)  // -o missing
+    }
+
+    func testServeRefusesABundleThatDoesNotVerify() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let pair = directory + "/pair"
+        XCTAssertEqual(try cleave("cut", "\(fixturesDirectory)/pytorch_style/model.onnx", "--at", "/relu/Relu_output_0", "-o", pair).status, 0)
+        let weights = pair + "/cloud/weights.bin"
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: weights)))
+        bytes[0] ^= 1
+        try Data(bytes).write(to: URL(fileURLWithPath: weights))
+        let results = [try cleave("serve", pair + "/cloud", "--port", "0"), try cleave("export-triton", pair + "/cloud", "-o", directory + "/repo")]
+        for result in results {
+            XCTAssertEqual(result.status, 65, result.stderr)
+            XCTAssertTrue(result.stderr.contains("does not verify") && result.stderr.contains("weights.bin"), result.stderr)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/repo/model"))
+    }
+
+    func testExportTritonWritesTheRepositoryAndRefusesToClobber() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let pair = directory + "/pair", repository = directory + "/repo"
+        XCTAssertEqual(try cleave("cut", "\(fixturesDirectory)/pytorch_style/model.onnx", "--at", "/relu/Relu_output_0", "-o", pair).status, 0)
+        let result = try cleave("export-triton", pair + "/cloud", "-o", repository, "--name", "resnet_tail")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let config = try String(contentsOfFile: repository + "/resnet_tail/config.pbtxt", encoding: .utf8)
+        XCTAssertTrue(config.contains("name: \"resnet_tail\"") && config.contains("max_batch_size: 0") && config.contains("dims: [ 1, 10 ]"), config)
+        for file in ["model.onnx", "weights.bin"] {
+            XCTAssertEqual(FileManager.default.contents(atPath: repository + "/resnet_tail/1/model.onnx/" + file),
+                           FileManager.default.contents(atPath: pair + "/cloud/" + file), file)
+        }
+        let again = try cleave("export-triton", pair + "/cloud", "-o", repository, "--name", "resnet_tail")
+        XCTAssertEqual(again.status, 74)
+        XCTAssertTrue(again.stderr.contains("--force"), again.stderr)
+        XCTAssertEqual(try cleave("export-triton", pair + "/cloud", "-o", repository, "--name", "resnet_tail", "--force").status, 0)
+    }
+}
