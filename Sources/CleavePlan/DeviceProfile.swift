@@ -5,14 +5,18 @@ import Glibc
 #endif
 
 /// How fast one device runs cleave's kernels: a linear latency model per op
-/// kind, fitted on measured one-node graphs (`Profiler`), plus the fixed cost
-/// of one `Session.run`. Stored as JSON (`schemas/profile.schema.json`).
+/// kind, fitted on measured one-node graphs (`Profiler`), a context model for
+/// models too big for the cache, and the fixed cost of one `Session.run`.
+/// Stored as JSON (`schemas/profile.schema.json`).
 ///
-/// Predicted time of node *v* of kind *k* = `slowdown` × Σⱼ cₖⱼ · fⱼ(v), where
-/// the fⱼ are the kind's features (`Feature`: a constant 1, MACs, activation
-/// input bytes, output bytes, weight bytes, im2col column bytes, broadcast
-/// runs) computed from `Analysis`, and the cₖⱼ ≥ 0 the fitted coefficients in
-/// milliseconds per unit. A whole run adds `runOverheadMilliseconds` once.
+/// Predicted time of node *v* of kind *k* = `slowdown` × (Σⱼ cₖⱼ · fⱼ(v) +
+/// Σⱼ dⱼ · gⱼ(v)), where the fⱼ are the kind's features (`Feature`: a
+/// constant 1, MACs, activation input bytes, output bytes, weight bytes,
+/// im2col column and packed bytes, contiguous runs) computed from `Analysis`,
+/// the gⱼ the context features (output bytes, weight bytes and 1, counted
+/// only when the model is cold — `PredictionContext`), and cₖⱼ, dⱼ ≥ 0 the
+/// fitted coefficients in milliseconds per unit. A whole run adds
+/// `runOverheadMilliseconds` once.
 ///
 /// `slowdown` stands in for a slower device that cleave cannot measure
 /// directly: a profile measured here at 1 thread with `slowdown` 8 predicts a
@@ -42,6 +46,32 @@ public struct DeviceProfile: Sendable {
             self.r2 = r2
             self.mape = mape
         }
+    }
+
+    /// The extra cost of a node inside a model too big for the cache, fitted
+    /// on whole synthetic networks after the kind models (`Profiler`).
+    public struct ContextModel: Sendable, Equatable {
+        public var features: [Feature]
+        public var coefficients: [Double]
+        /// Networks measured to fit it.
+        public var samples: Int
+        /// Whole-network fit quality with every term: R² and MAPE (fraction).
+        public var r2: Double
+        public var mape: Double
+
+        public init(features: [Feature], coefficients: [Double], samples: Int, r2: Double, mape: Double) {
+            self.features = features
+            self.coefficients = coefficients
+            self.samples = samples
+            self.r2 = r2
+            self.mape = mape
+        }
+
+        /// The features of the context model.
+        public static let features: [Feature] = [.coldOutputBytes, .coldWeightBytes, .coldNode]
+
+        /// No extra cost.
+        public static let none = ContextModel(features: features, coefficients: features.map { _ in 0 }, samples: 0, r2: 0, mape: 0)
     }
 
     /// Where and when the profile was measured.
@@ -75,17 +105,23 @@ public struct DeviceProfile: Sendable {
     public var sweep: String
     /// Fixed cost of one `Session.run` beyond its nodes, before `slowdown`.
     public var runOverheadMilliseconds: Double
+    /// Size of the last-level cache, which decides whether a model runs cold
+    /// (`PredictionContext`).
+    public var cacheBytes: Int
     public var models: [OpKind: KindModel]
+    public var context: ContextModel
 
     public init(name: String, threads: Int, slowdown: Double = 1, machine: Machine, sweep: String,
-                runOverheadMilliseconds: Double, models: [OpKind: KindModel]) {
+                runOverheadMilliseconds: Double, cacheBytes: Int, models: [OpKind: KindModel], context: ContextModel = .none) {
         self.name = name
         self.threads = threads
         self.slowdown = slowdown
         self.machine = machine
         self.sweep = sweep
         self.runOverheadMilliseconds = runOverheadMilliseconds
+        self.cacheBytes = cacheBytes
         self.models = models
+        self.context = context
     }
 
     // MARK: prediction
@@ -95,14 +131,19 @@ public struct DeviceProfile: Sendable {
     /// Nodes of ops cleave cannot run predict 0 (a session refuses them anyway).
     /// - Parameter analysis: the analysis of `graph` (shapes and costs).
     public func predictMilliseconds(graph: Graph, analysis: Analysis) -> [Double] {
-        graph.nodes.indices.map { nodeMilliseconds($0, in: analysis) }
+        let context = PredictionContext(analysis: analysis, cacheBytes: cacheBytes)
+        return graph.nodes.indices.map { nodeMilliseconds($0, in: analysis, context: context) }
     }
 
     /// Predicted milliseconds of node `index` of `analysis.graph`.
-    public func nodeMilliseconds(_ index: Int, in analysis: Analysis) -> Double {
+    func nodeMilliseconds(_ index: Int, in analysis: Analysis, context: PredictionContext) -> Double {
         guard let kind = OpKind.of(index, in: analysis), let model = models[kind] else { return 0 }
-        let values = featureValues(index, features: model.features, in: analysis)
-        let raw = zip(values, model.coefficients).reduce(0) { $0 + $1.0 * $1.1 }
+        let values = featureValues(index, features: model.features, in: analysis, context: context)
+        var raw = zip(values, model.coefficients).reduce(0) { $0 + $1.0 * $1.1 }
+        if context.cold {
+            let extra = featureValues(index, features: self.context.features, in: analysis, context: context)
+            raw += zip(extra, self.context.coefficients).reduce(0) { $0 + $1.0 * $1.1 }
+        }
         return Swift.max(0, raw) * slowdown
     }
 
@@ -136,6 +177,14 @@ public struct DeviceProfile: Sendable {
                                  ("measured_at", .string(machine.measuredAt))])),
             ("sweep", .string(sweep)),
             ("run_overhead_ms", .double(runOverheadMilliseconds)),
+            ("cache_bytes", .int(cacheBytes)),
+            ("context", .object([
+                ("features", .array(context.features.map { .string($0.rawValue) })),
+                ("coefficients", .array(context.coefficients.map { .double($0) })),
+                ("samples", .int(context.samples)),
+                ("r2", .double(context.r2)),
+                ("mape", .double(context.mape)),
+            ])),
             ("kinds", .object(OpKind.allCases.compactMap { kind in
                 models[kind].map { model in
                     (kind.rawValue, JSON.object([
@@ -173,11 +222,12 @@ public struct DeviceProfile: Sendable {
         guard let overhead = json["run_overhead_ms"]?.doubleValue, overhead >= 0 else {
             throw fail("\"run_overhead_ms\" must be a number ≥ 0")
         }
+        guard let cacheBytes = json["cache_bytes"]?.intValue, cacheBytes >= 0 else {
+            throw fail("\"cache_bytes\" must be an integer ≥ 0")
+        }
         guard let kinds = json["kinds"]?.objectValue else { throw fail("\"kinds\" must be an object") }
-        var models: [OpKind: KindModel] = [:]
-        for (key, value) in kinds {
-            guard let kind = OpKind(rawValue: key) else { throw fail("unknown op kind \"\(key)\" in \"kinds\"") }
-            let path = "kinds.\(key)"
+        /// A `{"features", "coefficients", "samples", "r2", "mape"}` object.
+        func model(_ value: JSON, _ path: String) throws -> KindModel {
             guard let names = value["features"]?.arrayValue else { throw fail("\(path).features must be an array") }
             let features = try names.map { name -> Feature in
                 guard let text = name.stringValue, let feature = Feature(rawValue: text) else {
@@ -193,15 +243,24 @@ public struct DeviceProfile: Sendable {
                   let r2 = value["r2"]?.doubleValue, let mape = value["mape"]?.doubleValue else {
                 throw fail("\(path) needs \"samples\" (integer), \"r2\" and \"mape\" (numbers)")
             }
-            models[kind] = KindModel(features: features, coefficients: coefficients, samples: samples, r2: r2, mape: mape)
+            return KindModel(features: features, coefficients: coefficients, samples: samples, r2: r2, mape: mape)
         }
+        var models: [OpKind: KindModel] = [:]
+        for (key, value) in kinds {
+            guard let kind = OpKind(rawValue: key) else { throw fail("unknown op kind \"\(key)\" in \"kinds\"") }
+            models[kind] = try model(value, "kinds.\(key)")
+        }
+        guard let contextJSON = json["context"] else { throw fail("\"context\" is missing") }
+        let contextModel = try model(contextJSON, "context")
+        let context = ContextModel(features: contextModel.features, coefficients: contextModel.coefficients,
+                                   samples: contextModel.samples, r2: contextModel.r2, mape: contextModel.mape)
         let missing = OpKind.allCases.filter { models[$0] == nil }
         guard missing.isEmpty else {
             throw fail("no latency model for op kind\(missing.count > 1 ? "s" : "") \(missing.map(\.rawValue).joined(separator: ", ")); measure the device again with `cleave profile`")
         }
         self.init(name: name, threads: threads, slowdown: slowdown,
                   machine: Machine(cpu: cpu, cores: cores, measuredAt: measuredAt), sweep: sweep,
-                  runOverheadMilliseconds: overhead, models: models)
+                  runOverheadMilliseconds: overhead, cacheBytes: cacheBytes, models: models, context: context)
     }
 
     /// Reads a profile file.
@@ -246,6 +305,18 @@ func readFile(_ path: String) throws -> [UInt8] {
         guard bytes.count <= 16 << 20 else { throw CleaveError.badInput("\(path): larger than 16 MB, not a device profile") }
     }
     return bytes
+}
+
+/// Bytes of the largest cache of CPU 0 (sysfs `cache/index*/size`, e.g. "32768K"); 0 if unknown.
+func lastLevelCacheBytes() -> Int {
+    var largest = 0
+    for index in 0..<8 {
+        guard let bytes = try? readFile("/sys/devices/system/cpu/cpu0/cache/index\(index)/size") else { break }
+        let text = String(decoding: bytes, as: UTF8.self).trimmed.trimmingNewlines
+        let scale = text.hasSuffix("K") ? 1 << 10 : text.hasSuffix("M") ? 1 << 20 : 1
+        if let value = Int(text.filter(\.isNumber)) { largest = Swift.max(largest, value * scale) }
+    }
+    return largest
 }
 
 /// `lscpu`'s "Model name": the first "model name" line of /proc/cpuinfo.

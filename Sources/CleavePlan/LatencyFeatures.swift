@@ -11,14 +11,21 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// Conv with one input channel per group: a direct loop.
     case convDepthwise = "conv_depthwise"
     case convTranspose = "conv_transpose"
-    /// Gemm and MatMul.
+    /// Gemm and MatMul through sgemm (both sides have several rows/columns).
     case gemm
+    /// Gemm and MatMul with one row or one column: a matrix-vector product
+    /// (sgemv), bound by reading the weights — a fully connected layer at batch 1.
+    case gemv
     case maxPool = "max_pool"
     case averagePool = "average_pool"
-    /// Global pools and reductions: one pass over the input.
+    /// GlobalAveragePool: a sum per channel.
+    case globalAveragePool = "global_average_pool"
+    /// GlobalMaxPool and the Reduce ops: one pass over the input.
     case reduce
-    /// BatchNormalization and InstanceNormalization.
+    /// BatchNormalization: one multiply-add per element.
     case normalization
+    /// InstanceNormalization: mean and variance per channel, then a scale.
+    case instanceNorm = "instance_norm"
     case lrn
     case softmax
     /// Cheap element-wise maps: Relu, LeakyRelu, PRelu, Clip, HardSigmoid,
@@ -28,8 +35,9 @@ public enum OpKind: String, CaseIterable, Sendable {
     case transcendental
     /// Two or more operands with broadcasting: Add, Sub, Mul, Div, Pow, Sum, Max, Min, Mean.
     case binary
-    /// Ops that copy bytes: Concat, Split, Slice, Pad, Gather, Expand, Cast, ConstantOfShape.
+    /// Ops that copy bytes: Concat, Split, Slice, Gather, Expand, Cast, ConstantOfShape.
     case copy
+    case pad
     case transpose
     case resize
     /// Ops that only relabel bytes or make tiny tensors: Reshape, Flatten,
@@ -39,13 +47,13 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// The features this kind's model is linear in.
     public var features: [Feature] {
         switch self {
-        case .conv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes, .columnBytes]
-        case .convPointwise, .gemm: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes]
+        case .conv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes, .columnBytes, .packedBytes]
+        case .convPointwise, .gemm, .gemv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes]
         case .convDepthwise, .convTranspose, .maxPool, .averagePool, .lrn, .resize:
             return [.constant, .macs, .inputBytes, .outputBytes]
-        case .reduce, .normalization, .softmax, .activation, .transcendental, .copy, .transpose:
+        case .globalAveragePool, .reduce, .normalization, .instanceNorm, .softmax, .activation, .transcendental, .copy, .pad:
             return [.constant, .inputBytes, .outputBytes]
-        case .binary: return [.constant, .inputBytes, .outputBytes, .runs]
+        case .binary, .transpose: return [.constant, .inputBytes, .outputBytes, .runs]
         case .reshape: return [.constant]
         }
     }
@@ -62,18 +70,21 @@ public enum OpKind: String, CaseIterable, Sendable {
             if geometry.groupInputChannels == 1 && geometry.group > 1 && geometry.spatialRank == 2 { return .convDepthwise }
             return .conv
         case .convTranspose: return .convTranspose
-        case .gemm, .matMul: return .gemm
+        case .gemm, .matMul: return MatrixShape(index, in: analysis)?.isVector == true ? .gemv : .gemm
         case .maxPool: return .maxPool
         case .averagePool: return .averagePool
-        case .globalAveragePool, .globalMaxPool, .reduceMean, .reduceSum, .reduceMax: return .reduce
-        case .batchNormalization, .instanceNormalization: return .normalization
+        case .globalAveragePool: return .globalAveragePool
+        case .globalMaxPool, .reduceMean, .reduceSum, .reduceMax: return .reduce
+        case .batchNormalization: return .normalization
+        case .instanceNormalization: return .instanceNorm
         case .lrn: return .lrn
         case .softmax, .logSoftmax: return .softmax
         case .relu, .leakyRelu, .prelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs, .quantizeLinear, .dequantizeLinear:
             return .activation
         case .sigmoid, .tanh, .elu, .erf, .exp, .log, .sqrt: return .transcendental
         case .add, .sub, .mul, .div, .pow, .sum, .max, .min, .mean: return .binary
-        case .concat, .split, .slice, .pad, .gather, .expand, .cast, .constantOfShape: return .copy
+        case .concat, .split, .slice, .gather, .expand, .cast, .constantOfShape: return .copy
+        case .pad: return .pad
         case .transpose: return .transpose
         case .resize, .upsample: return .resize
         case .reshape, .flatten, .squeeze, .unsqueeze, .identity, .dropout, .shape, .constant: return .reshape
@@ -93,15 +104,56 @@ public enum Feature: String, CaseIterable, Sendable {
     case outputBytes = "output_bytes"
     /// Bytes of the inputs that are constants (weights, biases).
     case weightBytes = "weight_bytes"
+    /// `weight_bytes` in a cold context (`PredictionContext`), else 0: weights
+    /// then come from DRAM on every run.
+    case coldWeightBytes = "cold_weight_bytes"
+    /// `output_bytes` in a cold context, else 0: the memory an output lands
+    /// in was evicted since it was last used, so every line written is first
+    /// read from DRAM.
+    case coldOutputBytes = "cold_output_bytes"
+    /// 1 in a cold context, else 0: what else a node pays when the model
+    /// evicted its code and the runtime's own data since the last run.
+    case coldNode = "cold_node"
     /// Bytes of Conv's im2col column matrix: (C/group)·kH·kW × output positions × 4.
     case columnBytes = "column_bytes"
-    /// Contiguous runs a broadcasting op walks: output elements ÷ the length
-    /// of the innermost stretch over which no operand changes broadcast pattern.
+    /// Bytes of weights sgemm packs over all the calls of an im2col Conv: the
+    /// runtime builds the column matrix in bands of output rows that fit a
+    /// 2 MiB budget (but at least 1024 positions) and multiplies each band
+    /// separately, and sgemm packs the weights again for every band, so a
+    /// large Conv re-reads its weights once per band.
+    case packedBytes = "packed_bytes"
+    /// Contiguous runs an op walks: for broadcasting ops, output elements ÷
+    /// the length of the innermost stretch over which no operand changes
+    /// broadcast pattern; for Transpose, elements ÷ the length of the trailing
+    /// dims it leaves in place.
     case runs
 }
 
+/// What a node's latency depends on beyond the node itself: whether the
+/// model's data stays in the last-level cache from one run to the next.
+///
+/// A model whose weights plus activations (every node output) take more than
+/// half of the cache is *cold*: by the time a node runs again its weights and
+/// the memory its output lands in were evicted, so both stream from DRAM. Its
+/// inputs are warm either way — the node before just wrote them. Half,
+/// because activations are freed and reused out of order and other processes
+/// share the cache.
+public struct PredictionContext: Sendable, Equatable {
+    public var cold: Bool
+
+    public init(cold: Bool) {
+        self.cold = cold
+    }
+
+    /// The context of every node of a model on a device whose last-level cache holds `cacheBytes`.
+    public init(analysis: Analysis, cacheBytes: Int) {
+        let weights = analysis.graph.constants.values.reduce(0) { $0 + $1.byteCount }
+        cold = weights + analysis.totals.bytesWritten > cacheBytes / 2
+    }
+}
+
 /// Values of `features` for node `index` of `analysis.graph`.
-func featureValues(_ index: Int, features: [Feature], in analysis: Analysis) -> [Double] {
+func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, context: PredictionContext) -> [Double] {
     let node = analysis.graph.nodes[index]
     let cost = analysis.costs[index]
     var inputBytes = 0, weightBytes = 0
@@ -116,10 +168,17 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis) -> 
         case .inputBytes: return Double(inputBytes)
         case .outputBytes: return Double(cost.bytesWritten)
         case .weightBytes: return Double(weightBytes)
+        case .coldWeightBytes: return context.cold ? Double(weightBytes) : 0
+        case .coldOutputBytes: return context.cold ? Double(cost.bytesWritten) : 0
+        case .coldNode: return context.cold ? 1 : 0
         case .columnBytes:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
             return Double(conv.columnBytes)
-        case .runs: return Double(broadcastRuns(index, in: analysis))
+        case .packedBytes:
+            guard let conv = ConvShape(index, in: analysis) else { return 0 }
+            return Double(conv.bands * weightBytes)
+        case .runs:
+            return Double(node.op == .transpose ? transposeRuns(index, in: analysis) : broadcastRuns(index, in: analysis))
         }
     }
 }
@@ -131,6 +190,13 @@ struct ConvShape {
     var isPointwise: Bool
     var spatialRank: Int
     var columnBytes: Int
+    /// Separate sgemm calls per group and batch element (im2col bands).
+    var bands: Int
+
+    /// The runtime's im2col budget in floats per band and its narrowest band
+    /// in positions (`ConvPlan.columnBudget` and `.narrowestBand` in CleaveRuntime).
+    static let columnBudget = 1 << 19
+    static let narrowestBand = 1024
 
     init?(_ index: Int, in analysis: Analysis) {
         let node = analysis.graph.nodes[index]
@@ -146,7 +212,19 @@ struct ConvShape {
         isPointwise = kernel.allSatisfy { $0 == 1 } && strides.allSatisfy { $0 == 1 } && pads.allSatisfy { $0 == 0 }
         spatialRank = kernel.count
         let positions = y.shape.dims.dropFirst(2).reduce(1, *)
-        columnBytes = groupInputChannels * kernel.reduce(1, *) * positions * y.shape[0] * group * 4
+        let columnRows = groupInputChannels * kernel.reduce(1, *)
+        columnBytes = columnRows * positions * y.shape[0] * group * 4
+        // Band size as ConvPlan chooses it: whole output rows for 2-D, positions otherwise.
+        let wanted = Swift.max(ConvShape.narrowestBand, ConvShape.columnBudget / Swift.max(1, columnRows))
+        let bandsPerImage: Int
+        if y.shape.rank == 4 {
+            let height = y.shape[2], width = Swift.max(1, y.shape[3])
+            let rows = Swift.min(height, Swift.max(1, wanted / width))
+            bandsPerImage = rows > 0 ? (height + rows - 1) / rows : 0
+        } else {
+            bandsPerImage = (positions + wanted - 1) / wanted
+        }
+        bands = isPointwise ? 1 : bandsPerImage * y.shape[0]
     }
 }
 
@@ -172,4 +250,47 @@ func broadcastRuns(_ index: Int, in analysis: Analysis) -> Int {
         run *= dims[axis]
     }
     return run == 0 ? 0 : output.shape.elementCount / run
+}
+
+/// The shape facts of a Gemm or MatMul node that decide between sgemm and sgemv.
+struct MatrixShape {
+    /// One row of A or one column of B per product: the runtime calls sgemv.
+    var isVector: Bool
+
+    init?(_ index: Int, in analysis: Analysis) {
+        let node = analysis.graph.nodes[index]
+        guard let y = node.outputs.first.flatMap({ analysis.types[$0] }),
+              let b = node.input(1).flatMap({ analysis.types[$0] }) else { return nil }
+        if node.op == .gemm {
+            guard y.shape.rank == 2 else { return nil }
+            isVector = y.shape[0] == 1 || y.shape[1] == 1
+            return
+        }
+        // MatMul: a B without batch dims is shared, and the A matrices are stacked into one product.
+        let n = b.shape.rank == 1 ? 1 : b.shape.dims[b.shape.rank - 1]
+        let rows: Int
+        if b.shape.rank <= 2 {
+            rows = n == 0 ? 0 : y.shape.elementCount / n
+        } else {
+            guard let a = node.input(0).flatMap({ analysis.types[$0] }) else { return nil }
+            rows = a.shape.rank == 1 ? 1 : a.shape.dims[a.shape.rank - 2]
+        }
+        isVector = rows == 1 || n == 1
+    }
+}
+
+/// Runs of a Transpose: elements ÷ the product of the trailing input dims
+/// that keep their place (each such stretch is one contiguous copy).
+func transposeRuns(_ index: Int, in analysis: Analysis) -> Int {
+    let node = analysis.graph.nodes[index]
+    guard let input = node.input(0).flatMap({ analysis.types[$0] }) else { return 0 }
+    let rank = input.shape.rank
+    let perm = node.ints("perm") ?? Array((0..<rank).reversed())
+    var run = 1
+    var axis = rank - 1
+    while axis >= 0, axis < perm.count, perm[axis] == axis {
+        run *= input.shape[axis]
+        axis -= 1
+    }
+    return run == 0 ? 0 : input.shape.elementCount / run
 }

@@ -23,11 +23,12 @@ struct LinearFit {
     /// - Parameters:
     ///   - rows: feature vectors, all of the same length.
     ///   - targets: measured values, > 0.
+    ///   - scales: what each residual is relative to (default: its target).
     /// - Returns: nil if there are no rows.
-    static func fit(rows: [[Double]], targets: [Double]) -> LinearFit? {
+    static func fit(rows: [[Double]], targets: [Double], scales: [Double]? = nil) -> LinearFit? {
         guard let width = rows.first?.count, width > 0, rows.count == targets.count else { return nil }
-        // Weighted rows: each divided by its target, so the residual is relative.
-        let weights = targets.map { 1 / Swift.max($0, 1e-9) }
+        // Weighted rows: each divided by its scale, so the residual is relative.
+        let weights = (scales ?? targets).map { 1 / Swift.max($0, 1e-9) }
         let weighted = zip(rows, weights).map { row, w in row.map { $0 * w } }
         // Scale columns to unit maximum so the normal equations are well conditioned.
         var scale = [Double](repeating: 1, count: width)
@@ -36,7 +37,7 @@ struct LinearFit {
             scale[j] = m > 0 ? m : 1
         }
         let a = weighted.map { row in (0..<width).map { row[$0] / scale[$0] } }
-        let b = [Double](repeating: 1, count: rows.count)  // target / target
+        let b = zip(targets, weights).map { $0 * $1 }
 
         var best: (coefficients: [Double], residual: Double)?
         for mask in 1..<(1 << width) {

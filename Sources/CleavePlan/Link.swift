@@ -99,6 +99,10 @@ extension String {
     var trimmed: String {
         String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
+
+    var trimmingNewlines: String {
+        String(drop { $0 == "\n" }.reversed().drop { $0 == "\n" }.reversed())
+    }
 }
 
 /// A number with at most three decimals and no trailing zeros: 1.5, 10, 0.125.

@@ -24,8 +24,21 @@ enum Sweep {
         var random = SplitMix64(seed: 0x636C_6561_7665)  // "cleave"
         var specs: [LayerSpec] = []
         func count(_ full: Int) -> Int { quick ? Swift.max(4, full / 3) : full }
+        /// Calls `body` with 0, 1, 2, … until it added `target` specs; a body
+        /// that returns without adding one drew a configuration over a size limit.
+        func draw(_ target: Int, _ body: (Int) -> Void) {
+            let start = specs.count
+            var index = 0
+            while specs.count - start < target && index < 100 * target {
+                body(index)
+                index += 1
+            }
+        }
         let macCap = quick ? 4e8 : 3e9
-        let elementCap = quick ? 3_000_000 : 13_000_000
+        // Outputs stay under glibc's 32 MiB mmap threshold (see Profiler.configureAllocator).
+        let elementCap = quick ? 2_000_000 : 6_000_000
+        // Memory-bound ops up to VGG's largest activation (64×224×224).
+        let streamCap = quick ? 1_000_000 : 3_300_000
 
         // MARK: Conv through im2col: kernel, stride, channels, spatial size, groups.
         var anchors: [ConvConfig] = [
@@ -41,33 +54,33 @@ enum Sweep {
                         ConvConfig(cin: 48, cout: 128, size: 27, kernel: 5, stride: 1, group: 2)]
         }
         var convs = anchors
-        while convs.count < count(48) {
+        while convs.count < count(64) {
             let kernel = random.pick([1, 3, 3, 3, 3, 5, 7, 11])
             let stride = kernel == 1 ? 2 : kernel == 11 ? 4 : kernel == 7 ? 2 : random.pick([1, 1, 1, 2])
             let group = random.pick([1, 1, 1, 1, 1, 1, 2, 4])
-            let cin = random.pick([3, 16, 32, 64, 96, 128, 192, 256, 384, 512])
-            let cout = random.pick([16, 32, 64, 96, 128, 192, 256, 384, 512])
-            let size = random.pick([7, 13, 14, 27, 28, 56, 112, 224])
+            let cin = random.pick([3, 4, 8, 16, 32, 64, 96, 128, 192, 256, 384, 512])
+            let cout = random.pick([4, 8, 16, 32, 64, 96, 128, 192, 256, 384, 512])
+            let size = random.pick([7, 8, 13, 14, 16, 27, 28, 32, 56, 112, 224])
             let config = ConvConfig(cin: cin, cout: cout, size: size, kernel: kernel, stride: stride, group: group)
-            guard size >= kernel, cin % group == 0, config.cout % group == 0,
+            guard size >= kernel, cin % group == 0, config.cout % group == 0, config.cout * config.output * config.output <= elementCap,
                   (1e5...macCap).contains(config.macs) else { continue }
             convs.append(config)
         }
-        specs += convs.map { config in LayerSpec(kind: .conv) { config.build() } }
+        specs += convs.map { config in LayerSpec(kind: config.kind) { config.build() } }
 
         // MARK: 1×1 convolutions, with groups as ShuffleNet uses them.
         var pointwise: [ConvConfig] = [ConvConfig(cin: 256, cout: 64, size: 56, kernel: 1, stride: 1),
                                        ConvConfig(cin: 240, cout: 60, size: 28, kernel: 1, stride: 1, group: 3)]
         while pointwise.count < count(32) {
             let group = random.pick([1, 1, 1, 1, 2, 3, 4])
-            let cin = group == 3 ? random.pick([60, 120, 240, 480, 960]) : random.pick([16, 32, 64, 96, 128, 256, 512, 1024])
-            let cout = group == 3 ? random.pick([60, 120, 240, 480]) : random.pick([16, 32, 64, 128, 256, 512, 1024])
-            let size = random.pick([7, 14, 28, 56, 112])
+            let cin = group == 3 ? random.pick([60, 120, 240, 480, 960]) : random.pick([4, 8, 16, 32, 64, 96, 128, 256, 512, 1024])
+            let cout = group == 3 ? random.pick([60, 120, 240, 480]) : random.pick([4, 8, 16, 32, 64, 128, 256, 512, 1024])
+            let size = random.pick([4, 7, 8, 14, 16, 28, 56, 112])
             let config = ConvConfig(cin: cin, cout: cout, size: size, kernel: 1, stride: 1, group: group)
-            guard cin % group == 0, cout % group == 0, (1e4...macCap).contains(config.macs) else { continue }
+            guard cin % group == 0, cout % group == 0, cout * size * size <= elementCap, (1e4...macCap).contains(config.macs) else { continue }
             pointwise.append(config)
         }
-        specs += pointwise.map { config in LayerSpec(kind: .convPointwise) { config.build() } }
+        specs += pointwise.map { config in LayerSpec(kind: config.kind) { config.build() } }
 
         // MARK: Depthwise convolutions.
         var depthwise: [ConvConfig] = []
@@ -80,10 +93,10 @@ enum Sweep {
             guard size >= kernel, Double(channels * size * size) <= Double(elementCap) else { continue }
             depthwise.append(config)
         }
-        specs += depthwise.map { config in LayerSpec(kind: .convDepthwise) { config.build() } }
+        specs += depthwise.map { config in LayerSpec(kind: config.kind) { config.build() } }
 
         // MARK: ConvTranspose (upsampling decoders).
-        for _ in 0..<count(10) {
+        draw(count(10)) { _ in
             let cin = random.pick([8, 16, 32, 64, 128]), cout = random.pick([8, 16, 32, 64])
             let size = random.pick([7, 14, 28, 56]), kernel = random.pick([2, 3, 4])
             specs.append(LayerSpec(kind: .convTranspose) {
@@ -96,10 +109,11 @@ enum Sweep {
         }
 
         // MARK: Gemm and MatMul, from batch-1 classifiers (weight-bound) to matrix products.
-        var gemms: [GemmConfig] = [GemmConfig(m: 1, k: 9216, n: 4096, transB: true), GemmConfig(m: 1, k: 2048, n: 1000, transB: true),
-                                   GemmConfig(m: 1, k: 4096, n: 4096, transB: false)]
-        if !quick { gemms += [GemmConfig(m: 1, k: 25088, n: 4096, transB: true), GemmConfig(m: 1, k: 1024, n: 1000, transB: false)] }
-        let weightCap = quick ? 64e6 : 450e6
+        // Weights stay under 12 MB, so they are cached as in a small model; what
+        // a large model's DRAM-resident weights add is the context model's part.
+        var gemms: [GemmConfig] = [GemmConfig(m: 1, k: 2048, n: 1000, transB: true), GemmConfig(m: 1, k: 1024, n: 1000, transB: false)]
+        if !quick { gemms += [GemmConfig(m: 1, k: 4096, n: 512, transB: true), GemmConfig(m: 1, k: 2048, n: 1024, transB: false)] }
+        let weightCap = 12e6
         while gemms.count < count(36) {
             let config = GemmConfig(m: random.pick([1, 1, 1, 1, 2, 8, 32, 128, 196]),
                                     k: random.pick([64, 128, 256, 512, 1024, 2048, 4096, 9216, 25088]),
@@ -108,15 +122,15 @@ enum Sweep {
             guard Double(config.k * config.n * 4) <= weightCap, Double(config.m * config.k * config.n) <= macCap else { continue }
             gemms.append(config)
         }
-        specs += gemms.map { config in LayerSpec(kind: .gemm) { config.build() } }
+        specs += gemms.map { config in LayerSpec(kind: config.kind) { config.build() } }
 
         // MARK: Pooling.
-        for index in 0..<count(20) {
+        draw(count(20)) { index in
             let kernel = index == 0 ? 3 : random.pick([2, 3, 3])
             let stride = index == 0 ? 1 : random.pick([1, 2, 2])
-            let channels = random.pick([16, 64, 96, 192, 256, 480, 512, 832])
-            let size = random.pick([7, 14, 28, 56, 112])
-            guard channels * size * size <= elementCap else { continue }
+            let channels = random.pick([4, 8, 16, 64, 96, 192, 256, 480, 512, 832])
+            let size = random.pick([7, 8, 14, 16, 28, 32, 56, 112])
+            guard channels * size * size <= elementCap else { return }
             let pad = stride == 1 ? kernel / 2 : 0
             specs.append(LayerSpec(kind: .maxPool) {
                 let b = CaseBuilder()
@@ -125,12 +139,12 @@ enum Sweep {
                     .ints("kernel_shape", [kernel, kernel]), .ints("strides", [stride, stride]), .ints("pads", [pad, pad, pad, pad])]))
             })
         }
-        for index in 0..<count(16) {
+        draw(count(16)) { index in
             let channels = random.pick([64, 128, 256, 512, 1024, 2048])
             let size = index < 2 ? 7 : random.pick([7, 14, 28, 56])
             let kernel = index < 2 ? 7 : random.pick([2, 3, 5])
             let stride = index < 2 ? 1 : random.pick([1, 2, 3])
-            guard channels * size * size <= elementCap, size >= kernel else { continue }
+            guard channels * size * size <= elementCap, size >= kernel else { return }
             let pad = stride == 1 && kernel == 3 ? 1 : 0
             specs.append(LayerSpec(kind: .averagePool) {
                 let b = CaseBuilder()
@@ -141,34 +155,41 @@ enum Sweep {
         }
 
         // MARK: Reductions and normalisations.
-        for _ in 0..<count(14) {
-            let channels = random.pick([64, 256, 512, 1024, 2048]), size = random.pick([1, 7, 14, 28, 56])
-            let op = random.pick(["GlobalAveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean"])
-            guard channels * size * size <= elementCap else { continue }
-            specs.append(LayerSpec(kind: .reduce) {
-                let b = CaseBuilder()
-                let x = b.activation([1, channels, size, size])
-                let attributes: [Attribute] = op == "ReduceMean" ? [.ints("axes", [2, 3])] : []
-                return b.build(.reduce, Node(name: "n", opType: op, inputs: [x], outputs: ["y"], attributes: attributes), opset: 13)
-            })
+        for kind in [OpKind.globalAveragePool, .reduce] {
+            draw(count(10)) { index in
+                let channels = random.pick([64, 256, 512, 1024, 2048]), size = random.pick([1, 7, 14, 28, 56])
+                let op = kind == .globalAveragePool ? "GlobalAveragePool" : ["GlobalMaxPool", "ReduceMean", "ReduceMax"][index % 3]
+                guard channels * size * size <= streamCap else { return }
+                specs.append(LayerSpec(kind: kind) {
+                    let b = CaseBuilder()
+                    let x = b.activation([1, channels, size, size])
+                    let attributes: [Attribute] = op.hasPrefix("Reduce") ? [.ints("axes", [2, 3])] : []
+                    return b.build(kind, Node(name: "n", opType: op, inputs: [x], outputs: ["y"], attributes: attributes), opset: 13)
+                })
+            }
         }
-        for _ in 0..<count(16) {
+        draw(count(16)) { _ in
             let channels = random.pick([16, 64, 128, 256, 512, 1024]), size = random.pick([7, 14, 28, 56, 112])
-            let instance = random.pick([false, false, false, true])
-            guard channels * size * size <= elementCap else { continue }
+            guard channels * size * size <= streamCap else { return }
             specs.append(LayerSpec(kind: .normalization) {
                 let b = CaseBuilder()
                 let x = b.activation([1, channels, size, size])
-                if instance {
-                    return b.build(.normalization, Node(name: "n", opType: "InstanceNormalization", inputs: [x, b.weight([channels]), b.weight([channels])], outputs: ["y"]))
-                }
                 let inputs = [x, b.weight([channels]), b.weight([channels]), b.weight([channels]), b.positiveWeight([channels])]
                 return b.build(.normalization, Node(name: "n", opType: "BatchNormalization", inputs: inputs, outputs: ["y"]))
             })
         }
-        for _ in 0..<count(10) {
+        draw(count(8)) { _ in
+            let channels = random.pick([3, 16, 64, 256]), size = random.pick([7, 14, 28, 56, 112])
+            guard channels * size * size <= streamCap else { return }
+            specs.append(LayerSpec(kind: .instanceNorm) {
+                let b = CaseBuilder()
+                let x = b.activation([1, channels, size, size])
+                return b.build(.instanceNorm, Node(name: "n", opType: "InstanceNormalization", inputs: [x, b.weight([channels]), b.weight([channels])], outputs: ["y"]))
+            })
+        }
+        draw(count(10)) { _ in
             let channels = random.pick([16, 64, 96, 192, 256]), size = random.pick([13, 27, 28, 56])
-            guard channels * size * size <= elementCap else { continue }
+            guard channels * size * size <= streamCap else { return }
             specs.append(LayerSpec(kind: .lrn) {
                 let b = CaseBuilder()
                 let x = b.activation([1, channels, size, size])
@@ -176,7 +197,7 @@ enum Sweep {
                     .int("size", 5), .float("alpha", 1e-4), .float("beta", 0.75), .float("bias", 1)]))
             })
         }
-        for index in 0..<count(10) {
+        draw(count(10)) { index in
             let shape = index % 2 == 0 ? [1, random.pick([10, 100, 1000, 10000, 100000])]
                 : [1, random.pick([8, 64, 256]), random.pick([7, 14, 28]), random.pick([7, 14, 28])]
             specs.append(LayerSpec(kind: .softmax) {
@@ -193,9 +214,9 @@ enum Sweep {
             let size = generator.pick([1, 7, 14, 28, 56, 112, 224])
             return [1, channels, size, size]
         }
-        for index in 0..<count(20) {
+        draw(count(20)) { index in
             let shape = elements(&random)
-            guard shape.reduce(1, *) <= elementCap else { continue }
+            guard shape.reduce(1, *) <= streamCap else { return }
             let op = ["Relu", "Relu", "LeakyRelu", "Clip", "PRelu", "HardSwish", "HardSigmoid", "Abs"][index % 8]
             specs.append(LayerSpec(kind: .activation) {
                 let b = CaseBuilder()
@@ -204,9 +225,9 @@ enum Sweep {
                 return b.build(.activation, Node(name: "n", opType: op, inputs: inputs, outputs: ["y"]))
             })
         }
-        for index in 0..<count(14) {
+        draw(count(14)) { index in
             let shape = elements(&random)
-            guard shape.reduce(1, *) <= elementCap / 2 else { continue }
+            guard shape.reduce(1, *) <= streamCap / 2 else { return }
             let op = ["Sigmoid", "Tanh", "Exp", "Erf", "Sqrt", "Elu", "Log"][index % 7]
             specs.append(LayerSpec(kind: .transcendental) {
                 let b = CaseBuilder()
@@ -214,9 +235,9 @@ enum Sweep {
                 return b.build(.transcendental, Node(name: "n", opType: op, inputs: [x], outputs: ["y"]))
             })
         }
-        for index in 0..<count(24) {
+        draw(count(24)) { index in
             let shape = elements(&random)
-            guard shape.reduce(1, *) <= elementCap else { continue }
+            guard shape.reduce(1, *) <= streamCap else { return }
             specs.append(LayerSpec(kind: .binary) {
                 let b = CaseBuilder()
                 let x = b.activation(shape)
@@ -231,9 +252,9 @@ enum Sweep {
         }
 
         // MARK: Copies, transposes, resizing and reshapes.
-        for index in 0..<count(20) {
+        draw(count(20)) { index in
             let shape = elements(&random)
-            guard shape.reduce(1, *) <= elementCap / 2, shape[1] >= 8 else { continue }
+            guard shape.reduce(1, *) <= streamCap / 4, shape[1] >= 8 else { return }
             specs.append(LayerSpec(kind: .copy) {
                 let b = CaseBuilder()
                 let x = b.activation(shape)
@@ -247,14 +268,24 @@ enum Sweep {
                 case 3:
                     return b.build(.copy, Node(name: "n", opType: "Split", inputs: [x], outputs: ["y", "z"], attributes: [.int("axis", 1)]))
                 default:
-                    return b.build(.copy, Node(name: "n", opType: "Pad", inputs: [x, b.ints([0, 0, 1, 1, 0, 0, 1, 1])], outputs: ["y"]))
+                    return b.build(.copy, Node(name: "n", opType: "Concat", inputs: [x, b.activation([1, 8] + shape.dropFirst(2))],
+                                               outputs: ["y"], attributes: [.int("axis", 1)]))
                 }
             })
         }
-        for _ in 0..<count(12) {
+        draw(count(8)) { _ in
+            let shape = elements(&random)
+            guard shape.reduce(1, *) <= streamCap / 2, shape[2] > 1 else { return }
+            specs.append(LayerSpec(kind: .pad) {
+                let b = CaseBuilder()
+                let x = b.activation(shape)
+                return b.build(.pad, Node(name: "n", opType: "Pad", inputs: [x, b.ints([0, 0, 1, 1, 0, 0, 1, 1])], outputs: ["y"]))
+            })
+        }
+        draw(count(12)) { _ in
             let groups = random.pick([2, 3, 4, 8]), perGroup = random.pick([8, 30, 60, 120])
             let size = random.pick([7, 14, 28, 56])
-            guard groups * perGroup * size * size <= elementCap else { continue }
+            guard groups * perGroup * size * size <= streamCap else { return }
             let shuffle = random.pick([true, true, false])
             specs.append(LayerSpec(kind: .transpose) {
                 let b = CaseBuilder()
@@ -266,7 +297,7 @@ enum Sweep {
                 return b.build(.transpose, Node(name: "n", opType: "Transpose", inputs: [x], outputs: ["y"], attributes: [.ints("perm", [0, 2, 3, 1])]))
             })
         }
-        for index in 0..<count(8) {
+        draw(count(8)) { index in
             let channels = random.pick([8, 16, 64, 128]), size = random.pick([7, 14, 28, 56])
             let mode = index % 2 == 0 ? "nearest" : "linear"
             specs.append(LayerSpec(kind: .resize) {
@@ -276,7 +307,7 @@ enum Sweep {
                 return b.build(.resize, Node(name: "n", opType: "Resize", inputs: [x, "", scales], outputs: ["y"], attributes: [.string("mode", mode)]))
             })
         }
-        for index in 0..<count(10) {
+        draw(count(10)) { index in
             let shape = elements(&random)
             specs.append(LayerSpec(kind: .reshape) {
                 let b = CaseBuilder()
@@ -300,6 +331,12 @@ struct ConvConfig {
     var group = 1
 
     var output: Int { (size + 2 * (kernel / 2) - kernel) / stride + 1 }
+
+    /// The kind the runtime's choice of method gives this Conv (see `OpKind.of`).
+    var kind: OpKind {
+        if kernel == 1 && stride == 1 { return .convPointwise }
+        return group > 1 && group == cin ? .convDepthwise : .conv
+    }
     var macs: Double { Double(cout) * Double(output * output) * Double(cin / group * kernel * kernel) }
 
     func build() -> LayerCase {
@@ -307,7 +344,7 @@ struct ConvConfig {
         let x = b.activation([1, cin, size, size])
         let w = b.weight([cout, cin / group, kernel, kernel])
         let pad = kernel / 2
-        return b.build(.conv, Node(name: "n", opType: "Conv", inputs: [x, w, b.weight([cout])], outputs: ["y"], attributes: [
+        return b.build(kind, Node(name: "n", opType: "Conv", inputs: [x, w, b.weight([cout])], outputs: ["y"], attributes: [
             .ints("kernel_shape", [kernel, kernel]), .ints("strides", [stride, stride]),
             .ints("pads", [pad, pad, pad, pad]), .int("group", group)]))
     }
@@ -318,14 +355,17 @@ struct GemmConfig {
     var transB: Bool
     var matMul = false
 
+    /// One row: the runtime calls sgemv.
+    var kind: OpKind { m == 1 || n == 1 ? .gemv : .gemm }
+
     func build() -> LayerCase {
         let b = CaseBuilder()
         let a = b.activation([m, k])
         if matMul {
-            return b.build(.gemm, Node(name: "n", opType: "MatMul", inputs: [a, b.weight([k, n])], outputs: ["y"]))
+            return b.build(kind, Node(name: "n", opType: "MatMul", inputs: [a, b.weight([k, n])], outputs: ["y"]))
         }
         let w = b.weight(transB ? [n, k] : [k, n])
-        return b.build(.gemm, Node(name: "n", opType: "Gemm", inputs: [a, w, b.weight([n])], outputs: ["y"],
+        return b.build(kind, Node(name: "n", opType: "Gemm", inputs: [a, w, b.weight([n])], outputs: ["y"],
                                    attributes: [.int("transB", transB ? 1 : 0)]))
     }
 }

@@ -1,0 +1,174 @@
+import CleaveIR
+import CleaveRuntime
+import Foundation
+import XCTest
+
+@testable import CleavePlan
+
+final class ProfileTests: XCTestCase {
+    func testJSONRoundTripKeepsEveryField() throws {
+        let context = DeviceProfile.ContextModel(features: DeviceProfile.ContextModel.features, coefficients: [1e-7, 2e-8, 0.003],
+                                                 samples: 12, r2: 0.9, mape: 0.07)
+        let profile = syntheticProfile(name: "board", threads: 1, overhead: 0.0012, context: context).slowed(by: 8)
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try profile.write(to: directory + "/p.json")
+        let loaded = try DeviceProfile.load(path: directory + "/p.json")
+        XCTAssertEqual(loaded.json, profile.json)
+        XCTAssertEqual(loaded.slowdown, 8)
+        XCTAssertEqual(loaded.context, context)
+        XCTAssertEqual(loaded.models, profile.models)
+
+        // The fields schemas/profile.schema.json documents, in order.
+        let json = profile.json
+        XCTAssertEqual(json.objectValue?.map(\.0), ["format", "version", "name", "threads", "slowdown", "machine", "sweep",
+                                                     "run_overhead_ms", "cache_bytes", "context", "kinds"])
+        XCTAssertEqual(json["kinds"]?.objectValue?.map(\.0), OpKind.allCases.map(\.rawValue))
+        for (_, model) in json["kinds"]?.objectValue ?? [] {
+            XCTAssertEqual(model.objectValue?.map(\.0), ["features", "coefficients", "samples", "r2", "mape"])
+        }
+        XCTAssertEqual(json["machine"]?.objectValue?.map(\.0), ["cpu", "cores", "measured_at"])
+    }
+
+    func testSchemaNamesEveryKindAndFeature() throws {
+        let path = fixturesDirectory + "/../schemas/profile.schema.json"
+        let schema = try JSON.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        XCTAssertEqual(schema["$schema"]?.stringValue, "https://json-schema.org/draft/2020-12/schema")
+        let text = schema.serialized()
+        for kind in OpKind.allCases { XCTAssertTrue(text.contains("\"\(kind.rawValue)\""), kind.rawValue) }
+        for feature in Feature.allCases { XCTAssertTrue(text.contains("\"\(feature.rawValue)\""), feature.rawValue) }
+        XCTAssertEqual(schema["required"]?.arrayValue?.compactMap(\.stringValue),
+                       syntheticProfile().json.objectValue?.map(\.0))
+    }
+
+    func testMalformedProfilesNameTheField() throws {
+        let good = syntheticProfile().json
+        func broken(_ key: String, _ value: JSON?) -> JSON {
+            guard case .object(let members) = good else { return good }
+            return .object(members.compactMap { $0.0 == key ? value.map { v in (key, v) } : $0 })
+        }
+        assertThrowsCleaveError(.badInput, containing: "not a device profile") { try DeviceProfile(json: broken("format", .string("x"))) }
+        assertThrowsCleaveError(.badInput, containing: "version") { try DeviceProfile(json: broken("version", .int(2))) }
+        assertThrowsCleaveError(.badInput, containing: "slowdown") { try DeviceProfile(json: broken("slowdown", .int(0))) }
+        assertThrowsCleaveError(.badInput, containing: "cache_bytes") { try DeviceProfile(json: broken("cache_bytes", nil)) }
+        var kinds = good["kinds"]?.objectValue ?? []
+        kinds.removeAll { $0.0 == "lrn" }
+        assertThrowsCleaveError(.badInput, containing: "lrn") { try DeviceProfile(json: broken("kinds", .object(kinds))) }
+        kinds = good["kinds"]?.objectValue ?? []
+        kinds[0].1 = .object([("features", .array([.string("const")])), ("coefficients", .array([.double(-1)])),
+                              ("samples", .int(1)), ("r2", .int(1)), ("mape", .int(0))])
+        assertThrowsCleaveError(.badInput, containing: "kinds.conv.coefficients") { try DeviceProfile(json: broken("kinds", .object(kinds))) }
+        assertThrowsCleaveError(.io, containing: "cannot open") { try DeviceProfile.load(path: "/nonexistent/profile.json") }
+    }
+
+    func testBuiltInProfilesParseAndSayWhatTheyAssume() {
+        let edge = DeviceProfile.builtInEdge, cloud = DeviceProfile.builtInCloud
+        XCTAssertEqual(edge.threads, 1)
+        XCTAssertEqual(edge.slowdown, 8)
+        XCTAssertEqual(cloud.threads, 2)
+        XCTAssertEqual(cloud.slowdown, 1)
+        for profile in [edge, cloud] {
+            XCTAssertEqual(Set(profile.models.keys), Set(OpKind.allCases))
+            XCTAssertEqual(profile.sweep, "full")
+            XCTAssertGreaterThan(profile.cacheBytes, 0)
+            XCTAssertTrue(profile.models.values.allSatisfy { $0.samples >= 4 }, profile.name)
+        }
+    }
+
+    func testPredictionGrowsWithWorkAndSlowdown() throws {
+        func conv(channels: Int, size: Int) throws -> (Graph, Analysis) {
+            let layer = ConvConfig(cin: channels, cout: channels, size: size, kernel: 3, stride: 1).build()
+            return (layer.graph, try Analysis(graph: layer.graph))
+        }
+        for profile in [DeviceProfile.builtInEdge, .builtInCloud] {
+            var previous = 0.0
+            for channels in [8, 16, 32, 64, 128] {
+                let (graph, analysis) = try conv(channels: channels, size: 28)
+                let predicted = profile.predictMilliseconds(graph: graph, analysis: analysis)[0]
+                XCTAssertGreaterThan(predicted, previous, "\(profile.name): \(channels) channels")
+                previous = predicted
+            }
+        }
+        let (graph, analysis) = try conv(channels: 64, size: 28)
+        let base = DeviceProfile.builtInEdge.slowed(by: 1).predictTotalMilliseconds(graph: graph, analysis: analysis)
+        XCTAssertEqual(DeviceProfile.builtInEdge.predictTotalMilliseconds(graph: graph, analysis: analysis), 8 * base, accuracy: 1e-9 * base)
+    }
+
+    func testEveryFixturePredictsAFiniteTimePerNode() throws {
+        for name in modelFixtures {
+            let (graph, analysis) = try loadFixture(name)
+            for profile in [DeviceProfile.builtInEdge, .builtInCloud] {
+                let times = profile.predictMilliseconds(graph: graph, analysis: analysis)
+                XCTAssertEqual(times.count, graph.nodes.count)
+                XCTAssertTrue(times.allSatisfy { $0.isFinite && $0 >= 0 }, name)
+                // A fixture is a few dozen small nodes: between a microsecond and a few ms on this machine.
+                let total = profile.slowed(by: 1).predictTotalMilliseconds(graph: graph, analysis: analysis)
+                XCTAssertGreaterThan(total, 0.001, name)
+                XCTAssertLessThan(total, 5, name)
+            }
+        }
+    }
+
+    func testKindsFollowTheRuntimesChoiceOfMethod() throws {
+        func kind(_ config: ConvConfig) throws -> OpKind? {
+            let layer = config.build()
+            return OpKind.of(0, in: try Analysis(graph: layer.graph))
+        }
+        XCTAssertEqual(try kind(ConvConfig(cin: 64, cout: 64, size: 14, kernel: 1, stride: 1)), .convPointwise)
+        XCTAssertEqual(try kind(ConvConfig(cin: 64, cout: 64, size: 14, kernel: 1, stride: 2)), .conv)
+        XCTAssertEqual(try kind(ConvConfig(cin: 64, cout: 64, size: 14, kernel: 3, stride: 1, group: 64)), .convDepthwise)
+        XCTAssertEqual(try kind(ConvConfig(cin: 64, cout: 64, size: 14, kernel: 3, stride: 1, group: 2)), .conv)
+        let gemv = GemmConfig(m: 1, k: 64, n: 10, transB: true).build()
+        XCTAssertEqual(OpKind.of(0, in: try Analysis(graph: gemv.graph)), .gemv)
+        let gemm = GemmConfig(m: 8, k: 64, n: 10, transB: false, matMul: true).build()
+        XCTAssertEqual(OpKind.of(0, in: try Analysis(graph: gemm.graph)), .gemm)
+
+        // A 3×3 conv over 512 channels at 56×56 takes bands of 19 rows (1024 positions at least):
+        // its weights are packed once per band, 3 times.
+        let wide = ConvConfig(cin: 512, cout: 512, size: 56, kernel: 3, stride: 1).build()
+        let analysis = try Analysis(graph: wide.graph)
+        XCTAssertEqual(ConvShape(0, in: analysis)?.bands, 3)
+        let values = featureValues(0, features: [.weightBytes, .packedBytes], in: analysis, context: PredictionContext(cold: false))
+        XCTAssertEqual(values[1], 3 * values[0])
+    }
+
+    func testNonNegativeFitRecoversCoefficients() throws {
+        var random = SplitMix64(seed: 1)
+        let truth = [0.002, 3e-8, 0, 1e-9]
+        var rows: [[Double]] = [], targets: [Double] = []
+        for _ in 0..<40 {
+            let row = [1, Double(random.next() % 10_000_000), Double(random.next() % 1_000_000), Double(random.next() % 100_000)]
+            rows.append(row)
+            targets.append(zip(row, truth).reduce(0) { $0 + $1.0 * $1.1 })
+        }
+        let fit = try XCTUnwrap(LinearFit.fit(rows: rows, targets: targets))
+        for (a, b) in zip(fit.coefficients, truth) { XCTAssertEqual(a, b, accuracy: 1e-6 * max(abs(b), 1e-9)) }
+        XCTAssertGreaterThan(fit.r2, 0.999999)
+        XCTAssertLessThan(fit.mape, 1e-6)
+        // Data a negative slope would fit best: the constrained fit stays at zero instead.
+        let falling = try XCTUnwrap(LinearFit.fit(rows: [[1, 1], [1, 2], [1, 3]], targets: [3, 2, 1]))
+        XCTAssertTrue(falling.coefficients.allSatisfy { $0 >= 0 })
+    }
+
+    func testEverySweepCoversEveryKind() throws {
+        for quick in [true, false] {
+            let kinds = Sweep.specs(quick: quick).map(\.kind)
+            for kind in OpKind.allCases {
+                XCTAssertGreaterThanOrEqual(kinds.filter { $0 == kind }.count, 4, "\(kind.rawValue), quick: \(quick)")
+            }
+        }
+    }
+
+    func testMeasuringASampleGivesItsFeatures() throws {
+        var timing = Profiler.Timing(quick: true, threads: 1)
+        timing.warmUps = 1
+        timing.minimumRuns = 2
+        timing.minimumMilliseconds = 0
+        let layer = ConvConfig(cin: 8, cout: 8, size: 8, kernel: 3, stride: 1).build()
+        let sample = try Profiler.measure(layer, threads: 1, timing: timing)
+        XCTAssertEqual(sample.kind, .conv)
+        XCTAssertEqual(sample.features.count, OpKind.conv.features.count)
+        XCTAssertEqual(sample.features[1], Double(8 * 8 * 8 * 8 * 9))  // MACs
+        XCTAssertGreaterThan(sample.milliseconds, 0)
+    }
+}
