@@ -11,7 +11,8 @@ workers (its capacity without HTTP). Served: `cleave serve CLOUD --threads
 WORKERS` on a loopback port, loaded by C client threads, each with one
 keep-alive connection sending binary KServe v2 requests; requests/s over the
 wall time, p50/p99 over per-request latencies (after one warm-up request per
-client). Every response's output must equal the local run's, bit for bit.
+client), and the median of the model run inside the server (the response's
+compute_ms). Every response's output must equal the local run's, bit for bit.
 The ratio served/local is the cost of serving (1.00 = none).
 """
 import argparse, http.client, json, os, re, statistics, subprocess, sys, tempfile, threading, time, shutil
@@ -96,7 +97,7 @@ def main():
 
         def measure(concurrency, total):
             connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=600) for _ in range(concurrency)]
-            latencies, errors = [], []
+            latencies, errors, compute = [], [], []
             lock = threading.Lock()
 
             def one(connection):
@@ -109,6 +110,9 @@ def main():
                 if response.status != 200 or data[length:] != expected:
                     with lock:
                         errors.append(response.status)
+                else:
+                    with lock:
+                        compute.append(json.loads(data[:length])["parameters"]["compute_ms"])
                 return elapsed
 
             warm = [threading.Thread(target=one, args=(c,)) for c in connections]
@@ -134,15 +138,15 @@ def main():
                 c.close()
             if errors:
                 sys.exit(f"{len(errors)} failed requests at concurrency {concurrency}: {errors[:5]}")
-            return len(latencies) / wall, percentile(latencies, 50), percentile(latencies, 99)
+            return len(latencies) / wall, percentile(latencies, 50), percentile(latencies, 99), percentile(compute, 50)
 
         levels = [int(c) for c in args.concurrency.split(",")]
         totals = [int(n) for n in args.requests.split(",")]
         rows = []
         for concurrency, total in zip(levels, totals):
-            rps, p50, p99 = measure(concurrency, max(total, concurrency))
+            rps, p50, p99, model_ms = measure(concurrency, max(total, concurrency))
             local_rps = 1000 / single_ms if concurrency == 1 else local_parallel_rps
-            rows.append((concurrency, max(total, concurrency), rps, p50, p99, local_rps, rps / local_rps))
+            rows.append((concurrency, max(total, concurrency), rps, p50, p99, model_ms, local_rps, rps / local_rps))
     finally:
         if server is not None:
             server.terminate()
@@ -153,9 +157,10 @@ def main():
     print(f"{args.model} cloud half (cut at {boundary}, {len(body) / 1e6:.2f} MB per request), server: {args.workers} workers x 1 thread")
     print(f"local `cleave run CLOUD --threads 1`: median {single_ms:.2f} ms alone; {args.workers} processes side by side: "
           + ", ".join(f"{m:.2f}" for m in parallel_ms) + f" ms = {local_parallel_rps:.2f} req/s")
-    print(f"{'concurrency':>11}  {'requests':>8}  {'req/s':>8}  {'p50 ms':>8}  {'p99 ms':>8}  {'local req/s':>11}  {'served/local':>12}")
-    for c, n, rps, p50, p99, local_rps, ratio in rows:
-        print(f"{c:>11}  {n:>8}  {rps:>8.2f}  {p50:>8.2f}  {p99:>8.2f}  {local_rps:>11.2f}  {ratio:>12.2f}")
+    print(f"{'concurrency':>11}  {'requests':>8}  {'req/s':>8}  {'p50 ms':>8}  {'p99 ms':>8}  {'run p50 ms':>10}  {'local req/s':>11}  {'served/local':>12}")
+    for c, n, rps, p50, p99, model_ms, local_rps, ratio in rows:
+        print(f"{c:>11}  {n:>8}  {rps:>8.2f}  {p50:>8.2f}  {p99:>8.2f}  {model_ms:>10.2f}  {local_rps:>11.2f}  {ratio:>12.2f}")
+    print("run p50 = the model run inside the server (its compute_ms); p50 - run p50 at concurrency 1 is the HTTP and protocol overhead")
 
 
 if __name__ == "__main__":
