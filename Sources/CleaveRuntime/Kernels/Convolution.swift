@@ -199,6 +199,10 @@ final class ConvKernel: Kernel {
     }
 }
 
+/// Output positions per im2col band for a column matrix of `rows` rows, as the
+/// Conv kernel chooses them; the planner's cost features use the same rule.
+package func im2colBandWidth(rows: Int) -> Int { ConvPlan.bandWidth(rows: rows) }
+
 /// Everything about a Conv that depends only on the input and weight shapes.
 struct ConvPlan {
     enum Method {
