@@ -137,7 +137,8 @@ def main():
                 # for a sub-millisecond model they would be the median of 5.
                 measured = median(args.fast_repeat)
             if args.cpu and threads == 1 and measured >= 20:
-                measured = cpu_milliseconds(args.cleave, model, feeds, args.repeat)
+                # Enough runs that the two processes' start-up costs, which differ, average out.
+                measured = cpu_milliseconds(args.cleave, model, feeds, max(args.repeat, int(2000 / measured) + 1))
             predicted = plan[side]["total_ms"]
             run = json.loads(cleave(args.cleave, "run", model, *feeds, "--repeat", "2",
                                     "--threads", str(threads), "--json")) if args.per_kind else {"nodes": []}

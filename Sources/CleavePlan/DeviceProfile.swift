@@ -9,14 +9,14 @@ import Glibc
 /// models too big for the cache, and the fixed cost of one `Session.run`.
 /// Stored as JSON (`schemas/profile.schema.json`).
 ///
-/// Predicted time of node *v* of kind *k* = `slowdown` × (Σⱼ cₖⱼ · fⱼ(v) +
-/// Σⱼ dⱼ · gⱼ(v)), where the fⱼ are the kind's features (`Feature`: a
-/// constant 1, MACs, activation input bytes, output bytes, weight bytes,
-/// im2col column and packed bytes, contiguous runs) computed from `Analysis`,
-/// the gⱼ the context features (output bytes, weight bytes and 1, counted
-/// only when the model is cold — `PredictionContext`), and cₖⱼ, dⱼ ≥ 0 the
-/// fitted coefficients in milliseconds per unit. A whole run adds
-/// `runOverheadMilliseconds` once.
+/// Predicted time of node *v* of kind *k* = `slowdown` × (h + d₀·[cold]·h +
+/// d₁), with h = Σⱼ cₖⱼ · fⱼ(v) the kind model: the fⱼ are the kind's
+/// features (`Feature`: a constant 1, MACs, activation input bytes, output
+/// bytes, weight bytes and those read from DRAM, im2col column and packed
+/// bytes, contiguous runs) computed from `Analysis`, and cₖⱼ ≥ 0 the fitted
+/// coefficients in milliseconds per unit; d₀, d₁ ≥ 0 are the context model's
+/// (`ContextModel`), [cold] whether the model is too big for the cache
+/// (`PredictionContext`). A whole run adds `runOverheadMilliseconds` once.
 ///
 /// `slowdown` stands in for a slower device that cleave cannot measure
 /// directly: a profile measured here at 1 thread with `slowdown` 8 predicts a
@@ -48,8 +48,10 @@ public struct DeviceProfile: Sendable {
         }
     }
 
-    /// The extra cost of a node inside a model too big for the cache, fitted
-    /// on whole synthetic networks after the kind models (`Profiler`).
+    /// The extra cost of a node inside a model rather than alone — a fixed
+    /// amount (its code and branches compete with the other nodes'), and in a
+    /// model too big for the cache a fraction of its own time — fitted on whole
+    /// synthetic networks after the kind models (`Profiler`).
     public struct ContextModel: Sendable, Equatable {
         public var features: [Feature]
         public var coefficients: [Double]
@@ -68,7 +70,13 @@ public struct DeviceProfile: Sendable {
         }
 
         /// The features of the context model.
-        public static let features: [Feature] = [.coldOutputBytes, .coldWeightBytes, .coldNode]
+        public static let features: [Feature] = [.coldMilliseconds, .constant]
+
+        /// The context features of node `index`, whose kind model predicts `hot` milliseconds.
+        func values(_ index: Int, hot: Double, in analysis: Analysis, context: PredictionContext) -> [Double] {
+            let others = featureValues(index, features: features, in: analysis, context: context)
+            return zip(features, others).map { feature, value in feature == .coldMilliseconds ? (context.cold ? hot : 0) : value }
+        }
 
         /// No extra cost.
         public static let none = ContextModel(features: features, coefficients: features.map { _ in 0 }, samples: 0, r2: 0, mape: 0)
@@ -139,11 +147,9 @@ public struct DeviceProfile: Sendable {
     func nodeMilliseconds(_ index: Int, in analysis: Analysis, context: PredictionContext) -> Double {
         guard let kind = OpKind.of(index, in: analysis), let model = models[kind] else { return 0 }
         let values = featureValues(index, features: model.features, in: analysis, context: context)
-        var raw = zip(values, model.coefficients).reduce(0) { $0 + $1.0 * $1.1 }
-        if context.cold {
-            let extra = featureValues(index, features: self.context.features, in: analysis, context: context)
-            raw += zip(extra, self.context.coefficients).reduce(0) { $0 + $1.0 * $1.1 }
-        }
+        let hot = Swift.max(0, zip(values, model.coefficients).reduce(0) { $0 + $1.0 * $1.1 })
+        let extra = self.context.values(index, hot: hot, in: analysis, context: context)
+        let raw = hot + zip(extra, self.context.coefficients).reduce(0) { $0 + $1.0 * $1.1 }
         return Swift.max(0, raw) * slowdown
     }
 

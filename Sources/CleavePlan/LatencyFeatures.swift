@@ -30,8 +30,10 @@ public enum OpKind: String, CaseIterable, Sendable {
     case lrn
     case softmax
     /// Cheap element-wise maps: Relu, LeakyRelu, PRelu, Clip, HardSigmoid,
-    /// HardSwish, Neg, Abs, Quantize/DequantizeLinear.
+    /// HardSwish, Neg, Abs, DequantizeLinear.
     case activation
+    /// QuantizeLinear: a division, rounding and saturation per element.
+    case quantize
     /// Element-wise maps through libm: Sigmoid, Tanh, Elu, Erf, Exp, Log, Sqrt.
     case transcendental
     /// Two or more operands with broadcasting: Add, Sub, Mul, Div, Pow, Sum, Max, Min, Mean.
@@ -48,11 +50,11 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// The features this kind's model is linear in.
     public var features: [Feature] {
         switch self {
-        case .conv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes, .columnBytes, .packedBytes]
-        case .convPointwise, .gemm, .gemv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes]
+        case .conv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes, .columnBytes, .packedBytes]
+        case .convPointwise, .gemm, .gemv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes]
         case .convDepthwise, .convTranspose, .maxPool, .averagePool, .lrn, .resize:
             return [.constant, .macs, .inputBytes, .outputBytes]
-        case .globalAveragePool, .reduce, .normalization, .instanceNorm, .softmax, .activation, .transcendental, .copy, .pad:
+        case .globalAveragePool, .reduce, .normalization, .instanceNorm, .softmax, .activation, .quantize, .transcendental, .copy, .pad:
             return [.constant, .inputBytes, .outputBytes]
         case .binary, .transpose: return [.constant, .inputBytes, .outputBytes, .runs]
         case .reshape: return [.constant]
@@ -80,8 +82,8 @@ public enum OpKind: String, CaseIterable, Sendable {
         case .instanceNormalization: return .instanceNorm
         case .lrn: return .lrn
         case .softmax, .logSoftmax: return .softmax
-        case .relu, .leakyRelu, .prelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs, .quantizeLinear, .dequantizeLinear:
-            return .activation
+        case .relu, .leakyRelu, .prelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs, .dequantizeLinear: return .activation
+        case .quantizeLinear: return .quantize
         case .sigmoid, .tanh, .elu, .erf, .exp, .log, .sqrt: return .transcendental
         case .add, .sub, .mul, .div, .pow, .sum, .max, .min, .mean: return .binary
         case .concat, .split, .slice, .gather, .expand, .cast, .constantOfShape: return .copy
@@ -105,16 +107,15 @@ public enum Feature: String, CaseIterable, Sendable {
     case outputBytes = "output_bytes"
     /// Bytes of the inputs that are constants (weights, biases).
     case weightBytes = "weight_bytes"
-    /// `weight_bytes` in a cold context (`PredictionContext`), else 0: weights
-    /// then come from DRAM on every run.
+    /// `weight_bytes` in a cold context (`PredictionContext`) or when the
+    /// weights alone exceed half the cache, else 0: the weights then come from
+    /// DRAM on every run.
     case coldWeightBytes = "cold_weight_bytes"
-    /// `output_bytes` in a cold context, else 0: the memory an output lands
-    /// in was evicted since it was last used, so every line written is first
-    /// read from DRAM.
-    case coldOutputBytes = "cold_output_bytes"
-    /// 1 in a cold context, else 0: what else a node pays when the model
-    /// evicted its code and the runtime's own data since the last run.
-    case coldNode = "cold_node"
+    /// The node's predicted milliseconds by its kind model in a cold context,
+    /// else 0: a node of a model too big for the cache finds its input
+    /// partly evicted and writes its output to memory that was, so it runs
+    /// a fraction slower than when measured alone.
+    case coldMilliseconds = "cold_ms"
     /// Bytes of Conv's im2col column matrix: (C/group)·kH·kW × output positions × 4.
     case columnBytes = "column_bytes"
     /// Bytes of weights sgemm packs over all the calls of an im2col Conv: the
@@ -141,15 +142,18 @@ public enum Feature: String, CaseIterable, Sendable {
 /// share the cache.
 public struct PredictionContext: Sendable, Equatable {
     public var cold: Bool
+    /// The device's last-level cache.
+    public var cacheBytes: Int
 
-    public init(cold: Bool) {
+    public init(cold: Bool, cacheBytes: Int) {
         self.cold = cold
+        self.cacheBytes = cacheBytes
     }
 
     /// The context of every node of a model on a device whose last-level cache holds `cacheBytes`.
     public init(analysis: Analysis, cacheBytes: Int) {
         let weights = analysis.graph.constants.values.reduce(0) { $0 + $1.byteCount }
-        cold = weights + analysis.totals.bytesWritten > cacheBytes / 2
+        self.init(cold: weights + analysis.totals.bytesWritten > cacheBytes / 2, cacheBytes: cacheBytes)
     }
 }
 
@@ -169,9 +173,8 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, con
         case .inputBytes: return Double(inputBytes)
         case .outputBytes: return Double(cost.bytesWritten)
         case .weightBytes: return Double(weightBytes)
-        case .coldWeightBytes: return context.cold ? Double(weightBytes) : 0
-        case .coldOutputBytes: return context.cold ? Double(cost.bytesWritten) : 0
-        case .coldNode: return context.cold ? 1 : 0
+        case .coldWeightBytes: return context.cold || weightBytes > context.cacheBytes / 2 ? Double(weightBytes) : 0
+        case .coldMilliseconds: return 0  // needs the kind model: see DeviceProfile.nodeMilliseconds
         case .columnBytes:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
             return Double(conv.columnBytes)

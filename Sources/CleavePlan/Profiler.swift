@@ -14,10 +14,12 @@ import Glibc
 ///    runs, repeated until enough runs and time were observed; then a
 ///    non-negative least-squares fit per op kind (`LinearFit`). A node run
 ///    again and again has everything cached, as in a small model.
-/// 3. `SyntheticNetworks`, whole, too big for the cache: what they take
-///    beyond the sum of their nodes' predictions is fitted to the context
-///    features (output bytes, weight bytes, nodes), the cost of streaming
-///    from DRAM that models of that size pay (`DeviceProfile.ContextModel`).
+/// 3. `SyntheticNetworks`, whole — large ones too big for the cache and small
+///    ones of many different ops: what they take beyond the sum of their
+///    nodes' predictions is fitted as a fixed cost per node plus, in the large
+///    ones, a fraction of the nodes' own predictions (inputs and output memory
+///    partly evicted since the node last ran) — the context model
+///    (`DeviceProfile.ContextModel`).
 public enum Profiler {
     /// What to measure.
     public struct Options: Sendable {
@@ -90,18 +92,21 @@ public enum Profiler {
         report(1, "run overhead")
 
         var samples: [Sample] = []
+        let cacheBytes = lastLevelCacheBytes()
         for (index, spec) in specs.enumerated() {
-            samples.append(try measure(spec.make(), threads: options.threads, timing: timing))
+            // Every other configuration with weights runs with them evicted, so the fit sees both.
+            samples.append(try measure(spec.make(), threads: options.threads, timing: timing,
+                                       coldWeights: index % 2 == 1, cacheBytes: cacheBytes))
             report(index + 2, spec.kind.rawValue)
         }
-        var profile = fit(samples, options: options, overhead: overhead, cacheBytes: lastLevelCacheBytes())
+        var profile = fit(samples, options: options, overhead: overhead, cacheBytes: cacheBytes)
 
         var measured: [(analysis: Analysis, milliseconds: Double)] = []
         for (index, spec) in networks.enumerated() {
             let network = try spec.make()
             let analysis = try Analysis(graph: network.graph)
             let session = try Session(graph: network.graph, options: SessionOptions(threads: options.threads))
-            measured.append((analysis, try timing.typical(session, network.feeds, repeats: timing.networkRuns)))
+            measured.append((analysis, try timing.typical([session], network.feeds, repeats: timing.networkRuns)))
             report(specs.count + index + 2, "network")
         }
         profile.context = fitContext(measured, profile: profile)
@@ -138,19 +143,22 @@ public enum Profiler {
 
     /// Fits the context model: per network, measured time minus the run
     /// overhead and the kind models' predictions, against the sums of the
-    /// context features over its nodes; relative to the measured time.
+    /// context features over its nodes (the kind models' predictions in a cold
+    /// network, and the number of nodes), relative to the measured time.
     static func fitContext(_ networks: [(analysis: Analysis, milliseconds: Double)], profile: DeviceProfile) -> DeviceProfile.ContextModel {
         let features = DeviceProfile.ContextModel.features
         var rows: [[Double]] = [], residuals: [Double] = [], totals: [Double] = [], base: [Double] = []
         var bare = profile.slowed(by: 1)
         bare.context = .none
         for (analysis, milliseconds) in networks {
-            let predicted = bare.predictTotalMilliseconds(graph: analysis.graph, analysis: analysis)
+            let context = PredictionContext(analysis: analysis, cacheBytes: profile.cacheBytes)
+            let hot = bare.predictMilliseconds(graph: analysis.graph, analysis: analysis)
             var sums = [Double](repeating: 0, count: features.count)
             for index in analysis.graph.nodes.indices where OpKind.of(index, in: analysis) != nil {
-                let values = featureValues(index, features: features, in: analysis, context: PredictionContext(cold: true))
+                let values = DeviceProfile.ContextModel.none.values(index, hot: hot[index], in: analysis, context: context)
                 for j in sums.indices { sums[j] += values[j] }
             }
+            let predicted = bare.runOverheadMilliseconds + hot.reduce(0, +)
             rows.append(sums)
             residuals.append(milliseconds - predicted)
             totals.append(milliseconds)
@@ -168,15 +176,40 @@ public enum Profiler {
     }
 
     /// Runs one configuration and returns its features and time.
-    static func measure(_ layer: LayerCase, threads: Int, timing: Timing) throws -> Sample {
+    ///
+    /// With `coldWeights`, weights of 64 KiB or more are replicated into
+    /// enough sessions (at most 32) to span 64 MiB, run in turn, so each run
+    /// reads its weights from DRAM as in a model too big for the cache, while
+    /// the code and the runtime's own data stay warm; otherwise one session
+    /// runs again and again and its weights stay cached, as in a small model.
+    /// Weights over half the cache are cold either way.
+    static func measure(_ layer: LayerCase, threads: Int, timing: Timing, coldWeights: Bool, cacheBytes: Int) throws -> Sample {
         let analysis = try Analysis(graph: layer.graph)
-        let session = try Session(graph: layer.graph, options: SessionOptions(threads: threads))
-        let milliseconds = try timing.typical(session, layer.feeds)
+        let weightBytes = layer.graph.initializers.reduce(0) { $0 + $1.tensor.byteCount }
+        let replicate = coldWeights && weightBytes >= 64 << 10
+        let copies = replicate ? Swift.min(32, Swift.max(1, (64 << 20) / weightBytes)) : 1
+        var sessions: [Session] = []
+        for copy in 0..<copies {
+            var graph = layer.graph
+            if copy > 0 {
+                graph.initializers = graph.initializers.map { initializer in
+                    let tensor = initializer.tensor
+                    return Initializer(name: initializer.name,
+                                       tensor: Tensor(dtype: tensor.dtype, shape: tensor.shape, storage: TensorStorage(copying: tensor.storage.bytes)))
+                }
+            }
+            sessions.append(try Session(graph: graph, options: SessionOptions(threads: threads)))
+        }
+        let milliseconds = try timing.typical(sessions, layer.feeds)
         // The kind prediction will assign (a 1×1 Conv of the Conv sweep is pointwise).
         let kind = OpKind.of(0, in: analysis) ?? layer.kind
-        let features = featureValues(0, features: kind.features, in: analysis, context: PredictionContext(cold: false))
+        // Only the weights are cold here; the rest of a cold model's context is the context model's part.
+        let context = PredictionContext(cold: false, cacheBytes: replicate ? 0 : cacheBytes)
+        let features = featureValues(0, features: kind.features, in: analysis, context: context)
+        let cold = replicate || weightBytes > cacheBytes / 2
         // A floor keeps the relative-error weights finite if a clock ever reads 0.
-        return Sample(kind: kind, label: describe(layer), features: features, milliseconds: Swift.max(milliseconds, 1e-6))
+        return Sample(kind: kind, label: describe(layer) + (cold ? " (weights in DRAM)" : ""),
+                      features: features, milliseconds: Swift.max(milliseconds, 1e-6))
     }
 
     /// `Conv x[1, 3, 224, 224] w[64, 3, 11, 11] strides=4,4`.
@@ -214,7 +247,7 @@ public enum Profiler {
             layer.graph.outputs = [ValueInfo(name: previous, dtype: nil, dims: nil)]
             let session = try Session(graph: layer.graph, options: SessionOptions(threads: threads))
             rows.append([1, Double(length)])
-            targets.append(try timing.typical(session, layer.feeds))
+            targets.append(try timing.typical([session], layer.feeds))
         }
         return LinearFit.fit(rows: rows, targets: targets)?.coefficients.first ?? 0
     }
@@ -228,10 +261,13 @@ public enum Profiler {
         var minimumMilliseconds: Double
         /// Runs of each synthetic network.
         var networkRuns: Int
-        /// At one thread, the process's CPU time: the same as wall time on an
-        /// idle machine, but blind to the time other processes take the core
-        /// away, so a busy machine still gives a clean profile. With more
-        /// threads, wall time (CPU time would add up the threads).
+        /// At one thread, runs of 2 ms or more read the process's CPU time:
+        /// the same as wall time on an idle machine, but blind to the time
+        /// other processes take the core away, so a busy machine still gives
+        /// a clean profile. Shorter runs read the wall clock, since reading
+        /// the CPU clock is a system call that itself costs about a
+        /// microsecond, and a short run is rarely interrupted. With more
+        /// threads, always wall time (CPU time would add up the threads).
         var cpuClock: Bool
 
         init(quick: Bool, threads: Int) {
@@ -243,9 +279,9 @@ public enum Profiler {
             cpuClock = threads == 1
         }
 
-        func now() -> Double {
+        static func now(cpu: Bool) -> Double {
             var ts = timespec()
-            clock_gettime(cpuClock ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts)
+            clock_gettime(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts)
             return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
         }
 
@@ -254,10 +290,14 @@ public enum Profiler {
         /// last reader): the lower quartile of the runs, which discounts runs
         /// slowed by other processes — taking the core away (wall time) or
         /// competing for the cache and memory (both clocks) — on a shared
-        /// machine, and equals the median on an idle one.
+        /// machine, and equals the median on an idle one. Several sessions
+        /// (copies of one graph) run in turn.
         /// - Parameter repeats: exactly this many runs instead of the adaptive count.
-        func typical(_ session: Session, _ feeds: [String: Tensor], repeats: Int? = nil) throws -> Double {
-            for _ in 0..<warmUps { _ = try session.run(feeds) }
+        func typical(_ sessions: [Session], _ feeds: [String: Tensor], repeats: Int? = nil) throws -> Double {
+            for _ in 0..<Swift.max(0, warmUps - 1) { for session in sessions { _ = try session.run(feeds) } }
+            let probe = Timing.now(cpu: false)
+            for session in sessions { _ = try session.run(feeds) }
+            let cpu = cpuClock && (Timing.now(cpu: false) - probe) / Double(sessions.count) >= 0.002
             var times: [Double] = []
             var spent = 0.0
             func more() -> Bool {
@@ -265,9 +305,10 @@ public enum Profiler {
                 return times.count < maximumRuns && (times.count < minimumRuns || spent < minimumMilliseconds)
             }
             while more() {
-                let start = now()
+                let session = sessions[times.count % sessions.count]
+                let start = Timing.now(cpu: cpu)
                 _ = try session.run(feeds)
-                let elapsed = (now() - start) * 1000
+                let elapsed = (Timing.now(cpu: cpu) - start) * 1000
                 times.append(elapsed)
                 spent += elapsed
             }

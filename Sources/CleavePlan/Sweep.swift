@@ -109,11 +109,10 @@ enum Sweep {
         }
 
         // MARK: Gemm and MatMul, from batch-1 classifiers (weight-bound) to matrix products.
-        // Weights stay under 12 MB, so they are cached as in a small model; what
-        // a large model's DRAM-resident weights add is the context model's part.
-        var gemms: [GemmConfig] = [GemmConfig(m: 1, k: 2048, n: 1000, transB: true), GemmConfig(m: 1, k: 1024, n: 1000, transB: false)]
-        if !quick { gemms += [GemmConfig(m: 1, k: 4096, n: 512, transB: true), GemmConfig(m: 1, k: 2048, n: 1024, transB: false)] }
-        let weightCap = 12e6
+        var gemms: [GemmConfig] = [GemmConfig(m: 1, k: 9216, n: 4096, transB: true), GemmConfig(m: 1, k: 2048, n: 1000, transB: true),
+                                   GemmConfig(m: 1, k: 4096, n: 4096, transB: false)]
+        if !quick { gemms += [GemmConfig(m: 1, k: 25088, n: 4096, transB: true), GemmConfig(m: 1, k: 1024, n: 1000, transB: false)] }
+        let weightCap = quick ? 64e6 : 450e6
         while gemms.count < count(36) {
             let config = GemmConfig(m: random.pick([1, 1, 1, 1, 2, 8, 32, 128, 196]),
                                     k: random.pick([64, 128, 256, 512, 1024, 2048, 4096, 9216, 25088]),
@@ -217,12 +216,28 @@ enum Sweep {
         draw(count(20)) { index in
             let shape = elements(&random)
             guard shape.reduce(1, *) <= streamCap else { return }
-            let op = ["Relu", "Relu", "LeakyRelu", "Clip", "PRelu", "HardSwish", "HardSigmoid", "Abs"][index % 8]
+            let op = ["Relu", "Relu", "LeakyRelu", "Clip", "PRelu", "HardSwish", "HardSigmoid", "Abs", "DequantizeLinear"][index % 9]
             specs.append(LayerSpec(kind: .activation) {
                 let b = CaseBuilder()
+                if op == "DequantizeLinear" {
+                    let x = b.byteActivation(shape)
+                    return b.build(.activation, Node(name: "n", opType: op, inputs: [x, b.floats([0.02], shape: [])], outputs: ["y"]))
+                }
                 let x = b.activation(shape)
                 let inputs = op == "PRelu" ? [x, b.weight([shape[1], 1, 1])] : [x]
                 return b.build(.activation, Node(name: "n", opType: op, inputs: inputs, outputs: ["y"]))
+            })
+        }
+        draw(count(8)) { index in
+            let shape = elements(&random)
+            guard shape.reduce(1, *) <= streamCap / 2 else { return }
+            specs.append(LayerSpec(kind: .quantize) {
+                let b = CaseBuilder()
+                let perAxis = index % 4 >= 2
+                let scale = perAxis ? b.floats([Float](repeating: 0.02, count: shape[1])) : b.floats([0.02], shape: [])
+                let x = b.activation(shape)
+                return b.build(.quantize, Node(name: "n", opType: "QuantizeLinear", inputs: [x, scale], outputs: ["y"],
+                                               attributes: perAxis ? [.int("axis", 1)] : []))
             })
         }
         draw(count(14)) { index in
@@ -235,13 +250,15 @@ enum Sweep {
                 return b.build(.transcendental, Node(name: "n", opType: op, inputs: [x], outputs: ["y"]))
             })
         }
-        draw(count(24)) { index in
+        draw(count(32)) { index in
             let shape = elements(&random)
             guard shape.reduce(1, *) <= streamCap else { return }
             specs.append(LayerSpec(kind: .binary) {
                 let b = CaseBuilder()
                 let x = b.activation(shape)
-                switch index % 6 {
+                switch index % 8 {
+                case 6: return b.build(.binary, Node(name: "n", opType: ["Max", "Mean", "Min"][index % 3], inputs: [x, b.activation(shape), b.activation(shape)], outputs: ["y"]))
+                case 7: return b.build(.binary, Node(name: "n", opType: "Pow", inputs: [x, b.floats([3], shape: [])], outputs: ["y"]))
                 case 0, 1: return b.build(.binary, Node(name: "n", opType: index % 2 == 0 ? "Add" : "Sum", inputs: [x, b.activation(shape)], outputs: ["y"]))
                 case 2: return b.build(.binary, Node(name: "n", opType: "Mul", inputs: [x, b.weight([shape[1], 1, 1])], outputs: ["y"]))
                 case 3: return b.build(.binary, Node(name: "n", opType: "Add", inputs: [x, b.weight([shape[1], 1, 1])], outputs: ["y"]))
@@ -408,8 +425,17 @@ final class CaseBuilder {
         add(Tensor([values.count], int64s: values.map { Int64($0) }))
     }
 
-    func floats(_ values: [Float]) -> String {
-        add(Tensor([values.count], floats: values))
+    func floats(_ values: [Float], shape: [Int]? = nil) -> String {
+        add(Tensor(Shape(shape ?? [values.count]), floats: values))
+    }
+
+    /// A uint8 runtime input of pseudo-random bytes (DequantizeLinear's input).
+    func byteActivation(_ shape: [Int]) -> String {
+        let name = "x\(inputs.count)"
+        inputs.append(ValueInfo(name: name, dtype: .uint8, dims: shape.map { .fixed($0) }))
+        let count = shape.reduce(1, *)
+        feeds[name] = Tensor(.uint8, Shape(shape), (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
+        return name
     }
 
     private func add(_ tensor: Tensor) -> String {

@@ -1,19 +1,62 @@
 import CleaveIR
 
-/// Whole CNN-like networks, generated, for the second stage of a profile:
-/// how much slower a node runs inside a model too big for the cache than
-/// alone (see `DeviceProfile.ContextModel`).
+/// Whole networks, generated, for the second stage of a profile: how much
+/// slower a node runs inside a model than alone (see `DeviceProfile.ContextModel`).
 ///
-/// Each is a chain of stages as the light models have them — Conv (1×1, 3×3,
-/// 5×5, 7×7 or 11×11), BatchNormalization, Relu, pooling, residual Add,
-/// two-branch Concat — on an input of 56 to 224 pixels, ending in global
-/// pooling and a classifier, or in VGG's flatten and wide fully connected
-/// layers. Every one is larger than the last-level cache, so its activations
-/// and weights stream from DRAM.
+/// Two families:
+/// - *large*: chains of stages as the light models have them — Conv (1×1,
+///   3×3, 5×5, 7×7 or 11×11), BatchNormalization, Relu, pooling, residual
+///   Add, two-branch Concat — on an input of 56 to 224 pixels, ending in
+///   global pooling and a classifier, or in VGG's flatten and wide fully
+///   connected layers. Every one is larger than the last-level cache, so its
+///   activations and weights stream from DRAM.
+/// - *small*: 24 to 64 nodes of many different ops on tensors of a few
+///   hundred values, like the fixtures: everything stays cached, but each
+///   node's code and branches compete with the others'.
 enum SyntheticNetworks {
     static func specs(quick: Bool) -> [LayerSpec] {
+        large(count: quick ? 4 : 12) + small(count: quick ? 3 : 8)
+    }
+
+    /// Small networks of shape-preserving ops on [1, C, S, S].
+    static func small(count: Int) -> [LayerSpec] {
+        var random = SplitMix64(seed: 0x736D_616C_6C)  // "small"
+        return (0..<count).map { index in
+            let channels = [4, 8, 16][index % 3], size = [4, 8, 16][(index / 3) % 3]
+            let length = 24 + Int(random.next() % 41)
+            let choices = (0..<length).map { _ in random.next() }
+            return LayerSpec(kind: .binary) {
+                let net = NetworkBuilder(input: [1, channels, size, size])
+                var earlier = [net.current]
+                for choice in choices {
+                    switch choice % 16 {
+                    case 0: net.unary("Relu")
+                    case 1: net.unary("Sigmoid")
+                    case 2: net.unary("Tanh")
+                    case 3: net.unary("Abs")
+                    case 4: net.unary("LeakyRelu")
+                    case 5, 6: net.binary(choice % 2 == 0 ? "Add" : "Mul", earlier[Int((choice >> 8) % UInt64(earlier.count))])
+                    case 7: net.binary("Max", earlier[Int((choice >> 8) % UInt64(earlier.count))])
+                    case 8: net.conv(out: channels, kernel: (choice >> 8) % 2 == 0 ? 3 : 1, stride: 1)
+                    case 9: net.batchNorm()
+                    case 10: net.maxPool(kernel: 3, stride: 1, pad: 1)
+                    case 11: net.averagePool(kernel: 3, stride: 1, pad: 1)
+                    case 12: net.transpose([0, 1, 3, 2])
+                    case 13: net.softmax()
+                    case 14: net.unary("Identity")
+                    default: net.unary("Clip")
+                    }
+                    earlier.append(net.current)
+                }
+                return net.build(name: "small network \(index)")
+            }
+        }
+    }
+
+    /// Large networks, too big for the cache.
+    static func large(count: Int) -> [LayerSpec] {
         var random = SplitMix64(seed: 0x6E_6574_776F_726B)  // "network"
-        return (0..<(quick ? 4 : 12)).map { index in
+        return (0..<count).map { index in
             let size = [224, 112, 56, 224][index % 4]
             let width = random.pick([16, 24, 32, 48, 64])
             let stages = random.pick([3, 4, 5])
@@ -120,15 +163,25 @@ final class NetworkBuilder {
         append("LRN", [current.name], shape: current.shape, attributes: [.int("size", 5), .float("alpha", 1e-4), .float("beta", 0.75)])
     }
 
-    func maxPool(kernel: Int, stride: Int) { pool("MaxPool", kernel: kernel, stride: stride) }
+    func maxPool(kernel: Int, stride: Int, pad: Int = 0) { pool("MaxPool", kernel: kernel, stride: stride, pad: pad) }
 
-    func averagePool(kernel: Int, stride: Int) { pool("AveragePool", kernel: kernel, stride: stride) }
+    func averagePool(kernel: Int, stride: Int, pad: Int = 0) { pool("AveragePool", kernel: kernel, stride: stride, pad: pad) }
 
-    private func pool(_ op: String, kernel: Int, stride: Int) {
-        let size = (current.shape[2] - kernel) / stride + 1
+    private func pool(_ op: String, kernel: Int, stride: Int, pad: Int) {
+        let size = (current.shape[2] + 2 * pad - kernel) / stride + 1
         append(op, [current.name], shape: [1, current.shape[1], size, size],
-               attributes: [.ints("kernel_shape", [kernel, kernel]), .ints("strides", [stride, stride])])
+               attributes: [.ints("kernel_shape", [kernel, kernel]), .ints("strides", [stride, stride]),
+                            .ints("pads", [pad, pad, pad, pad])])
     }
+
+    /// A one-input op that keeps the shape.
+    func unary(_ op: String) { append(op, [current.name], shape: current.shape) }
+
+    /// A two-input op with an earlier value of the same shape.
+    func binary(_ op: String, _ other: Value) { append(op, [current.name, other.name], shape: current.shape) }
+
+    /// A Transpose of a square [N, C, S, S] tensor, which keeps the shape.
+    func transpose(_ perm: [Int]) { append("Transpose", [current.name], shape: current.shape, attributes: [.ints("perm", perm)]) }
 
     func add(_ other: Value) { append("Add", [current.name, other.name], shape: current.shape) }
 

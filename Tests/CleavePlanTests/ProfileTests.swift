@@ -7,7 +7,7 @@ import XCTest
 
 final class ProfileTests: XCTestCase {
     func testJSONRoundTripKeepsEveryField() throws {
-        let context = DeviceProfile.ContextModel(features: DeviceProfile.ContextModel.features, coefficients: [1e-7, 2e-8, 0.003],
+        let context = DeviceProfile.ContextModel(features: DeviceProfile.ContextModel.features, coefficients: [0.125, 0.0004],
                                                  samples: 12, r2: 0.9, mape: 0.07)
         let profile = syntheticProfile(name: "board", threads: 1, overhead: 0.0012, context: context).slowed(by: 8)
         let directory = try temporaryDirectory()
@@ -132,7 +132,7 @@ final class ProfileTests: XCTestCase {
         let bands = (56 + rowsPerBand - 1) / rowsPerBand
         XCTAssertGreaterThan(bands, 1)
         XCTAssertEqual(ConvShape(0, in: analysis)?.bands, bands)
-        let values = featureValues(0, features: [.weightBytes, .packedBytes], in: analysis, context: PredictionContext(cold: false))
+        let values = featureValues(0, features: [.weightBytes, .packedBytes], in: analysis, context: PredictionContext(cold: false, cacheBytes: 32 << 20))
         XCTAssertEqual(values[1], Double(bands) * values[0])
     }
 
@@ -169,7 +169,7 @@ final class ProfileTests: XCTestCase {
         timing.minimumRuns = 2
         timing.minimumMilliseconds = 0
         let layer = ConvConfig(cin: 8, cout: 8, size: 8, kernel: 3, stride: 1).build()
-        let sample = try Profiler.measure(layer, threads: 1, timing: timing)
+        let sample = try Profiler.measure(layer, threads: 1, timing: timing, coldWeights: false, cacheBytes: 32 << 20)
         XCTAssertEqual(sample.kind, .conv)
         XCTAssertEqual(sample.features.count, OpKind.conv.features.count)
         XCTAssertEqual(sample.features[1], Double(8 * 8 * 8 * 8 * 9))  // MACs
