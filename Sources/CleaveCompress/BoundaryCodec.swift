@@ -87,3 +87,23 @@ public enum BoundaryCodec {
         return (try editor.finish(), encoded)
     }
 }
+
+extension BoundaryCodec {
+    /// Makes the float32 activations that cross `partition` travel as uint8:
+    /// rewrites the graph with `quantize` and cuts it again at the ".int8"
+    /// tensors (and any other crossing tensors), so each QuantizeLinear runs on
+    /// the edge and each DequantizeLinear on the cloud.
+    /// - Returns: the rewritten graph, its partition, and the boundary tensors
+    ///   that now travel quantised (unchanged inputs when nothing is float).
+    public static func quantizeBoundary(of partition: Partition, in graph: Graph, calibration: [[String: Tensor]],
+                                        inputShapes: [String: Shape]) throws -> (graph: Graph, partition: Partition, quantized: Set<String>) {
+        guard !partition.cloudNodes.isEmpty else { return (graph, partition, []) }
+        let analysis = try Analysis(graph: graph, inputShapes: inputShapes)
+        let modelInputs = Set(graph.runtimeInputs.map(\.name))
+        let floats = partition.boundary.filter { analysis.types[$0]?.dtype == .float && !modelInputs.contains($0) }
+        guard !floats.isEmpty else { return (graph, partition, []) }
+        let others = partition.boundary.filter { !floats.contains($0) }
+        let (rewritten, crossing) = try quantize(graph, crossing: floats, calibration: calibration, inputShapes: inputShapes)
+        return (rewritten, try Partition(graph: rewritten, cutAt: crossing + others), Set(crossing))
+    }
+}

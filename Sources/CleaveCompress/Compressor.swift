@@ -37,6 +37,7 @@ public enum Compressor {
         }
         if let ratio = options.pruneRatio, ratio > 0 {
             let analysis = try Analysis(graph: editor.graph, inputShapes: inputShapes)
+            editor.include(analysis)
             let result = try ChannelPruning.apply(&editor, ratio: ratio, selection: selection, calibration: options.calibration,
                                                   analysis: analysis, inputShapes: inputShapes, threads: options.threads)
             reports += result.reports
@@ -45,6 +46,7 @@ public enum Compressor {
         }
         if let rule = options.rankRule {
             let analysis = try Analysis(graph: editor.graph, inputShapes: inputShapes)
+            editor.include(analysis)
             let result = try LowRankDecomposition.apply(&editor, rule: rule, selection: selection, calibration: options.calibration,
                                                         analysis: analysis, threads: options.threads)
             reports += result.reports

@@ -40,6 +40,14 @@ struct GraphEditor {
         return candidate
     }
 
+    /// Also treats as constants the values `analysis` computed from constants
+    /// (an Unsqueeze or Transpose of a weight, as some exporters write), so a
+    /// pass can read them; a pass that rewrites such a value replaces it by an
+    /// initializer, and `finish()` drops the nodes that computed it.
+    mutating func include(_ analysis: Analysis) {
+        for (name, value) in analysis.constants where constants[name] == nil { constants[name] = value }
+    }
+
     /// Adds `tensor` as an initializer under a fresh name derived from `base`; returns the name.
     mutating func addWeight(_ base: String, _ tensor: Tensor) -> String {
         let name = freshName(base)
@@ -73,14 +81,19 @@ struct GraphEditor {
         graph.outputs.contains { $0.name == name }
     }
 
-    /// Drops initializers and Constant nodes nothing reads, keeps an IR 3
+    /// Drops nodes whose outputs nothing reads (a pass may have cut a chain
+    /// that computed a weight), initializers nothing reads, keeps an IR 3
     /// model's graph inputs in step with its initializers, drops declared
     /// intermediate types of tensors that changed shape or no longer exist, and validates.
     mutating func finish() throws -> Graph {
-        var read = Set(graph.outputs.map(\.name))
-        for node in graph.nodes { for input in node.inputs where !input.isEmpty { read.insert(input) } }
-        graph.nodes.removeAll { node in
-            node.opType == "Constant" && node.domain.isEmpty && node.outputs.allSatisfy { !read.contains($0) }
+        var read = Set<String>()
+        var removed = true
+        while removed {
+            read = Set(graph.outputs.map(\.name))
+            for node in graph.nodes { for input in node.inputs where !input.isEmpty { read.insert(input) } }
+            let before = graph.nodes.count
+            graph.nodes.removeAll { node in node.outputs.allSatisfy { $0.isEmpty || !read.contains($0) } }
+            removed = graph.nodes.count < before
         }
         let before = Set(graph.initializers.map(\.name))
         graph.initializers.removeAll { !read.contains($0.name) }

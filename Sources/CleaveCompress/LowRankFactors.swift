@@ -47,19 +47,24 @@ struct LowRankFactors {
     static let exactLimit = 1536
     /// Randomized SVD's oversampling: columns sketched beyond the rank.
     static let oversampling = 10
-    /// Sketches up to this many multiply-accumulates get one power iteration,
-    /// which sharpens the subspace when singular values decay slowly.
-    static let powerIterationBudget = 20_000_000_000
+    /// Matrices up to this size × sketch width get one power iteration, which
+    /// sharpens the subspace when singular values decay slowly, for two more
+    /// passes over W; larger ones (VGG's fully connected layers) get none.
+    static let powerIterationBudget = 2_000_000_000
+    /// Non-zeros per row of the sparse sketching matrix.
+    static let sketchDensity = 8
 
     // MARK: from the weights
 
     /// The best rank-r approximation of W (n×k, row-major) in the Frobenius
     /// norm, or nil when the rule's rank would not reduce MACs (`accept` says no).
     ///
-    /// W·Wᵀ (or Wᵀ·W, whichever is smaller) is eigendecomposed; its
-    /// eigenvectors are W's singular vectors and its eigenvalues the squared
-    /// singular values. With P the top r of them (n ≥ … as columns):
-    /// first = Pᵀ·W, second = P, so second·first = P·Pᵀ·W, the SVD truncation.
+    /// W·Wᵀ (or Wᵀ·W, whichever is smaller) is eigendecomposed: its
+    /// eigenvectors are W's left (right) singular vectors and its eigenvalues
+    /// the squared singular values. With U the top r left vectors (n×r),
+    /// first = Uᵀ·W and second = U; with V the top r right vectors (k×r),
+    /// first = Vᵀ and second = W·V. Either way second·first is the SVD
+    /// truncation, found without dividing by singular values that may be 0.
     static func fromWeights(_ w: UnsafePointer<Float>, n: Int, k: Int, rule: RankRule,
                             accept: (Int) -> Bool) throws -> LowRankFactors? {
         let limit = Swift.min(n, k)
@@ -88,9 +93,15 @@ struct LowRankFactors {
         return LowRankFactors(first: vt, second: second, bias: nil, rank: r, method: "svd")
     }
 
-    /// Randomized SVD at a fixed rank: sketch the range of W (or Wᵀ when W is
-    /// tall) with a seeded Gaussian matrix, orthonormalise, and take the exact
-    /// truncation of W projected on that small subspace.
+    /// Randomized SVD at a fixed rank: sketch the range of W (or of Wᵀ when W
+    /// is tall), orthonormalise, and take the exact truncation of W projected
+    /// on that small subspace.
+    ///
+    /// The sketch multiplies by a seeded sparse sign matrix (8 entries ±1 per
+    /// row; Tropp, Yurtsever, Udell and Cevher, SIAM J. Sci. Comput. 2019),
+    /// which finds the range about as well as a Gaussian one at a fraction of
+    /// the cost: it touches each weight 8 times instead of r + 10 times, so
+    /// the only dense products left are the projection of W and the factors.
     private static func randomized(_ w: UnsafePointer<Float>, n: Int, k: Int, rank r: Int) throws -> LowRankFactors {
         let limit = Swift.min(n, k)
         let l = Swift.min(limit, r + oversampling)
@@ -98,9 +109,8 @@ struct LowRankFactors {
         var random = SeededRandom(seed: UInt64(n) &* 0x1_0000_0001 &+ UInt64(k))
         if n <= k {
             // Range of W (n-dimensional).
-            var omega = [Float](repeating: 0, count: k * l)
-            omega.withUnsafeMutableBufferPointer { random.fillNormal($0) }
-            var q = try LinearAlgebra.orthonormalColumns(product(m: n, n: l, k: k, w, omega), rows: n, columns: l)
+            var q = try LinearAlgebra.orthonormalColumns(sketch(w, n: n, k: k, width: l, ofTranspose: false, &random),
+                                                         rows: n, columns: l)
             if power {
                 let z = try LinearAlgebra.orthonormalColumns(product(transA: true, m: k, n: l, k: n, w, q), rows: k, columns: l)
                 q = try LinearAlgebra.orthonormalColumns(product(m: n, n: l, k: k, w, z), rows: n, columns: l)
@@ -116,9 +126,8 @@ struct LowRankFactors {
                                   method: "randomized_svd")
         }
         // Row space of W (k-dimensional).
-        var omega = [Float](repeating: 0, count: n * l)
-        omega.withUnsafeMutableBufferPointer { random.fillNormal($0) }
-        var q = try LinearAlgebra.orthonormalColumns(product(transA: true, m: k, n: l, k: n, w, omega), rows: k, columns: l)
+        var q = try LinearAlgebra.orthonormalColumns(sketch(w, n: n, k: k, width: l, ofTranspose: true, &random),
+                                                     rows: k, columns: l)
         if power {
             let z = try LinearAlgebra.orthonormalColumns(product(m: n, n: l, k: k, w, q), rows: n, columns: l)
             q = try LinearAlgebra.orthonormalColumns(product(transA: true, m: k, n: l, k: n, w, z), rows: k, columns: l)
@@ -131,6 +140,49 @@ struct LowRankFactors {
         let vt = product(transB: true, m: r, n: k, k: l, ut, q)  // r×k
         let second = product(transB: true, m: n, n: r, k: l, wq, ut)  // n×r
         return LowRankFactors(first: vt, second: second, bias: nil, rank: r, method: "randomized_svd")
+    }
+
+    /// W·Ω (n×width) or Wᵀ·Ω (k×width) for a sparse sign matrix Ω with
+    /// `sketchDensity` entries ±1 in each row, at random columns.
+    private static func sketch(_ w: UnsafePointer<Float>, n: Int, k: Int, width l: Int, ofTranspose: Bool,
+                               _ random: inout SeededRandom) -> [Float] {
+        let rows = ofTranspose ? n : k  // rows of Ω
+        let density = Swift.min(sketchDensity, l)
+        var columns = [Int](repeating: 0, count: rows * density)
+        var signs = [Float](repeating: 0, count: rows * density)
+        for i in 0..<(rows * density) {
+            let bits = random.next()
+            columns[i] = Int(bits % UInt64(l))
+            signs[i] = bits & (1 << 63) == 0 ? 1 : -1
+        }
+        if ofTranspose {
+            // (Wᵀ·Ω)ᵀ = Ωᵀ·W: row t gains ±(row i of W) for each entry (i, t).
+            var yt = [Float](repeating: 0, count: l * k)
+            yt.withUnsafeMutableBufferPointer { out in
+                for i in 0..<n {
+                    let row = w + i * k
+                    for z in 0..<density {
+                        let target = out.baseAddress.map { $0 + columns[i * density + z] * k }
+                        let sign = signs[i * density + z]
+                        guard let target else { continue }
+                        for j in 0..<k { target[j] += sign * row[j] }
+                    }
+                }
+            }
+            return transpose(yt, rows: l, columns: k)
+        }
+        var y = [Float](repeating: 0, count: n * l)
+        y.withUnsafeMutableBufferPointer { out in
+            guard let base = out.baseAddress else { return }
+            for i in 0..<n {
+                let row = w + i * k, target = base + i * l
+                for j in 0..<k {
+                    let v = row[j]
+                    for z in 0..<density { target[columns[j * density + z]] += signs[j * density + z] * v }
+                }
+            }
+        }
+        return y
     }
 
     // MARK: from calibration responses

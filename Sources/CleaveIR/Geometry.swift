@@ -46,13 +46,9 @@ public struct WindowGeometry: Hashable, Sendable {
     ///   window does not fit.
     public init(node: Node, input: [Int], kernel: [Int], ceilMode: Bool = false) throws {
         let n = input.count
-        let label = node.name.isEmpty ? node.opType : "'\(node.name)'"
+        let label = WindowGeometry.label(node)
         func attribute(_ name: String, default value: Int, count: Int) throws -> [Int] {
-            guard let v = node.ints(name) else { return [Int](repeating: value, count: count) }
-            guard v.count == count else {
-                throw CleaveError.badInput("node \(label): \(name) has \(v.count) values, expected \(count)")
-            }
-            return v
+            try WindowGeometry.ints(node, name, default: value, count: count)
         }
         guard kernel.count == n else {
             throw CleaveError.badInput("node \(label): kernel has \(kernel.count) spatial dims, input has \(n)")
@@ -125,13 +121,9 @@ public struct WindowGeometry: Hashable, Sendable {
     /// `output_shape` when given, else from strides, pads and `output_padding`.
     public init(convTranspose node: Node, input: [Int], kernel: [Int]) throws {
         let n = input.count
-        let label = node.name.isEmpty ? node.opType : "'\(node.name)'"
+        let label = WindowGeometry.label(node)
         func attribute(_ name: String, default value: Int, count: Int) throws -> [Int] {
-            guard let v = node.ints(name) else { return [Int](repeating: value, count: count) }
-            guard v.count == count else {
-                throw CleaveError.badInput("node \(label): \(name) has \(v.count) values, expected \(count)")
-            }
-            return v
+            try WindowGeometry.ints(node, name, default: value, count: count)
         }
         guard kernel.count == n else {
             throw CleaveError.badInput("node \(label): kernel has \(kernel.count) spatial dims, input has \(n)")
@@ -216,4 +208,21 @@ private struct WindowArithmetic {
 
     /// ⌈a / b⌉ for a ≥ 0, b > 0, without forming a + b.
     func ceilDiv(_ a: Int, _ b: Int) -> Int { a / b + (a % b == 0 ? 0 : 1) }
+}
+
+extension WindowGeometry {
+
+    /// How messages name a node: its name, or its op if unnamed.
+    static func label(_ node: Node) -> String {
+        node.name.isEmpty ? node.opType : "'\(node.name)'"
+    }
+
+    /// An ints attribute with `count` values, or `count` copies of `value` when absent.
+    static func ints(_ node: Node, _ name: String, default value: Int, count: Int) throws -> [Int] {
+        guard let v = node.ints(name) else { return [Int](repeating: value, count: count) }
+        guard v.count == count else {
+            throw CleaveError.badInput("node \(label(node)): \(name) has \(v.count) values, expected \(count)")
+        }
+        return v
+    }
 }

@@ -1,4 +1,5 @@
 import CleaveIR
+import CleaveRuntime
 
 /// The families of kernels whose latency a device profile models separately:
 /// ops in one kind run the same code path, so one linear model over shape
@@ -203,11 +204,6 @@ struct ConvShape {
     /// Separate sgemm calls per group and batch element (im2col bands).
     var bands: Int
 
-    /// The runtime's im2col budget in floats per band and its narrowest band
-    /// in positions (`ConvPlan.columnBudget` and `.narrowestBand` in CleaveRuntime).
-    static let columnBudget = 1 << 19
-    static let narrowestBand = 1024
-
     init?(_ index: Int, in analysis: Analysis) {
         let node = analysis.graph.nodes[index]
         guard let x = node.input(0).flatMap({ analysis.types[$0] }), let w = node.input(1).flatMap({ analysis.types[$0] }),
@@ -225,7 +221,7 @@ struct ConvShape {
         let columnRows = groupInputChannels * kernel.reduce(1, *)
         columnBytes = columnRows * positions * y.shape[0] * group * 4
         // Band size as ConvPlan chooses it: whole output rows for 2-D, positions otherwise.
-        let wanted = Swift.max(ConvShape.narrowestBand, ConvShape.columnBudget / Swift.max(1, columnRows))
+        let wanted = im2colBandWidth(rows: columnRows)
         let bandsPerImage: Int
         if y.shape.rank == 4 {
             let height = y.shape[2], width = Swift.max(1, y.shape[3])

@@ -155,9 +155,12 @@ public enum InferenceProtocol {
     // MARK: writing
 
     /// A tensor entry for a request's `inputs` or a response's `outputs`: in
-    /// binary (its bytes go to `binary`) or as a flat JSON `data` array.
-    public static func entry(name: String, tensor: Tensor, binary: Bool, parameters: [(String, JSON)] = [],
+    /// binary (its bytes go to `binary`) or as a flat JSON `data` array. Types
+    /// JSON cannot carry (BF16) go in binary either way.
+    public static func entry(name: String, tensor: Tensor, binary asked: Bool, parameters: [(String, JSON)] = [],
                              into section: inout [UInt8]) -> JSON {
+        let elements = asked ? nil : jsonElements(tensor)
+        let binary = elements == nil
         var members: [(String, JSON)] = [
             ("name", .string(name)),
             ("datatype", .string(tensor.dtype.kserveName ?? tensor.dtype.name)),
@@ -169,13 +172,14 @@ public enum InferenceProtocol {
             section.append(contentsOf: tensor.storage.bytes)
         }
         if !parameters.isEmpty { members.append(("parameters", .object(parameters))) }
-        if !binary { members.append(("data", .array(jsonElements(tensor)))) }
+        if let elements { members.append(("data", .array(elements))) }
         return .object(members)
     }
 
-    /// The elements of `tensor` as JSON values, row-major. Non-finite floats
-    /// become `null`, which JSON cannot otherwise express.
-    static func jsonElements(_ tensor: Tensor) -> [JSON] {
+    /// The elements of `tensor` as JSON values, row-major; nil for a type JSON
+    /// data cannot carry. Non-finite floats become `null`, which JSON cannot
+    /// otherwise express.
+    static func jsonElements(_ tensor: Tensor) -> [JSON]? {
         func floats<T: BinaryFloatingPoint>(_ type: T.Type) -> [JSON] {
             tensor.withUnsafeBufferPointer(as: T.self) { $0.map { .double(Double($0)) } }
         }
@@ -195,7 +199,7 @@ public enum InferenceProtocol {
         case .uint32: return integers(UInt32.self)
         case .uint64: return integers(UInt64.self)
         case .bool: return tensor.withUnsafeBufferPointer(as: UInt8.self) { $0.map { .bool($0 != 0) } }
-        default: return []
+        default: return nil
         }
     }
 

@@ -75,7 +75,10 @@ public final class RemoteRunner {
         self.client = client
         session = try edge.session(options: options)
 
-        let (status, body, _) = try await RemoteRunner.send(HTTPClientRequest(url: "\(base)/v2/models/\(self.modelName)"), client: client, limit: 16 << 20)
+        // AsyncHTTPClient retries refused connections until the deadline: keep
+        // the first contact short so that a server that is not there fails fast.
+        let (status, body, _) = try await RemoteRunner.send(HTTPClientRequest(url: "\(base)/v2/models/\(self.modelName)"), client: client,
+                                                            limit: 16 << 20, timeoutSeconds: 10)
         guard status == 200 else { throw RemoteRunner.failure(status: status, body: body, what: "model '\(self.modelName)' at \(base)") }
         let metadata = try body.withUnsafeBytes { try InferenceProtocol.parseHeader($0, length: $0.count) }
         var declared: [String] = []
@@ -128,7 +131,7 @@ public final class RemoteRunner {
             try await Task.sleep(nanoseconds: UInt64(link.oneWaySeconds(bytes: body.count) * 1e9))
         }
         let sent = Session.now()
-        let (status, response, responseHeaderLength) = try await RemoteRunner.send(request, client: client, limit: responseLimit)
+        let (status, response, responseHeaderLength) = try await RemoteRunner.send(request, client: client, limit: responseLimit, timeoutSeconds: 600)
         let received = Session.now()
         if let link {
             emulated += link.oneWaySeconds(bytes: response.count)
@@ -202,9 +205,9 @@ public final class RemoteRunner {
 
     /// Sends `request` and collects the body.
     /// - Throws: `CleaveError.io` when the server cannot be reached or the body exceeds `limit`.
-    static func send(_ request: HTTPClientRequest, client: HTTPClient, limit: Int) async throws -> (status: Int, body: [UInt8], headerLength: String?) {
+    static func send(_ request: HTTPClientRequest, client: HTTPClient, limit: Int, timeoutSeconds: Int64) async throws -> (status: Int, body: [UInt8], headerLength: String?) {
         do {
-            let response = try await client.execute(request, timeout: .seconds(600))
+            let response = try await client.execute(request, timeout: .seconds(timeoutSeconds))
             let buffer = try await response.body.collect(upTo: limit)
             return (Int(response.status.code), Array(buffer.readableBytesView), response.headers.first(name: InferenceProtocol.headerLengthField))
         } catch {

@@ -1,6 +1,10 @@
 import CleaveRuntime
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A fixed set of worker threads, each owning one `Session`, that run
 /// inferences off the event loops and the Swift concurrency pool.
 ///
@@ -12,11 +16,16 @@ import Foundation
 /// order of arrival.
 final class SessionPool: @unchecked Sendable {
     private let condition = NSCondition()
-    /// Guarded by `condition`.
-    private var jobs: [(Session) -> Void] = []
+    /// Guarded by `condition`; taken jobs are set to nil at once so that their
+    /// inputs are freed before the queue is compacted.
+    private var jobs: [((Session) -> Void)?] = []
     private var head = 0
     private var stopping = false
     private var running = 0
+    /// Jobs ran since the heap was last trimmed.
+    private var dirty = false
+    /// How long the queue stays empty before freed heap memory goes back to the OS.
+    static let idleTrimDelay: TimeInterval = 0.2
     let count: Int
 
     /// Starts `count` workers, each with a session from `make`.
@@ -58,10 +67,34 @@ final class SessionPool: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// glibc's `malloc_trim(0)`: returns free heap pages of every arena to the OS.
+    /// Looked up at run time because Glibc's Swift module leaves out <malloc.h>;
+    /// a no-op on a C library without it.
+    static let trimHeap: @Sendable () -> Void = {
+        #if canImport(Glibc)
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") {
+            let trim = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+            return { _ = trim(0) }
+        }
+        #endif
+        return {}
+    }()
+
     private func work(with session: Session) {
         while true {
             condition.lock()
-            while head == jobs.count && !stopping { condition.wait() }
+            while head == jobs.count && !stopping {
+                // Inference allocates and frees activations on several threads,
+                // which leaves glibc's per-thread heaps holding free pages. Once
+                // the server has been idle for a moment, hand them back, so that
+                // an idle server's RSS is its live memory. Never under load.
+                if !condition.wait(until: Date(timeIntervalSinceNow: SessionPool.idleTrimDelay)), dirty, head == jobs.count {
+                    dirty = false
+                    condition.unlock()
+                    SessionPool.trimHeap()
+                    condition.lock()
+                }
+            }
             guard head < jobs.count else {
                 running -= 1
                 condition.broadcast()
@@ -69,14 +102,16 @@ final class SessionPool: @unchecked Sendable {
                 return
             }
             let job = jobs[head]
+            jobs[head] = nil
             head += 1
             // Compact the queue now and then rather than shifting on every take.
             if head >= 64 && head * 2 >= jobs.count {
                 jobs.removeFirst(head)
                 head = 0
             }
+            dirty = true
             condition.unlock()
-            job(session)
+            job?(session)
         }
     }
 }

@@ -57,7 +57,7 @@ struct Compress: ParsableCommand {
         let (compressed, report) = try Compressor.compress(graph, options: options, inputShapes: inputShapes)
         try ONNXExporter.write(compressed, to: output)
         if json {
-            let document = JSON.object([("model", .string(model)), ("output", .string(output))] + (report.json.objectValue ?? []))
+            let document = JSON.object([("input", .string(model)), ("output", .string(output))] + (report.json.objectValue ?? []))
             print(document.serialized(pretty: true))
         } else {
             print(report.table)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CleaveBundle
+import CleaveCompress
 import CleaveIR
 
 struct Cut: ParsableCommand {
@@ -29,6 +30,13 @@ struct Cut: ParsableCommand {
 
     @OptionGroup var shapes: ShapeOptions
 
+    @Option(name: .customLong("boundary-codec"),
+            help: ArgumentHelp("none: boundary tensors cross as they are; int8: float32 ones cross as uint8 (QuantizeLinear on the edge, DequantizeLinear on the cloud; scale and zero point from --calibration data, else a synthetic input).",
+                               valueName: "codec"))
+    var boundaryCodec: String = "none"
+
+    @OptionGroup var calibration: CalibrationOptions
+
     @Option(name: .customLong("sign-key"), help: "Sign both manifests with this Ed25519 private key (from `cleave keygen`).")
     var signKey: String?
 
@@ -38,13 +46,27 @@ struct Cut: ParsableCommand {
     @Flag(help: "Print the manifests' key facts as JSON.")
     var json = false
 
+    func validate() throws {
+        guard ["none", "int8"].contains(boundaryCodec) else {
+            throw ValidationError("--boundary-codec must be none or int8, got '\(boundaryCodec)' (int8+zlib is a wire codec: see `cleave run --remote`)")
+        }
+    }
+
     func run() throws {
         let key = try signKey.map { try SigningKeys.privateKey(at: $0) }
-        let graph = try ONNXImporter.load(path: model)
-        let analysis = try Analysis(graph: graph, inputShapes: try shapes.parsed())
+        let inputShapes = try shapes.parsed()
+        var graph = try ONNXImporter.load(path: model)
+        var analysis = try Analysis(graph: graph, inputShapes: inputShapes)
         let tensors = at.split(separator: ",").map { String($0) }.filter { !$0.isEmpty }
-        let partition = try Partition(graph: graph, cutAt: tensors)
-        let request = BundleRequest(graph: graph, types: analysis.types, partition: partition, sourcePath: model)
+        var partition = try Partition(graph: graph, cutAt: tensors)
+        var quantized: Set<String> = []
+        if boundaryCodec == "int8" {
+            let sets = try Calibration.inputSets(try calibration.arrays(), for: graph, inputShapes: inputShapes)
+            (graph, partition, quantized) = try BoundaryCodec.quantizeBoundary(of: partition, in: graph, calibration: sets, inputShapes: inputShapes)
+            analysis = try Analysis(graph: graph, inputShapes: inputShapes)
+        }
+        let request = BundleRequest(graph: graph, types: analysis.types, partition: partition, sourcePath: model,
+                                    quantizedBoundary: quantized)
         let (edge, cloud) = try BundleWriter.write(request, to: output, force: force, signingKey: key)
         report(edge: edge, cloud: cloud, partition: partition, analysis: analysis, json: json, output: output)
     }

@@ -30,7 +30,7 @@ struct Run: AsyncParsableCommand {
             Example:
               cleave run fixtures/pytorch_style/model.onnx \\
                 --input input=fixtures/pytorch_style/inputs/input.npy --output-dir out --repeat 10
-              cleave run out/edge --remote http://127.0.0.1:8000 --input input=x.npy \
+              cleave run out/edge --remote http://127.0.0.1:8000 --input input=x.npy \\
                 --boundary-codec int8+zlib --link-bandwidth 10Mbps --link-rtt 20ms
             """)
 

@@ -79,16 +79,10 @@ struct Split: ParsableCommand {
         // 3. Cut (with the int8 codec, through QuantizeLinear/DequantizeLinear).
         var partition = try Partition(graph: graph, edge: Set(best.edgeNodes))
         var quantized: Set<String> = []
-        if planning.codec != .none, !partition.cloudNodes.isEmpty {
-            let floats = partition.boundary.filter { analysis.types[$0]?.dtype == .float && !graph.runtimeInputs.map(\.name).contains($0) }
-            if !floats.isEmpty {
-                let others = partition.boundary.filter { !floats.contains($0) }
-                let (rewritten, crossing) = try CleaveCompress.BoundaryCodec.quantize(graph, crossing: floats, calibration: sets, inputShapes: inputShapes)
-                graph = rewritten
-                analysis = try Analysis(graph: graph, inputShapes: inputShapes)
-                partition = try Partition(graph: graph, cutAt: crossing + others)
-                quantized = Set(crossing)
-            }
+        if planning.codec != .none {
+            (graph, partition, quantized) = try CleaveCompress.BoundaryCodec.quantizeBoundary(
+                of: partition, in: graph, calibration: sets, inputShapes: inputShapes)
+            analysis = try Analysis(graph: graph, inputShapes: inputShapes)
         }
 
         // 4. Write and verify.

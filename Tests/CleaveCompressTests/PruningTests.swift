@@ -44,11 +44,11 @@ final class PruningTests: XCTestCase {
         XCTAssertEqual(slicedReport.model.macsAfter, refitReport.model.macsAfter)
         XCTAssertGreaterThan(Double(refitReport.model.macsBefore) / Double(refitReport.model.macsAfter), 3)
         XCTAssertEqual(refitReport.layers.map(\.method), ["l1", "l1+least_squares", "l1+least_squares", "least_squares"])
-        let reference = try Digits.logits(graph)
-        let slicedError = relativeL2(try Digits.logits(sliced), reference)
-        let refitError = relativeL2(try Digits.logits(refit), reference)
-        XCTAssertLessThan(refitError, slicedError / 3)
-        XCTAssertGreaterThanOrEqual(try Digits.accuracy(refit), try Digits.accuracy(graph) - 0.01)
+        let (reference, baseline) = try Digits.reference()
+        let slicedError = relativeL2(try Digits.evaluate(sliced).logits, reference)
+        let (refitLogits, refitAccuracy) = try Digits.evaluate(refit)
+        XCTAssertLessThan(relativeL2(refitLogits, reference), slicedError / 3)
+        XCTAssertGreaterThanOrEqual(refitAccuracy, baseline - 0.01)
     }
 
     /// A Flatten into a Gemm loses the matching blocks of features; the model keeps running.
@@ -91,16 +91,16 @@ final class WeightStorageTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var sizes: [WeightStorage: Int] = [:]
         var errors: [WeightStorage: Double] = [:]
-        let reference = try Digits.logits(graph)
-        let baseline = try Digits.accuracy(graph)
+        let (reference, baseline) = try Digits.reference()
         for storage in WeightStorage.allCases {
             let (compressed, report) = try Compressor.compress(graph, options: CompressionOptions(weights: storage))
             let path = "\(directory)/\(storage.rawValue).onnx"
             try ONNXExporter.write(compressed, to: path)
             sizes[storage] = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
             let reloaded = try ONNXImporter.load(path: path)
-            errors[storage] = relativeL2(try Digits.logits(reloaded), reference)
-            XCTAssertGreaterThanOrEqual(try Digits.accuracy(reloaded), baseline - 0.005, storage.rawValue)
+            let (logits, accuracy) = try Digits.evaluate(reloaded)
+            errors[storage] = relativeL2(logits, reference)
+            XCTAssertGreaterThanOrEqual(accuracy, baseline - 0.005, storage.rawValue)
             XCTAssertEqual(report.weights, storage)
         }
         let fp32 = Double(try XCTUnwrap(sizes[.fp32]))
@@ -146,9 +146,10 @@ final class BoundaryCodecTests: XCTestCase {
         XCTAssertFalse(coded.nodes.contains { $0.opType != "DequantizeLinear" && $0.opType != "QuantizeLinear" && $0.inputs.contains(boundary) },
                        "readers of the boundary read the dequantized tensor")
 
-        let reference = try Digits.logits(graph)
-        XCTAssertLessThan(relativeL2(try Digits.logits(coded), reference), 2e-2)
-        XCTAssertGreaterThanOrEqual(try Digits.accuracy(coded), try Digits.accuracy(graph) - 0.005)
+        let (reference, baseline) = try Digits.reference()
+        let (codedLogits, codedAccuracy) = try Digits.evaluate(coded)
+        XCTAssertLessThan(relativeL2(codedLogits, reference), 2e-2)
+        XCTAssertGreaterThanOrEqual(codedAccuracy, baseline - 0.005)
 
         let analysis = try Analysis(graph: coded)
         let partition = try Partition(graph: coded, cutAt: crossing)

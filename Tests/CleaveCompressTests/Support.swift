@@ -108,7 +108,8 @@ enum Digits {
         return (try? Calibration.inputSets(["image": array], for: graph)) ?? []
     }()
 
-    static func accuracy(_ graph: Graph) throws -> Double {
+    /// The logits on the test images and their top-1 accuracy (one run).
+    static func evaluate(_ graph: Graph) throws -> (logits: Tensor, accuracy: Double) {
         let logits = try XCTUnwrap(try execute(graph, ["image": images])["logits"])
         let scores = logits.floats
         var correct = 0
@@ -116,10 +117,16 @@ enum Digits {
             let slice = scores[(row * 10)..<(row * 10 + 10)]
             if let best = slice.indices.max(by: { slice[$0] < slice[$1] }), best - row * 10 == Int(label) { correct += 1 }
         }
-        return Double(correct) / Double(max(labels.count, 1))
+        return (logits, Double(correct) / Double(max(labels.count, 1)))
     }
 
-    static func logits(_ graph: Graph) throws -> Tensor {
-        try XCTUnwrap(try execute(graph, ["image": images])["logits"])
+    /// The uncompressed model's logits and accuracy, computed once.
+    static let original: (logits: Tensor, accuracy: Double)? = {
+        guard let graph = try? fixtureModel("digits") else { return nil }
+        return try? evaluate(graph)
+    }()
+
+    static func reference() throws -> (logits: Tensor, accuracy: Double) {
+        try XCTUnwrap(original, "digits fixture")
     }
 }

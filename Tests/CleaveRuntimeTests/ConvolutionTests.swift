@@ -41,13 +41,15 @@ final class ConvolutionTests: XCTestCase {
         }
         let pointwise = random.int(0...4) == 0
         for _ in 0..<rank {
-            c.kernel.append(pointwise ? 1 : random.int(1...3))
+            let kernel = pointwise ? 1 : random.int(1...3), dilation = random.int(1...2)
+            let padBegin = pointwise ? 0 : random.int(0...2), padEnd = pointwise ? 0 : random.int(0...2)
+            c.kernel.append(kernel)
             c.strides.append(pointwise ? 1 : random.int(1...3))
-            c.dilations.append(random.int(1...2))
-            c.padsBegin.append(pointwise ? 0 : random.int(0...2))
-            c.padsEnd.append(pointwise ? 0 : random.int(0...2))
-            let extent = (c.kernel.last! - 1) * c.dilations.last! + 1
-            c.input.append(random.int(Swift.max(1, extent - c.padsBegin.last! - c.padsEnd.last!)...(rank == 3 ? 6 : 11)))
+            c.dilations.append(dilation)
+            c.padsBegin.append(padBegin)
+            c.padsEnd.append(padEnd)
+            let extent = (kernel - 1) * dilation + 1
+            c.input.append(random.int(Swift.max(1, extent - padBegin - padEnd)...(rank == 3 ? 6 : 11)))
         }
         c.bias = random.bool()
         return c
@@ -165,12 +167,15 @@ final class ConvolutionTests: XCTestCase {
             var input: [Int] = [], kernel: [Int] = [], strides: [Int] = [], dilations: [Int] = []
             var padsBegin: [Int] = [], padsEnd: [Int] = [], outputPadding: [Int] = [], outSpatial: [Int] = []
             for _ in 0..<rank {
-                input.append(random.int(1...(rank == 3 ? 4 : 7)))
-                kernel.append(random.int(1...3))
-                strides.append(random.int(1...3))
-                dilations.append(random.int(1...2))
-                outputPadding.append(bySize ? 0 : random.int(0...(strides.last! - 1)))
-                let full = strides.last! * (input.last! - 1) + outputPadding.last! + (kernel.last! - 1) * dilations.last! + 1
+                let size = random.int(1...(rank == 3 ? 4 : 7)), taps = random.int(1...3)
+                let stride = random.int(1...3), dilation = random.int(1...2)
+                let padding = bySize ? 0 : random.int(0...(stride - 1))
+                input.append(size)
+                kernel.append(taps)
+                strides.append(stride)
+                dilations.append(dilation)
+                outputPadding.append(padding)
+                let full = stride * (size - 1) + padding + (taps - 1) * dilation + 1
                 if bySize {
                     let requested = random.int(Swift.max(1, full - 3)...(full + 2))
                     let total = Swift.max(0, full - requested)
@@ -178,9 +183,10 @@ final class ConvolutionTests: XCTestCase {
                     padsEnd.append(total / 2)
                     outSpatial.append(requested)
                 } else {
-                    padsBegin.append(random.int(0...Swift.min(2, (full - 1) / 2)))
-                    padsEnd.append(random.int(0...Swift.min(2, (full - 1) / 2)))
-                    outSpatial.append(full - padsBegin.last! - padsEnd.last!)
+                    let begin = random.int(0...Swift.min(2, (full - 1) / 2)), end = random.int(0...Swift.min(2, (full - 1) / 2))
+                    padsBegin.append(begin)
+                    padsEnd.append(end)
+                    outSpatial.append(full - begin - end)
                 }
             }
             let batch = random.int(1...2)

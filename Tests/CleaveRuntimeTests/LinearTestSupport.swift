@@ -2,18 +2,11 @@ import CleaveIR
 import CleaveRuntime
 import XCTest
 
-/// A small deterministic generator (SplitMix64) so randomized tests repeat exactly.
-struct SeededRandom {
-    private var state: UInt64
-    init(_ seed: UInt64) { state = seed }
+/// A deterministic generator so randomized tests repeat exactly.
+typealias SeededRandom = SplitMix64
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
+    init(_ seed: UInt64) { self.init(seed: seed) }
 
     /// Uniform in `range`.
     mutating func int(_ range: ClosedRange<Int>) -> Int {

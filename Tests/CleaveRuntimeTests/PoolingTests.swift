@@ -9,13 +9,14 @@ final class PoolingTests: XCTestCase {
         var kernel: [Int] = [], strides: [Int] = [], dilations: [Int] = []
         var padsBegin: [Int] = [], padsEnd: [Int] = [], input: [Int] = []
         for _ in 0..<rank {
-            kernel.append(random.int(1...3))
+            let taps = random.int(1...3), dilation = random.int(1...2)
+            kernel.append(taps)
             strides.append(random.int(1...3))
-            dilations.append(random.int(1...2))
+            dilations.append(dilation)
             // ONNX requires pads smaller than the kernel; inputs at least one window wide keep every window non-empty.
-            padsBegin.append(random.int(0...(kernel.last! - 1)))
-            padsEnd.append(random.int(0...(kernel.last! - 1)))
-            let extent = (kernel.last! - 1) * dilations.last! + 1
+            padsBegin.append(random.int(0...(taps - 1)))
+            padsEnd.append(random.int(0...(taps - 1)))
+            let extent = (taps - 1) * dilation + 1
             input.append(random.int(extent...(extent + (rank == 3 ? 3 : 7))))
         }
         let ceil = random.bool(), countIncludePad = random.bool()

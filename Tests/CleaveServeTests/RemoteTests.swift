@@ -51,8 +51,10 @@ final class RemoteTests: XCTestCase {
         let zlib = try XCTUnwrap(results[.int8Zlib]?.0["output"])
         let error = relativeL2(int8, exact)
         print("int8 boundary codec: relative L2 error of the output \(error), max abs error \(maxAbsoluteError(int8, exact))")
+        // Each boundary element is off by at most half a step, 1/510 of its
+        // tensor's range; through this small network that stays well under 0.5%.
         XCTAssertGreaterThan(error, 0)
-        XCTAssertLessThan(error, 0.02)
+        XCTAssertLessThan(error, 0.005)
         XCTAssertEqual(bytes(of: zlib), bytes(of: int8))
 
         let noneBytes = try XCTUnwrap(results[.none]?.1.requestBytes)

@@ -198,6 +198,10 @@ final class ServerTests: XCTestCase {
             let live = try await http("GET", server.base + "/v2/health/live")
             XCTAssertEqual(live.status, 200, "the server is down after \(c.what)")
         }
+        // Without a Content-Length the limit applies while the body streams in.
+        let chunked = try await http("POST", infer, body: [UInt8](repeating: 0x20, count: 2 << 20), chunked: true)
+        XCTAssertEqual(chunked.status, 413)
+        XCTAssertTrue(chunked.error?.contains("larger than 1048576") == true, chunked.error ?? "")
         // And it still infers.
         let response = try await http("POST", infer, body: body, headers: [lengthHeader])
         XCTAssertEqual(response.status, 200)

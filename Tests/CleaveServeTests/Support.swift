@@ -82,12 +82,14 @@ struct HTTPResult {
     var error: String? { json?["error"]?.stringValue }
 }
 
-/// One HTTP request to the test server.
-func http(_ method: String, _ url: String, body: [UInt8]? = nil, headers: [(String, String)] = []) async throws -> HTTPResult {
+/// One HTTP request to the test server; `chunked` sends the body without a
+/// Content-Length (Transfer-Encoding: chunked).
+func http(_ method: String, _ url: String, body: [UInt8]? = nil, headers: [(String, String)] = [],
+          chunked: Bool = false) async throws -> HTTPResult {
     var request = HTTPClientRequest(url: url)
     request.method = .init(rawValue: method)
     for (name, value) in headers { request.headers.add(name: name, value: value) }
-    if let body { request.body = .bytes(body) }
+    if let body { request.body = chunked ? .bytes(AnySequence(body), length: .unknown) : .bytes(body) }
     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
     let buffer = try await response.body.collect(upTo: 64 << 20)
     return HTTPResult(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) },

@@ -91,7 +91,7 @@ final class ConvTransposeKernel: Kernel {
         let unpadded = geometry.padsBegin.allSatisfy { $0 == 0 } && geometry.padsEnd.allSatisfy { $0 == 0 }
         let direct = taps == 1 && geometry.strides.allSatisfy { $0 == 1 } && unpadded && geometry.output == inputSpatial
         let window = Window2D(geometry, input: geometry.output, output: inputSpatial)
-        let wanted = Swift.max(ConvPlan.narrowestBand, ConvPlan.columnBudget / Swift.max(1, groupOutput * taps))
+        let wanted = ConvPlan.bandWidth(rows: groupOutput * taps)
         var band = Swift.min(inputPlane, wanted)
         if window != nil, let width = inputSpatial.last {
             band = Swift.max(1, Swift.min(inputPlane / Swift.max(1, width), wanted / Swift.max(1, width))) * width

@@ -40,9 +40,9 @@ final class ConvKernel: Kernel {
         }
         let y = Tensor.uninitialized(.float, plan.outputShape)
         guard y.elementCount > 0 else { return [y] }
-        try x.withUnsafeBufferPointer(as: Float.self) { xb in
-            try w.withUnsafeBufferPointer(as: Float.self) { wb in
-                try y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
+        x.withUnsafeBufferPointer(as: Float.self) { xb in
+            w.withUnsafeBufferPointer(as: Float.self) { wb in
+                y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
                     guard let yp = yb.baseAddress else { return }
                     let biasValues = bias?.storage.bytes.baseAddress?.assumingMemoryBound(to: Float.self)
                     guard let xp = xb.baseAddress, let wp = wb.baseAddress else {
@@ -51,7 +51,7 @@ final class ConvKernel: Kernel {
                                             plane: plan.outputPlane)
                         return
                     }
-                    try execute(plan, xp, wp, biasValues, yp, context)
+                    execute(plan, xp, wp, biasValues, yp, context)
                 }
             }
         }
@@ -60,12 +60,15 @@ final class ConvKernel: Kernel {
 
     private func execute(_ plan: ConvPlan, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                          _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>,
-                         _ context: KernelContext) throws {
+                         _ context: KernelContext) {
         switch plan.method {
         case .depthwise(let window):
             ConvKernel.depthwise(plan, window, x, w, bias, y, context)
         case .pointwise:
-            ConvKernel.fillBias(y, bias, batch: plan.batch, channels: plan.outputChannels, plane: plan.outputPlane)
+            // With a bias the product adds onto it (beta 1); without, sgemm overwrites (beta 0).
+            if bias != nil {
+                ConvKernel.fillBias(y, bias, batch: plan.batch, channels: plan.outputChannels, plane: plan.outputPlane)
+            }
             for n in 0..<plan.batch {
                 for g in 0..<group {
                     BLAS.gemm(transA: false, transB: false, m: plan.groupOutputChannels, n: plan.outputPlane,
@@ -129,71 +132,63 @@ final class ConvKernel: Kernel {
         }
     }
 
-    /// One input plane per output channel: accumulate each kernel tap over a
-    /// whole output row, which is a contiguous multiply-add when the stride is
-    /// 1. Where all of a row's taps fall inside the input (the interior), a
-    /// 3-wide kernel row is applied in one pass.
+    /// One input plane per output channel. Each plane is first copied into a
+    /// zero-bordered buffer, so every tap of every window is inside and the
+    /// loops need no bounds logic; a 3×3 kernel is then applied in one pass
+    /// per output row, others tap by tap.
     /// - Complexity: O(N·M·OH·OW·kh·kw).
     private static func depthwise(_ plan: ConvPlan, _ p: Window2D, _ x: UnsafePointer<Float>,
                                   _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                                   _ y: UnsafeMutablePointer<Float>, _ context: KernelContext) {
         let channels = plan.outputChannels, perGroup = plan.groupOutputChannels
         let inPlane = p.height * p.width, outPlane = p.outHeight * p.outWidth, taps = p.kernelHeight * p.kernelWidth
-        let kw = p.kernelWidth, stride = p.strideWidth
-        // Output columns each kernel column reaches, the same for every row and channel.
-        let offsets = (0..<kw).map { $0 * p.dilationWidth - p.padLeft }
-        let spans = offsets.map { Window2D.validOutputs(offset: $0, stride: stride, count: p.outWidth, size: p.width) }
-        let first = spans.map(\.first), end = spans.map(\.end)
-        let interiorStart = first.max() ?? 0, interiorEnd = Swift.max(interiorStart, end.min() ?? 0)
-        let fused = kw == 3 && interiorEnd > interiorStart
+        let paddedWidth = p.width + p.padLeft + p.padRight
+        let paddedHeight = p.height + p.padTop + p.padBottom
+        let (sh, sw, dh, dw) = (p.strideHeight, p.strideWidth, p.dilationHeight, p.dilationWidth)
         context.parallelFor(plan.batch * channels) { planes in
-            for index in planes {
-                let n = index / channels, m = index % channels
-                let input = x + (n * plan.inputChannels + m / perGroup) * inPlane
-                let output = y + index * outPlane
-                let kernel = w + m * taps
-                output.update(repeating: bias?[m] ?? 0, count: outPlane)
-                for oh in 0..<p.outHeight {
-                    let row = output + oh * p.outWidth
-                    let top = oh * p.strideHeight - p.padTop
-                    let rows = Window2D.validTaps(start: top, dilation: p.dilationHeight, taps: p.kernelHeight,
-                                                  size: p.height)
-                    for i in rows.first..<rows.end {
-                        let line = input + (top + i * p.dilationHeight) * p.width
-                        let weights = kernel + i * kw
-                        /// Adds tap `j` to output columns `from..<to`; both pointers start at
-                        /// the first column, so indices stay small and unchecked.
-                        func tap(_ j: Int, _ from: Int, _ to: Int) {
-                            guard to > from else { return }
-                            let target = row + from, source = line + (from * stride + offsets[j])
-                            let weight = weights[j]
-                            if stride == 1 {
-                                for t in 0..<(to - from) { target[t] += weight * source[t] }
-                            } else {
-                                for t in 0..<(to - from) { target[t] += weight * source[t &* stride] }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: Swift.max(1, paddedHeight * paddedWidth)) { buffer in
+                guard let padded = buffer.baseAddress else { return }
+                // The border stays zero; only the interior is rewritten per plane.
+                padded.update(repeating: 0, count: paddedHeight * paddedWidth)
+                var loaded = -1
+                for index in planes {
+                    let n = index / channels, m = index % channels
+                    let source = n * plan.inputChannels + m / perGroup
+                    if source != loaded {
+                        let input = x + source * inPlane
+                        for row in 0..<p.height {
+                            (padded + ((row + p.padTop) * paddedWidth + p.padLeft))
+                                .update(from: input + row * p.width, count: p.width)
+                        }
+                        loaded = source
+                    }
+                    let output = y + index * outPlane
+                    let kernel = w + m * taps
+                    let b = bias?[m] ?? 0
+                    if p.kernelHeight == 3 && p.kernelWidth == 3 {
+                        let (k0, k1, k2, k3, k4) = (kernel[0], kernel[1], kernel[2], kernel[3], kernel[4])
+                        let (k5, k6, k7, k8) = (kernel[5], kernel[6], kernel[7], kernel[8])
+                        for oh in 0..<p.outHeight {
+                            let r0 = padded + oh * sh * paddedWidth
+                            let r1 = r0 + dh * paddedWidth, r2 = r1 + dh * paddedWidth
+                            let row = output + oh * p.outWidth
+                            for t in 0..<p.outWidth {
+                                let a = t &* sw, c = a &+ dw, e = c &+ dw
+                                var sum = b + k0 * r0[a] + k1 * r0[c] + k2 * r0[e]
+                                sum += k3 * r1[a] + k4 * r1[c] + k5 * r1[e]
+                                sum += k6 * r2[a] + k7 * r2[c] + k8 * r2[e]
+                                row[t] = sum
                             }
                         }
-                        for j in 0..<kw {
-                            if fused {
-                                // The interior gets all three taps in one pass below.
-                                tap(j, first[j], interiorStart)
-                                tap(j, interiorEnd, end[j])
-                            } else {
-                                tap(j, first[j], end[j])
-                            }
-                        }
-                        if fused {
-                            let target = row + interiorStart, count = interiorEnd - interiorStart
-                            let a = line + (interiorStart * stride + offsets[0])
-                            let b = line + (interiorStart * stride + offsets[1])
-                            let c = line + (interiorStart * stride + offsets[2])
-                            let w0 = weights[0], w1 = weights[1], w2 = weights[2]
-                            if stride == 1 {
-                                for t in 0..<count { target[t] += w0 * a[t] + w1 * b[t] + w2 * c[t] }
-                            } else {
-                                for t in 0..<count {
-                                    let at = t &* stride
-                                    target[t] += w0 * a[at] + w1 * b[at] + w2 * c[at]
+                    } else {
+                        output.update(repeating: b, count: outPlane)
+                        for oh in 0..<p.outHeight {
+                            let row = output + oh * p.outWidth
+                            for i in 0..<p.kernelHeight {
+                                let line = padded + (oh * sh + i * dh) * paddedWidth
+                                for j in 0..<p.kernelWidth {
+                                    let weight = kernel[i * p.kernelWidth + j], from = line + j * dw
+                                    for t in 0..<p.outWidth { row[t] += weight * from[t &* sw] }
                                 }
                             }
                         }
@@ -203,6 +198,10 @@ final class ConvKernel: Kernel {
         }
     }
 }
+
+/// Output positions per im2col band for a column matrix of `rows` rows, as the
+/// Conv kernel chooses them; the planner's cost features use the same rule.
+package func im2colBandWidth(rows: Int) -> Int { ConvPlan.bandWidth(rows: rows) }
 
 /// Everything about a Conv that depends only on the input and weight shapes.
 struct ConvPlan {
@@ -216,10 +215,18 @@ struct ConvPlan {
     /// Floats of im2col scratch to aim for per band: 2 MiB, about what one
     /// core's L2 holds, so the sgemm that reads the band finds it in cache.
     static let columnBudget = 1 << 19
-    /// Output positions a band has at least, whatever the budget: narrower
-    /// products spend more time packing weights than multiplying (measured on
-    /// VGG's 512-channel 3×3 layers: 45 → 38 ms per layer).
+    /// Output positions a band has at least when the budget would make it
+    /// narrower, as long as the band stays under `largestBand` floats: narrow
+    /// products spend their time packing weights (VGG-19: 509 → 482 ms).
     static let narrowestBand = 1024
+    /// The most scratch (floats, 4 MiB) a kernel keeps to honour `narrowestBand`.
+    static let largestBand = 1 << 20
+
+    /// Output positions per band for a column matrix of `rows` rows.
+    static func bandWidth(rows: Int) -> Int {
+        let rows = Swift.max(1, rows)
+        return Swift.max(1, Swift.min(narrowestBand, largestBand / rows), columnBudget / rows)
+    }
 
     var inputShape: Shape
     var weightShape: Shape
@@ -274,7 +281,7 @@ struct ConvPlan {
             method = .depthwise(window)
         } else {
             method = .im2col(window)
-            let wanted = Swift.max(ConvPlan.narrowestBand, ConvPlan.columnBudget / Swift.max(1, columnRows))
+            let wanted = ConvPlan.bandWidth(rows: columnRows)
             if let window {
                 let rows = Swift.min(window.outHeight, Swift.max(1, wanted / Swift.max(1, window.outWidth)))
                 band = rows * window.outWidth

@@ -121,12 +121,24 @@ final class PoolKernel: Kernel {
                                                           planeOffset: plane * inPlane, columnMajor: columnMajor)
                                 continue
                             }
-                            if rows.first < rows.end {
+                            var combined = rows.first
+                            if rows.end - rows.first >= 2 {
+                                // The first two rows go straight into the line (no copy first).
+                                let a = input + (top + rows.first * p.dilationHeight) * p.width
+                                let b = a + p.dilationHeight * p.width
+                                if isMax {
+                                    for w in 0..<p.width { line[w] = Swift.max(a[w], b[w]) }
+                                } else {
+                                    for w in 0..<p.width { line[w] = a[w] + b[w] }
+                                }
+                                combined += 2
+                            } else if rows.first < rows.end {
                                 line.update(from: input + (top + rows.first * p.dilationHeight) * p.width, count: p.width)
+                                combined += 1
                             } else {
                                 line.update(repeating: isMax ? -Float.greatestFiniteMagnitude : 0, count: p.width)
                             }
-                            for i in (rows.first + 1)..<Swift.max(rows.first + 1, rows.end) {
+                            for i in combined..<Swift.max(combined, rows.end) {
                                 let next = input + (top + i * p.dilationHeight) * p.width
                                 if isMax {
                                     for w in 0..<p.width { line[w] = Swift.max(line[w], next[w]) }
@@ -147,8 +159,17 @@ final class PoolKernel: Kernel {
                             if interior.end > interior.first {
                                 let slid = line + p.width
                                 let reach = width - (p.kernelWidth - 1) * dilation
-                                slid.update(from: line, count: reach)
-                                for j in 1..<Swift.max(1, p.kernelWidth) {
+                                if p.kernelWidth >= 2 {
+                                    let next = line + dilation
+                                    if isMax {
+                                        for w in 0..<reach { slid[w] = Swift.max(line[w], next[w]) }
+                                    } else {
+                                        for w in 0..<reach { slid[w] = line[w] + next[w] }
+                                    }
+                                } else {
+                                    slid.update(from: line, count: reach)
+                                }
+                                for j in 2..<Swift.max(2, p.kernelWidth) {
                                     let shifted = line + j * dilation
                                     if isMax {
                                         for w in 0..<reach { slid[w] = Swift.max(slid[w], shifted[w]) }
