@@ -52,7 +52,8 @@ public enum OpKind: String, CaseIterable, Sendable {
         switch self {
         case .conv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes, .columnBytes, .packedBytes]
         case .convPointwise, .gemm, .gemv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes]
-        case .convDepthwise, .maxPool, .averagePool: return [.constant, .macs, .inputBytes, .outputBytes, .rows]
+        case .convDepthwise: return [.constant, .macs, .inputBytes, .outputBytes, .rows, .stridedMacs, .genericMacs]
+        case .maxPool, .averagePool: return [.constant, .macs, .inputBytes, .outputBytes, .rows]
         case .convTranspose, .lrn, .resize: return [.constant, .macs, .inputBytes, .outputBytes]
         case .globalAveragePool, .reduce, .normalization, .instanceNorm, .softmax, .activation, .quantize, .transcendental, .copy, .pad:
             return [.constant, .inputBytes, .outputBytes]
@@ -124,6 +125,12 @@ public enum Feature: String, CaseIterable, Sendable {
     /// separately, and sgemm packs the weights again for every band, so a
     /// large Conv re-reads its weights once per band.
     case packedBytes = "packed_bytes"
+    /// MACs of a windowed op with a stride above 1, whose inputs are not
+    /// contiguous (0 otherwise).
+    case stridedMacs = "strided_macs"
+    /// MACs of a depthwise Conv whose kernel is not 3×3: the runtime applies
+    /// 3×3 kernels in one pass per output row and others tap by tap (0 otherwise).
+    case genericMacs = "generic_macs"
     /// Output rows of a windowed op: N·C·(output height) for 2-D, the loop
     /// level whose set-up (clipping the window at the borders) a direct
     /// depthwise or pooling loop pays per row; with few columns it dominates.
@@ -185,6 +192,11 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, con
         case .packedBytes:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
             return Double(conv.bands * weightBytes)
+        case .stridedMacs:
+            return (node.ints("strides") ?? []).contains { $0 > 1 } ? Double(cost.macs) : 0
+        case .genericMacs:
+            guard let w = node.input(1).flatMap({ analysis.types[$0] }), w.shape.rank == 4 else { return 0 }
+            return w.shape[2] == 3 && w.shape[3] == 3 ? 0 : Double(cost.macs)
         case .rows:
             guard let output = node.outputs.first.flatMap({ analysis.types[$0] }), output.shape.rank >= 3 else { return 0 }
             return Double(output.shape.dims.dropLast().reduce(1, *))
