@@ -56,11 +56,6 @@ public enum BundleWriter {
         // Hash the source on another core while the weights are written: the
         // two are the bulk of a cut's time and neither needs the other.
         let sourceDigest = Background { try SHA256Digest.hex(ofFile: request.sourcePath) }
-        let identity = {
-            let sourceSHA256 = try sourceDigest.value()
-            let pairID = SHA256Digest.hex(of: Array((sourceSHA256 + "\n" + request.partition.boundary.sorted().joined(separator: "\n")).utf8))
-            return (sourceSHA256: sourceSHA256, pairID: pairID)
-        }
 
         let temporary = AtomicFile.temporarySibling(of: outputDirectory)
         do {
@@ -69,10 +64,16 @@ public enum BundleWriter {
             throw CleaveError.io("\(outputDirectory): cannot create a temporary folder beside it: \(error.localizedDescription)")
         }
         do {
-            var manifests: [Manifest] = []
+            // Every weights.bin first: the manifests need the source digest,
+            // and waiting for it between the halves would leave a core idle.
+            var halves: [WrittenWeights] = []
             for side in request.sides {
-                manifests.append(try writeHalf(side, request: request, identity: identity,
-                                               into: temporary + "/" + side.rawValue, signingKey: signingKey))
+                halves.append(try writeWeights(side, request: request, into: temporary + "/" + side.rawValue))
+            }
+            let sourceSHA256 = try sourceDigest.value()
+            let pairID = SHA256Digest.hex(of: Array((sourceSHA256 + "\n" + request.partition.boundary.sorted().joined(separator: "\n")).utf8))
+            let manifests = try halves.map {
+                try finishHalf($0, request: request, sourceSHA256: sourceSHA256, pairID: pairID, signingKey: signingKey)
             }
             AtomicFile.syncDirectory(containing: temporary + "/edge")
             if exists {
@@ -97,13 +98,19 @@ public enum BundleWriter {
         }
     }
 
-    /// Writes one half; `identity` gives the source digest and pair id, which
-    /// are needed only after weights.bin is written.
-    static func writeHalf(_ side: Partition.Side, request: BundleRequest,
-                          identity: () throws -> (sourceSHA256: String, pairID: String),
-                          into folder: String, signingKey: Curve25519.Signing.PrivateKey?) throws -> Manifest {
+    /// One half whose weights.bin is written; the rest waits for the pair id.
+    struct WrittenWeights {
+        var side: Partition.Side
+        var folder: String
+        var half: Graph
+        var offsets: [String: Int]
+        var entry: Manifest.FileEntry
+    }
+
+    /// Creates the half's folder and writes its weights.bin.
+    static func writeWeights(_ side: Partition.Side, request: BundleRequest, into folder: String) throws -> WrittenWeights {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
-        var half = try request.partition.half(side, of: request.graph, types: request.types)
+        let half = try request.partition.half(side, of: request.graph, types: request.types)
 
         // weights.bin: stream each tensor at its aligned offset while hashing.
         let external = half.initializers.filter { WeightLayout.isExternal(byteCount: $0.tensor.byteCount) }
@@ -122,21 +129,31 @@ public enum BundleWriter {
                         try AtomicFile.writeAll(fd, pad, path: weightsPath)
                     }
                 }
+                // A chunk at a time, so write() copies what hashing just brought into the cache.
                 let bytes = initializer.tensor.storage.bytes
-                hasher.update(bufferPointer: bytes)
-                try AtomicFile.writeAll(fd, bytes, path: weightsPath)
+                for start in stride(from: 0, to: bytes.count, by: 1 << 20) {
+                    let chunk = UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + (1 << 20), bytes.count)])
+                    hasher.update(bufferPointer: chunk)
+                    try AtomicFile.writeAll(fd, chunk, path: weightsPath)
+                }
                 written = offset + bytes.count
             }
         }
-        let weightsEntry = Manifest.FileEntry(path: "weights.bin", size: written, sha256: SHA256Digest.hex(hasher.finalize()))
+        let entry = Manifest.FileEntry(path: "weights.bin", size: written, sha256: SHA256Digest.hex(hasher.finalize()))
+        return WrittenWeights(side: side, folder: folder, half: half,
+                              offsets: Dictionary(uniqueKeysWithValues: zip(external.map(\.name), offsets)), entry: entry)
+    }
 
-        let (sourceSHA256, pairID) = try identity()
+    /// Writes the half's model.onnx, manifest.json and (when signing) manifest.sig.
+    static func finishHalf(_ written: WrittenWeights, request: BundleRequest, sourceSHA256: String, pairID: String,
+                           signingKey: Curve25519.Signing.PrivateKey?) throws -> Manifest {
+        let (side, folder) = (written.side, written.folder)
+        var half = written.half
         half.model.metadata.removeAll { $0.key.hasPrefix("cleave.") }
         half.model.metadata += [("cleave.role", side.rawValue), ("cleave.pair_id", pairID),
                                 ("cleave.format_version", String(Manifest.formatVersion))]
         let modelPath = folder + "/model.onnx"
-        let offsetTable = Dictionary(uniqueKeysWithValues: zip(external.map(\.name), offsets))
-        try ONNXExporter.write(half, to: modelPath, weights: .external(location: "weights.bin", offsets: offsetTable))
+        try ONNXExporter.write(half, to: modelPath, weights: .external(location: "weights.bin", offsets: written.offsets))
         let modelSize = try MappedFile(path: modelPath).count
         let modelEntry = Manifest.FileEntry(path: "model.onnx", size: modelSize, sha256: try SHA256Digest.hex(ofFile: modelPath))
 
@@ -157,7 +174,7 @@ public enum BundleWriter {
             },
             finalOutputs: request.partition.finalOutputs(side, of: request.graph),
             plan: request.plan,
-            files: [modelEntry, weightsEntry])
+            files: [modelEntry, written.entry])
         let manifestBytes = Array(manifest.json.serialized(pretty: true).utf8) + [0x0A]
         try writeFile(folder + "/manifest.json") { fd in
             try manifestBytes.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: folder + "/manifest.json") }

@@ -14,11 +14,13 @@ public enum SHA256Digest {
         return hex(hasher.finalize())
     }
 
-    /// The digest of a whole file, read through a memory mapping.
+    /// The digest of a whole file, read through a memory mapping a window at a time.
     public static func hex(ofFile path: String) throws -> String {
         let file = try MappedFile(path: path)
         file.adviseSequential()
-        return file.withBytes { hex(of: $0) }
+        var hasher = SHA256()
+        file.forEachWindow { hasher.update(bufferPointer: $0) }
+        return hex(hasher.finalize())
     }
 
     static func hex(_ digest: SHA256.Digest) -> String {

@@ -65,6 +65,21 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base), bytes.count, MADV_SEQUENTIAL)
     }
 
+    /// Hands the bytes to `body` window by window, front to back, and drops each
+    /// window's pages from this process once done, so reading a whole file once
+    /// (to hash it) never holds more than one window resident.
+    public func forEachWindow(bytes windowSize: Int = 8 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        var start = 0
+        repeat {
+            let window = UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + windowSize, bytes.count)])
+            try body(window)
+            if !isHeapCopy, let base = window.baseAddress, !window.isEmpty {
+                _ = madvise(UnsafeMutableRawPointer(mutating: base), window.count, MADV_DONTNEED)
+            }
+            start += windowSize
+        } while start < bytes.count
+    }
+
     deinit {
         if isHeapCopy {
             UnsafeMutableRawBufferPointer(mutating: bytes).deallocate()
