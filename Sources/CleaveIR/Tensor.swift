@@ -24,10 +24,10 @@ public final class TensorStorage: @unchecked Sendable {
             owner = .empty
             return
         }
-        let pointer = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
-        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
-        bytes = UnsafeRawBufferPointer(start: pointer, count: byteCount)
-        owner = .allocated(pointer)
+        let (block, start) = TensorStorage.allocate(byteCount)
+        start.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+        bytes = UnsafeRawBufferPointer(start: start, count: byteCount)
+        owner = .allocated(block)
     }
 
     /// Uninitialised memory; the caller writes every byte before reading.
@@ -37,9 +37,9 @@ public final class TensorStorage: @unchecked Sendable {
             owner = .empty
             return
         }
-        let pointer = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
-        bytes = UnsafeRawBufferPointer(start: pointer, count: byteCount)
-        owner = .allocated(pointer)
+        let (block, start) = TensorStorage.allocate(byteCount)
+        bytes = UnsafeRawBufferPointer(start: start, count: byteCount)
+        owner = .allocated(block)
     }
 
     /// A copy of `source`.
@@ -82,8 +82,21 @@ public final class TensorStorage: @unchecked Sendable {
         }
     }
 
+    /// A malloc block with room for `byteCount` bytes from a 64-byte boundary.
+    ///
+    /// Not `allocate(alignment: 64)`: glibc's memalign splits a bigger block
+    /// and frees the trimmed ends, so a freed tensor is too small for the next
+    /// aligned request of the same size; a session running the same shapes
+    /// over and over then grows its heap without bound (ResNet-50: 54 MB of
+    /// heap for 6 MB of live tensors). Equal plain requests reuse freed blocks.
+    private static func allocate(_ byteCount: Int) -> (block: UnsafeMutableRawPointer, start: UnsafeMutableRawPointer) {
+        guard let block = malloc(byteCount + 63) else { fatalError("out of memory allocating \(byteCount) bytes") }
+        let address = (UInt(bitPattern: block) + 63) & ~UInt(63)
+        return (block, UnsafeMutableRawPointer(bitPattern: address) ?? block)
+    }
+
     deinit {
-        if case .allocated(let pointer) = owner { pointer.deallocate() }
+        if case .allocated(let block) = owner { free(block) }
     }
 }
 

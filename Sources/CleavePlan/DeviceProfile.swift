@@ -136,7 +136,8 @@ public struct DeviceProfile: Sendable {
 
     /// Predicted milliseconds of every node of `graph` on this device, aligned
     /// with `graph.nodes`: the node's kind model on its features, times `slowdown`.
-    /// Nodes of ops cleave cannot run predict 0 (a session refuses them anyway).
+    /// Nodes of ops cleave cannot run predict 0 (a session refuses them anyway),
+    /// and so do nodes the runtime fuses into the node before.
     /// - Parameter analysis: the analysis of `graph` (shapes and costs).
     public func predictMilliseconds(graph: Graph, analysis: Analysis) -> [Double] {
         let context = PredictionContext(analysis: analysis, cacheBytes: cacheBytes)
@@ -145,7 +146,7 @@ public struct DeviceProfile: Sendable {
 
     /// Predicted milliseconds of node `index` of `analysis.graph`.
     func nodeMilliseconds(_ index: Int, in analysis: Analysis, context: PredictionContext) -> Double {
-        guard let kind = OpKind.of(index, in: analysis), let model = models[kind] else { return 0 }
+        guard !context.fused.contains(index), let kind = OpKind.of(index, in: analysis), let model = models[kind] else { return 0 }
         let values = featureValues(index, features: model.features, in: analysis, context: context)
         let hot = Swift.max(0, zip(values, model.coefficients).reduce(0) { $0 + $1.0 * $1.1 })
         let extra = self.context.values(index, hot: hot, in: analysis, context: context)

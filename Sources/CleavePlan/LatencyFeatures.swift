@@ -155,16 +155,20 @@ public struct PredictionContext: Sendable, Equatable {
     public var cold: Bool
     /// The device's last-level cache.
     public var cacheBytes: Int
+    /// Nodes the runtime runs inside the node before them (`Fusion`): they cost nothing of their own.
+    public var fused: Set<Int>
 
-    public init(cold: Bool, cacheBytes: Int) {
+    public init(cold: Bool, cacheBytes: Int, fused: Set<Int> = []) {
         self.cold = cold
         self.cacheBytes = cacheBytes
+        self.fused = fused
     }
 
     /// The context of every node of a model on a device whose last-level cache holds `cacheBytes`.
     public init(analysis: Analysis, cacheBytes: Int) {
         let weights = analysis.graph.constants.values.reduce(0) { $0 + $1.byteCount }
-        self.init(cold: weights + analysis.totals.bytesWritten > cacheBytes / 2, cacheBytes: cacheBytes)
+        self.init(cold: weights + analysis.totals.bytesWritten > cacheBytes / 2, cacheBytes: cacheBytes,
+                  fused: Set(Fusion.convRelus(in: analysis.graph).values))
     }
 }
 

@@ -26,6 +26,8 @@ public struct KernelSetup {
     /// Values known before running (initializers, Constant outputs), by name,
     /// so kernels can pre-pack weights.
     public let constants: [String: Tensor]
+    /// The kernel also applies the Relu that reads its output (`Fusion`).
+    public var fusedRelu = false
 
     /// The node's name for messages: its name, or its op if unnamed.
     public var label: String { node.name.isEmpty ? node.opType : "'\(node.name)'" }

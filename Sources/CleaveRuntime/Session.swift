@@ -31,6 +31,8 @@ public final class Session {
     public let options: SessionOptions
     private let context: KernelContext
     private let kernels: [Kernel]
+    /// The graph node each kernel runs (a Relu fused into its Conv has none).
+    private let kernelNodes: [Int]
     /// Value ids: every tensor name maps to a slot.
     private let slots: [String: Int]
     private let nodeInputs: [[Int?]]
@@ -72,25 +74,36 @@ public final class Session {
         var constantSlots: [(Int, Tensor)] = []
         for initializer in graph.initializers { constantSlots.append((slot(initializer.name), initializer.tensor)) }
 
+        let fusedRelus = Fusion.convRelus(in: graph)
+        let absorbed = Set(fusedRelus.values)
         var kernels: [Kernel] = []
+        var kernelNodes: [Int] = []
         var nodeInputs: [[Int?]] = []
         var nodeOutputs: [[Int]] = []
         var lastUse: [Int: Int] = [:]
-        for (index, node) in graph.nodes.enumerated() {
+        for (index, node) in graph.nodes.enumerated() where !absorbed.contains(index) {
             guard let op = node.op else { continue }  // unreachable: checked above
-            kernels.append(try KernelRegistry.make(op, KernelSetup(node: node, opset: graph.opsetVersion, constants: constants)))
+            var setup = KernelSetup(node: node, opset: graph.opsetVersion, constants: constants)
+            var outputs = node.outputs
+            if let relu = fusedRelus[index] {
+                setup.fusedRelu = true
+                outputs = graph.nodes[relu].outputs
+            }
+            kernels.append(try KernelRegistry.make(op, setup))
+            kernelNodes.append(index)
             let ins = node.inputs.map { $0.isEmpty ? nil : slot($0) }
             nodeInputs.append(ins)
-            for s in ins.compactMap({ $0 }) { lastUse[s] = index }
-            nodeOutputs.append(node.outputs.map { slot($0) })
+            for s in ins.compactMap({ $0 }) { lastUse[s] = kernels.count - 1 }
+            nodeOutputs.append(outputs.map { slot($0) })
         }
         let outputs = graph.outputs.map { ($0.name, slot($0.name)) }
         let pinned = Set(outputs.map(\.1)).union(constantSlots.map(\.0))
-        var releases = [[Int]](repeating: [], count: graph.nodes.count)
-        for (s, index) in lastUse where !pinned.contains(s) { releases[index].append(s) }
+        var releases = [[Int]](repeating: [], count: kernels.count)
+        for (s, step) in lastUse where !pinned.contains(s) { releases[step].append(s) }
 
         self.slots = slots
         self.kernels = kernels
+        self.kernelNodes = kernelNodes
         self.nodeInputs = nodeInputs
         self.nodeOutputs = nodeOutputs
         self.releases = releases
@@ -108,7 +121,8 @@ public final class Session {
         try execute(inputs, record: nil)
     }
 
-    /// Runs the graph and records how long each node took.
+    /// Runs the graph and records how long each node took (a Relu fused into
+    /// its Conv is timed with the Conv and not listed).
     public func run(_ inputs: [String: Tensor], timings: inout [NodeTiming]) throws -> [String: Tensor] {
         var recorded: [NodeTiming] = []
         let outputs = try execute(inputs) { index, seconds in
@@ -139,7 +153,7 @@ public final class Session {
             let args = nodeInputs[index].map { $0.flatMap { values[$0] } }
             let start = record == nil ? 0 : Session.now()
             let results = try kernel.run(args, context)
-            record?(index, Session.now() - start)
+            record?(kernelNodes[index], Session.now() - start)
             for (position, s) in nodeOutputs[index].enumerated() where position < results.count {
                 values[s] = results[position]
             }

@@ -136,6 +136,42 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// A Relu that only reads a Conv runs inside it, for every Conv method; a
+    /// Conv output that anything else reads keeps its own Relu.
+    func testReluFusedIntoConv() throws {
+        var random = SeededRandom(11)
+        let x = random.tensor([1, 4, 9, 9])
+        // (weight shape, group, pads): pointwise, depthwise, im2col.
+        for (dims, group, pads) in [([6, 4, 1, 1], 1, 0), ([4, 1, 3, 3], 4, 1), ([5, 4, 3, 3], 1, 1)] {
+            let w = random.tensor(dims), b = random.tensor([dims[0]])
+            let attributes = [Attribute(name: "group", value: .int(group)), Attribute(name: "pads", value: .ints([pads, pads, pads, pads]))]
+            let model = ModelInfo(irVersion: 8, opsets: [OperatorSet(domain: "", version: 13)])
+            func graph(outputs: [String]) -> Graph {
+                Graph(model: model, name: "g",
+                      inputs: [ValueInfo(name: "X", dtype: .float, dims: x.shape.dims.map { .fixed($0) })],
+                      outputs: outputs.map { ValueInfo(name: $0, dtype: nil, dims: nil) },
+                      initializers: [Initializer(name: "W", tensor: w), Initializer(name: "B", tensor: b)],
+                      nodes: [Node(name: "c", opType: "Conv", inputs: ["X", "W", "B"], outputs: ["Y"], attributes: attributes),
+                              Node(name: "r", opType: "Relu", inputs: ["Y"], outputs: ["Z"])])
+            }
+            let conv = Naive.conv(x, w, b, group: group, strides: [1, 1], dilations: [1, 1],
+                                  padsBegin: [pads, pads], padsEnd: [pads, pads])
+            let expected = Tensor(conv.shape, floats: conv.floats.map { max($0, 0) })
+
+            let fused = graph(outputs: ["Z"])
+            XCTAssertEqual(Fusion.convRelus(in: fused), [0: 1])
+            let z = try Session(graph: fused, options: SessionOptions(threads: 1)).run(["X": x])
+            assertClose(try XCTUnwrap(z["Z"]), expected, "fused \(dims)")
+            XCTAssertTrue(conv.floats.contains { $0 < 0 }, "the case must clamp something")
+
+            let both = graph(outputs: ["Y", "Z"])
+            XCTAssertEqual(Fusion.convRelus(in: both), [:])
+            let yz = try Session(graph: both, options: SessionOptions(threads: 2)).run(["X": x])
+            assertClose(try XCTUnwrap(yz["Y"]), conv, "unfused Y \(dims)")
+            assertClose(try XCTUnwrap(yz["Z"]), expected, "unfused Z \(dims)")
+        }
+    }
+
     func testConvRefusesMismatchedShapes() {
         var random = SeededRandom(6)
         let x = random.tensor([1, 4, 5, 5])

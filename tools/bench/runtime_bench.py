@@ -1,10 +1,11 @@
 """Inference latency: cleave's runtime next to ONNX Runtime, same model, input and threads.
 
 Usage: .venv/bin/python tools/bench/runtime_bench.py [--cleave .build/release/cleave]
-           [--models vgg19,resnet50,alexnet,squeezenet] [--threads 1,2] [--repeats 7]
+           [--models vgg19,resnet50,alexnet,squeezenet] [--threads 1,2] [--repeats 7] [--warmup 3]
 Models come from .models/light (tools/light_models.py). ONNX Runtime uses the
 CPU provider with intra_op_num_threads = threads; both take the median of
---repeats runs after one warm-up run. Also checks that outputs agree
+--repeats runs after --warmup untimed runs (a fresh process needs a few
+runs before its latency settles: page faults, heap growth, clock ramp-up). Also checks that outputs agree
 (rtol 1e-3, atol 1e-4). Prints a table with both medians and the ratio, then
 peak RSS of a single-thread run next to weights + 2x the largest set of live
 activations, after subtracting the process's fixed cost measured on a tiny model.
@@ -18,6 +19,7 @@ parser.add_argument("--cleave", default=".build/release/cleave")
 parser.add_argument("--models", default="vgg19,resnet50,alexnet,squeezenet")
 parser.add_argument("--threads", default="1,2")
 parser.add_argument("--repeats", type=int, default=7)
+parser.add_argument("--warmup", type=int, default=3)
 parser.add_argument("--dir", default=".models/light")
 args = parser.parse_args()
 
@@ -70,6 +72,8 @@ for name in args.models.split(","):
             n = int(np.prod(shape))
             inputs[i.name] = (np.arange(n, dtype=np.float64).reshape(shape) / n).astype(np.float32)
         expected = session.run(None, inputs)
+        for _ in range(args.warmup - 1):
+            session.run(None, inputs)
         times = []
         for _ in range(args.repeats):
             start = time.perf_counter()
@@ -79,7 +83,7 @@ for name in args.models.split(","):
         del session
 
         with tempfile.TemporaryDirectory() as tmp:
-            command = [args.cleave, "run", path, "--threads", str(threads), "--repeat", str(args.repeats + 1),
+            command = [args.cleave, "run", path, "--threads", str(threads), "--repeat", str(args.repeats + args.warmup),
                        "--output-dir", tmp, "--json"]
             for input_name, value in inputs.items():
                 file = os.path.join(tmp, "in_" + str(len(command)) + ".npy")
@@ -90,7 +94,7 @@ for name in args.models.split(","):
             if proc.returncode != 0:
                 sys.exit(f"cleave failed on {name}: {stderr.strip()}")
             report = json.loads(stdout)
-            runs = report["latency_ms"]["runs"][1:]  # the first run is the warm-up
+            runs = report["latency_ms"]["runs"][args.warmup:]
             cleave_ms = statistics.median(runs)
             agree = all(np.allclose(np.load(o["file"]), e, rtol=1e-3, atol=1e-4)
                         for o, e in zip(report["outputs"], expected))

@@ -11,7 +11,6 @@ import CleaveIR
 final class ConvTransposeKernel: Kernel {
     private let setup: KernelSetup
     private let group: Int
-    private let scratch = FloatScratch()
     private var cached: Plan?
 
     private struct Plan {
@@ -107,7 +106,9 @@ final class ConvTransposeKernel: Kernel {
     private func execute(_ plan: Plan, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                          _ y: UnsafeMutablePointer<Float>, _ context: KernelContext) {
         let columnRows = plan.groupOutputChannels * plan.taps
-        let column = plan.direct ? nil : scratch.floats(columnRows * plan.band)
+        // From the heap per call, like Conv's column matrix.
+        let column = plan.direct ? nil : UnsafeMutablePointer<Float>.allocate(capacity: columnRows * plan.band)
+        defer { column?.deallocate() }
         for n in 0..<plan.batch {
             for g in 0..<group {
                 let input = x + (n * plan.inputChannels + g * plan.groupInputChannels) * plan.inputPlane

@@ -11,11 +11,10 @@ import CleaveIR
 /// - otherwise im2col + sgemm (Chellapilla, Puri, Simard, "High Performance
 ///   Convolutional Neural Networks for Document Processing", 2006), building
 ///   the column matrix one band of output rows at a time so it stays in cache
-///   and the kept scratch stays small.
+///   and small.
 final class ConvKernel: Kernel {
     private let setup: KernelSetup
     private let group: Int
-    private let scratch = FloatScratch()
     private var cached: ConvPlan?
 
     init(_ setup: KernelSetup) throws {
@@ -49,6 +48,7 @@ final class ConvKernel: Kernel {
                         // No input channels: the sum is empty and only the bias remains.
                         ConvKernel.fillBias(yp, biasValues, batch: plan.batch, channels: plan.outputChannels,
                                             plane: plan.outputPlane)
+                        if setup.fusedRelu { ConvKernel.relu(yp, count: yb.count) }
                         return
                     }
                     execute(plan, xp, wp, biasValues, yp, context)
@@ -63,7 +63,7 @@ final class ConvKernel: Kernel {
                          _ context: KernelContext) {
         switch plan.method {
         case .depthwise(let window):
-            ConvKernel.depthwise(plan, window, x, w, bias, y, context)
+            ConvKernel.depthwise(plan, window, x, w, bias, y, relu: setup.fusedRelu, context)
         case .pointwise:
             // With a bias the product adds onto it (beta 1); without, sgemm overwrites (beta 0).
             if bias != nil {
@@ -71,17 +71,22 @@ final class ConvKernel: Kernel {
             }
             for n in 0..<plan.batch {
                 for g in 0..<group {
+                    let output = y + (n * plan.outputChannels + g * plan.groupOutputChannels) * plan.outputPlane
                     BLAS.gemm(transA: false, transB: false, m: plan.groupOutputChannels, n: plan.outputPlane,
                               k: plan.groupInputChannels, alpha: 1,
                               a: w + g * plan.groupOutputChannels * plan.columnRows, lda: plan.columnRows,
                               b: x + (n * plan.inputChannels + g * plan.groupInputChannels) * plan.inputPlane,
                               ldb: plan.inputPlane, beta: bias == nil ? 0 : 1,
-                              c: y + (n * plan.outputChannels + g * plan.groupOutputChannels) * plan.outputPlane,
-                              ldc: plan.outputPlane)
+                              c: output, ldc: plan.outputPlane)
+                    if setup.fusedRelu { ConvKernel.relu(output, count: plan.groupOutputChannels * plan.outputPlane) }
                 }
             }
         case .im2col(let window):
-            let column = scratch.floats(plan.columnRows * plan.band)
+            // Taken from the heap per call rather than kept: between Convs the
+            // same memory holds activations, so a session never keeps a
+            // column matrix beside its live tensors.
+            let column = UnsafeMutablePointer<Float>.allocate(capacity: plan.columnRows * plan.band)
+            defer { column.deallocate() }
             for n in 0..<plan.batch {
                 for g in 0..<group {
                     let input = x + (n * plan.inputChannels + g * plan.groupInputChannels) * plan.inputPlane
@@ -120,6 +125,17 @@ final class ConvKernel: Kernel {
                   alpha: 1, a: w + g * plan.groupOutputChannels * plan.columnRows, lda: plan.columnRows,
                   b: column, ldb: columns.count, beta: bias == nil ? 0 : 1,
                   c: output + columns.lowerBound, ldc: plan.outputPlane)
+        if setup.fusedRelu {
+            for m in 0..<plan.groupOutputChannels {
+                ConvKernel.relu(output + m * plan.outputPlane + columns.lowerBound, count: columns.count)
+            }
+        }
+    }
+
+    /// The Relu kernel's function, in place.
+    static func relu(_ values: UnsafeMutablePointer<Float>, count: Int) {
+        let relu = ReluFunction()
+        for i in 0..<count { values[i] = relu(values[i]) }
     }
 
     /// Sets every output plane to its channel's bias (or zero).
@@ -139,7 +155,7 @@ final class ConvKernel: Kernel {
     /// - Complexity: O(N·M·OH·OW·kh·kw).
     private static func depthwise(_ plan: ConvPlan, _ p: Window2D, _ x: UnsafePointer<Float>,
                                   _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                                  _ y: UnsafeMutablePointer<Float>, _ context: KernelContext) {
+                                  _ y: UnsafeMutablePointer<Float>, relu: Bool, _ context: KernelContext) {
         let channels = plan.outputChannels, perGroup = plan.groupOutputChannels
         let inPlane = p.height * p.width, outPlane = p.outHeight * p.outWidth, taps = p.kernelHeight * p.kernelWidth
         let paddedWidth = p.width + p.padLeft + p.padRight
@@ -193,6 +209,7 @@ final class ConvKernel: Kernel {
                             }
                         }
                     }
+                    if relu { ConvKernel.relu(output, count: outPlane) }
                 }
             }
         }
@@ -212,20 +229,15 @@ struct ConvPlan {
         case im2col(Window2D?)
     }
 
-    /// Floats of im2col scratch to aim for per band: 2 MiB, about what one
-    /// core's L2 holds, so the sgemm that reads the band finds it in cache.
+    /// Floats of im2col column matrix per band: 2 MiB, about what one core's
+    /// L2 holds (1–2 MiB on current x86), so the sgemm that reads the band
+    /// finds it in cache. Also the most memory a Conv takes beside its input
+    /// and output.
     static let columnBudget = 1 << 19
-    /// Output positions a band has at least when the budget would make it
-    /// narrower, as long as the band stays under `largestBand` floats: narrow
-    /// products spend their time packing weights (VGG-19: 509 → 482 ms).
-    static let narrowestBand = 1024
-    /// The most scratch (floats, 4 MiB) a kernel keeps to honour `narrowestBand`.
-    static let largestBand = 1 << 20
 
     /// Output positions per band for a column matrix of `rows` rows.
     static func bandWidth(rows: Int) -> Int {
-        let rows = Swift.max(1, rows)
-        return Swift.max(1, Swift.min(narrowestBand, largestBand / rows), columnBudget / rows)
+        Swift.max(1, columnBudget / Swift.max(1, rows))
     }
 
     var inputShape: Shape
