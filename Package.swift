@@ -33,9 +33,9 @@ let package = Package(
 
         // MARK: Swift modules
         .target(name: "CleaveIR", dependencies: ["ONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
-        .target(name: "CleaveRuntime", dependencies: ["CleaveIR", "COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "CleaveRuntime", dependencies: ["CleaveIR", "COpenBLAS", "CZlib"], swiftSettings: swiftSettings),
         .target(name: "CleaveCompress", dependencies: ["CleaveIR", "CleaveRuntime", "COpenBLAS"], swiftSettings: swiftSettings),
-        .target(name: "CleavePlan", dependencies: ["CleaveIR", "CleaveRuntime", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "CleavePlan", dependencies: ["CleaveIR", "CleaveRuntime"], swiftSettings: swiftSettings),
         .target(
             name: "CleaveBundle",
             dependencies: ["CleaveIR", "CleaveRuntime", .product(name: "Crypto", package: "swift-crypto")],
@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "CleaveServe",
             dependencies: [
-                "CleaveIR", "CleaveRuntime", "CleaveBundle", "CZlib",
+                "CleaveIR", "CleaveRuntime", "CleaveBundle",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -4,7 +4,11 @@ public struct CleaveError: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: Sendable, Equatable {
         /// A model, bundle, tensor or request is malformed or unsupported (exit 65).
         case badInput
-        /// Reading or writing a file failed (exit 74).
+        /// Well-formed input that is larger than a named limit allows, e.g. a
+        /// stream that inflates past its ceiling (exit 65, like `badInput`;
+        /// kept apart so that a server can answer 413 rather than 400).
+        case tooLarge
+        /// Reading or writing a file failed, or the system refused memory (exit 74).
         case io
         /// A check ran and found problems, e.g. `verify` (exit 1).
         case checkFailed
@@ -22,6 +26,7 @@ public struct CleaveError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     public static func badInput(_ message: String) -> CleaveError { CleaveError(.badInput, message) }
+    public static func tooLarge(_ message: String) -> CleaveError { CleaveError(.tooLarge, message) }
     public static func io(_ message: String) -> CleaveError { CleaveError(.io, message) }
 
     public var description: String { message }
@@ -31,7 +36,7 @@ public struct CleaveError: Error, CustomStringConvertible, Equatable, Sendable {
         switch kind {
         case .checkFailed: return 1
         case .usage: return 64
-        case .badInput: return 65
+        case .badInput, .tooLarge: return 65
         case .io: return 74
         }
     }

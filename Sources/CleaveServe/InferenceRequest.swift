@@ -1,5 +1,6 @@
 import CleaveBundle
 import CleaveIR
+import CleaveRuntime
 
 /// An inference request, decoded and checked against the served model: every
 /// model input given once with the model's datatype and shape, the outputs
@@ -91,9 +92,7 @@ struct InferenceRequest {
         guard spec.dtype == .float, sent.dtype == .uint8, let quantization = try quantization(of: wire) else {
             throw ServeError.badRequest("input '\(spec.name)': datatype \(name(sent.dtype)) does not match the model's \(name(spec.dtype))")
         }
-        let output = Tensor.uninitialized(.float, spec.shape)
-        output.withUnsafeMutableBufferPointer(as: Float.self) { quantization.dequantize(sent.storage.bytes, into: $0) }
-        return output
+        return quantization.dequantized(sent)
     }
 
     /// The `scale` / `zero_point` pair of a quantised tensor; nil when neither is given.

@@ -1,5 +1,6 @@
 import CleaveBundle
 import CleaveIR
+import CleaveRuntime
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -107,6 +108,20 @@ public enum InferenceServer {
 
     // MARK: inference
 
+    /// A `Content-Encoding: deflate | gzip` body, inflated up to `maxBody`
+    /// bytes; zlib's errors become the statuses a client can act on.
+    static func inflate(_ body: UnsafeRawBufferPointer, encoding: Zlib.Format, maxBody: Int) throws -> [UInt8] {
+        do {
+            return try Zlib.inflate(body, format: encoding, limit: maxBody, what: "the \(encoding.name) body")
+        } catch let error as CleaveError {
+            switch error.kind {
+            case .tooLarge: throw ServeError.tooLarge(error.message + " (--max-body)")
+            case .badInput: throw ServeError.badRequest(error.message)
+            case .io, .checkFailed, .usage: throw ServeError(500, error.message)
+            }
+        }
+    }
+
     static func infer(_ request: Request, model: ServedModel, maxBody: Int) async throws -> Response {
         // Refuse by the declared length before reading a byte of the body.
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > maxBody {
@@ -125,7 +140,7 @@ public enum InferenceServer {
             case nil, "identity":
                 return try InferenceRequest(body: body, headerLength: headerLength, model: model)
             case "deflate", "gzip":
-                let inflated = try Zlib.inflate(body, format: encoding == "gzip" ? .gzip : .zlib, limit: maxBody)
+                let inflated = try inflate(body, encoding: encoding == "gzip" ? .gzip : .zlib, maxBody: maxBody)
                 return try inflated.withUnsafeBytes { try InferenceRequest(body: $0, headerLength: headerLength, model: model) }
             case let other?:
                 throw ServeError.unsupportedMedia("Content-Encoding '\(other)' is not supported (use deflate or gzip)")

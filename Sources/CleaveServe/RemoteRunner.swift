@@ -165,16 +165,11 @@ public final class RemoteRunner {
         for boundary in edge.manifest.boundary {
             let name = boundary.tensor.name
             guard let tensor = edgeOutputs[name] else { throw CleaveError.badInput("the edge half did not compute boundary tensor '\(name)'") }
-            guard codec.quantizes, tensor.dtype == .float else {
+            guard codec.quantizes(tensor.dtype) else {
                 entries.append(InferenceProtocol.entry(name: name, tensor: tensor, binary: true, into: &section))
                 continue
             }
-            let codes = Tensor.uninitialized(.uint8, tensor.shape)
-            let quantization = try tensor.withUnsafeBufferPointer(as: Float.self) { values in
-                let q = try Quantization(covering: values, name: name)
-                codes.withUnsafeMutableBufferPointer(as: UInt8.self) { q.quantize(values, into: $0) }
-                return q
-            }
+            let (codes, quantization) = try Quantization.quantized(tensor, name: name)
             entries.append(InferenceProtocol.entry(name: name, tensor: codes, binary: true,
                                                    parameters: [("scale", .double(Double(quantization.scale))), ("zero_point", .int(quantization.zeroPoint))],
                                                    into: &section))
@@ -182,7 +177,7 @@ public final class RemoteRunner {
         let header = JSON.object([("inputs", .array(entries)), ("parameters", .object([("binary_data_output", .bool(true))]))])
         let (body, headerLength) = InferenceProtocol.body(header: header, binary: section)
         guard codec.deflates else { return (body, headerLength) }
-        return (body.withUnsafeBytes { Zlib.deflate($0) }, headerLength)
+        return (try body.withUnsafeBytes { try Zlib.deflate($0, level: BoundaryCodec.deflateLevel) }, headerLength)
     }
 
     /// The outputs of a response and the server's compute time.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CleaveIR
+import CleaveRuntime
 import CleaveServe
 
 /// `cleave run EDGE --remote URL …`: the options, and how the breakdown is shown.

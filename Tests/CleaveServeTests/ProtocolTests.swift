@@ -5,63 +5,10 @@ import CleaveRuntime
 import Foundation
 import XCTest
 
-/// The pieces under the server: inflate limits, the int8 codec, datatype
-/// names, Triton's configuration and the model repository export.
+/// The pieces under the server: datatype names, Triton's configuration and
+/// the model repository export. (Zlib and Quantization live in CleaveRuntime
+/// and are tested there.)
 final class ProtocolTests: XCTestCase {
-    // MARK: zlib
-
-    func testInflateRoundTripsAndStopsAtTheLimit() throws {
-        let data = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 * 7 / 5) }
-        let compressed = data.withUnsafeBytes { Zlib.deflate($0) }
-        XCTAssertEqual(try compressed.withUnsafeBytes { try Zlib.inflate($0, format: .zlib, limit: data.count) }, data)
-        // One byte under the output's size is refused, and as a 413.
-        XCTAssertThrowsError(try compressed.withUnsafeBytes { try Zlib.inflate($0, format: .zlib, limit: data.count - 1) }) { error in
-            XCTAssertEqual((error as? ServeError)?.status, 413)
-        }
-        // A bare RFC 1951 stream sent as "deflate" (some clients do) is read too.
-        let raw = Array(compressed.dropFirst(2).dropLast(4))
-        XCTAssertEqual(try raw.withUnsafeBytes { try Zlib.inflate($0, format: .zlib, limit: data.count) }, data)
-        // Empty input is a truncated stream, not an empty body.
-        XCTAssertThrowsError(try [UInt8]().withUnsafeBytes { try Zlib.inflate($0, format: .gzip, limit: 10) }) { error in
-            XCTAssertEqual((error as? ServeError)?.status, 400)
-        }
-    }
-
-    func testAZipBombCostsNoMoreThanTheLimit() throws {
-        // 64 MiB of zeros deflate to about 64 KB; the limit stops it at 1 MiB of output.
-        let zeros = [UInt8](repeating: 0, count: 64 << 20)
-        let stream = zeros.withUnsafeBytes { Zlib.deflate($0, level: 9) }
-        XCTAssertLessThan(stream.count, 128 << 10)
-        let start = Session.now()
-        XCTAssertThrowsError(try stream.withUnsafeBytes { try Zlib.inflate($0, format: .zlib, limit: 1 << 20) }) { error in
-            XCTAssertEqual((error as? ServeError)?.status, 413)
-        }
-        XCTAssertLessThan(Session.now() - start, 1.0)
-    }
-
-    // MARK: int8 codec
-
-    func testQuantisationKeepsZeroExactAndErrsByAtMostOneStep() throws {
-        let values: [Float] = [0, 0, 0.5, 3.25, 7.9, 0, 1e-4, 2.0]
-        let q = try values.withUnsafeBufferPointer { try Quantization(covering: $0, name: "t") }
-        XCTAssertEqual(q.zeroPoint, 0)
-        XCTAssertEqual(q.scale, 7.9 / 255, accuracy: 1e-9)
-        var codes = [UInt8](repeating: 0, count: values.count)
-        values.withUnsafeBufferPointer { v in codes.withUnsafeMutableBufferPointer { q.quantize(v, into: $0) } }
-        var restored = [Float](repeating: -1, count: values.count)
-        codes.withUnsafeBytes { c in restored.withUnsafeMutableBufferPointer { q.dequantize(c, into: $0) } }
-        for (x, y) in zip(values, restored) {
-            XCTAssertLessThanOrEqual(abs(x - y), q.scale / 2 + 1e-6, "\(x)")
-            if x == 0 { XCTAssertEqual(y, 0) }
-        }
-        // A negative range moves the zero point; constant zeros get scale 1.
-        let signed = try [Float(-1), 1].withUnsafeBufferPointer { try Quantization(covering: $0, name: "t") }
-        XCTAssertTrue((127...128).contains(signed.zeroPoint), "\(signed.zeroPoint)")
-        XCTAssertEqual(try [Float](repeating: 0, count: 4).withUnsafeBufferPointer { try Quantization(covering: $0, name: "t") },
-                       Quantization(scale: 1, zeroPoint: 0))
-        XCTAssertThrowsError(try [Float.nan].withUnsafeBufferPointer { try Quantization(covering: $0, name: "t") })
-    }
-
     // MARK: names and configuration
 
     func testDatatypeNamesFollowKServeAndTriton() {

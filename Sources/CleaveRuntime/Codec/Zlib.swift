@@ -1,10 +1,12 @@
 import CZlib
+import CleaveIR
 
-/// zlib and gzip streams for HTTP bodies (`Content-Encoding: deflate | gzip`).
+/// zlib and gzip streams: the `int8+zlib` boundary codec, and the
+/// `deflate`/`gzip` request bodies `cleave serve` accepts.
 ///
-/// Inflating is bounded: a body that would inflate past `limit` is refused as
-/// soon as the output crosses it, so a small "zip bomb" never costs more than
-/// `limit` bytes of memory.
+/// Inflating is bounded: a stream that would inflate past `limit` is refused
+/// as soon as the output crosses it, so a small "zip bomb" never costs more
+/// than `limit` bytes of memory.
 public enum Zlib {
     /// The stream formats of RFC 9110's content codings.
     public enum Format: Sendable {
@@ -13,39 +15,48 @@ public enum Zlib {
         case zlib
         /// `gzip` (RFC 1952).
         case gzip
+
+        /// The content coding's name.
+        public var name: String { self == .gzip ? "gzip" : "deflate" }
     }
 
     /// Output grows in steps of this size, so memory follows the real output.
     static let chunk = 64 * 1024
 
     /// Decompresses `input`.
-    /// - Parameter limit: the largest output accepted, in bytes.
-    /// - Throws: `ServeError` 413 when the output would exceed `limit`, 400 for
-    ///   a corrupt, truncated stream or data after its end.
-    public static func inflate(_ input: UnsafeRawBufferPointer, format: Format, limit: Int) throws -> [UInt8] {
-        let name = format == .gzip ? "gzip" : "deflate"
+    /// - Parameters:
+    ///   - limit: the largest output accepted, in bytes.
+    ///   - what: names the input in error messages (default: "the deflate
+    ///     stream" or "the gzip stream").
+    /// - Throws: `CleaveError` of kind `.tooLarge` when the output would exceed
+    ///   `limit`; `.badInput` for a corrupt or truncated stream or data after
+    ///   its end; `.io` when zlib cannot get the memory it needs.
+    public static func inflate(_ input: UnsafeRawBufferPointer, format: Format, limit: Int, what: String? = nil) throws -> [UInt8] {
+        let what = what ?? "the \(format.name) stream"
+        let limit = Swift.max(0, limit)
         var windowBits: Int32 = format == .gzip ? 15 + 16 : 15
         if format == .zlib, !looksLikeZlibHeader(input) { windowBits = -15 }
 
         var stream = z_stream()
         guard inflateInit2_(&stream, windowBits, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw ServeError(500, "cannot start the \(name) decoder")
+            throw CleaveError.io("cannot start the \(format.name) decoder")
         }
         defer { inflateEnd(&stream) }
 
         var output: [UInt8] = []
         var fed = 0
         while true {
-            // zlib takes at most 4 GiB of input per call: feed a larger body in pieces.
+            // zlib takes at most 4 GiB of input per call: feed a larger input in pieces.
             if stream.avail_in == 0, fed < input.count, let base = input.baseAddress {
-                let piece = min(input.count - fed, Int(UInt32.max))
+                let piece = Swift.min(input.count - fed, Int(UInt32.max))
                 stream.next_in = UnsafeMutablePointer(mutating: (base + fed).assumingMemoryBound(to: UInt8.self))
                 stream.avail_in = UInt32(piece)
                 fed += piece
             }
             // Room for one more chunk, but never past the limit plus one byte:
-            // producing that byte is how an oversized body is detected.
-            let room = min(chunk, limit + 1 - output.count)
+            // producing that byte is how an oversized stream is detected.
+            let left = limit - output.count
+            let room = left < chunk ? left + 1 : chunk
             let start = output.count
             output.append(contentsOf: repeatElement(0, count: room))
             let status = output.withUnsafeMutableBufferPointer { buffer -> Int32 in
@@ -55,38 +66,42 @@ public enum Zlib {
             }
             output.removeLast(Int(stream.avail_out))
             if output.count > limit {
-                throw ServeError.tooLarge("the \(name) body inflates to more than \(limit) bytes (--max-body)")
+                throw CleaveError.tooLarge("\(what) inflates to more than \(limit) bytes")
             }
             switch status {
             case Z_OK:
                 continue
             case Z_STREAM_END:
                 let trailing = input.count - Int(stream.total_in)
-                guard trailing == 0 else { throw ServeError.badRequest("the \(name) body has \(trailing) bytes after the end of its stream") }
+                guard trailing == 0 else { throw CleaveError.badInput("\(what) has \(trailing) bytes after the end of its stream") }
                 return output
             case Z_BUF_ERROR:
                 // No progress with room to write: the input ran out before the stream ended.
-                throw ServeError.badRequest("the \(name) body is truncated: its stream does not end")
+                throw CleaveError.badInput("\(what) is truncated: its stream does not end")
             case Z_MEM_ERROR:
-                throw ServeError(500, "out of memory while inflating")
+                throw CleaveError.io("out of memory while inflating \(what)")
             default:
                 let reason = stream.msg.map { String(cString: $0) } ?? "error \(status)"
-                throw ServeError.badRequest("the \(name) body is not valid compressed data: \(reason)")
+                throw CleaveError.badInput("\(what) is not valid compressed data: \(reason)")
             }
         }
     }
 
     /// A zlib stream (RFC 1950) of `input`: what `Content-Encoding: deflate` carries.
-    /// - Parameter level: 1 (fastest) to 9 (smallest).
-    public static func deflate(_ input: UnsafeRawBufferPointer, level: Int32 = 1) -> [UInt8] {
+    /// - Parameter level: 1 (fastest) to 9 (smallest); `BoundaryCodec.deflateLevel` for boundary tensors.
+    /// - Throws: `CleaveError.io` when zlib cannot get the memory it needs or
+    ///   refuses the level.
+    public static func deflate(_ input: UnsafeRawBufferPointer, level: Int32) throws -> [UInt8] {
         var stream = z_stream()
-        guard deflateInit_(&stream, level, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return [] }
+        let started = deflateInit_(&stream, level, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        guard started == Z_OK else { throw CleaveError.io("cannot start the deflate encoder at level \(level) (zlib status \(started))") }
         defer { deflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(input.count))))
         var offset = 0
         var status: Int32 = Z_OK
         stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
         while status == Z_OK {
+            // zlib takes at most 4 GiB of input per call; Z_FINISH only with the last piece.
             let remaining = input.count - offset
             stream.avail_in = UInt32(clamping: remaining)
             let last = remaining <= Int(UInt32.max)
@@ -98,6 +113,8 @@ public enum Zlib {
             }
             offset = Int(stream.total_in)
         }
+        // deflateBound leaves room for the whole stream, so anything but its end is zlib failing.
+        guard status == Z_STREAM_END else { throw CleaveError.io("deflate failed (zlib status \(status))") }
         output.removeLast(output.count - Int(stream.total_out))
         return output
     }
