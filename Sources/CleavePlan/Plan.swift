@@ -1,4 +1,5 @@
 import CleaveIR
+import CleaveRuntime
 
 /// One way to run a model: which nodes run on the edge, what crosses the
 /// link, and the predicted time of each stage.
@@ -91,7 +92,7 @@ public struct Plan: Sendable {
     public var bestIndex: Int
     public var nodes: [NodePrediction]
     public var link: Link
-    public var codec: BoundaryCodecKind
+    public var codec: BoundaryCodec
     public var edgeProfile: DeviceProfile
     public var cloudProfile: DeviceProfile
     /// The whole model on each device (every node, Constant nodes included, plus one run overhead).

@@ -1,4 +1,5 @@
 import CleaveIR
+import CleaveRuntime
 
 /// Finds where to cut a model between an edge device and a cloud server.
 ///
@@ -23,8 +24,9 @@ public enum Planner {
     ///   - edge, cloud: device profiles (`DeviceProfile.builtInEdge` / `.builtInCloud` by default in the CLI).
     ///   - codec: how boundary tensors travel.
     ///   - boundaryBytes: bytes on the wire of a tensor by name. When nil: the
-    ///     raw or int8 size from its type, and for `.int8zlib` sizes measured
-    ///     by `BoundarySizes.measure` on a synthetic input.
+    ///     raw or int8 size from its type, and for `.int8Zlib` sizes measured
+    ///     by `BoundarySizes.measure` on a synthetic input (a tensor it could
+    ///     not measure at its raw size).
     ///   - bottlenecks: tensors compression created (default: the model's
     ///     `cleave.bottlenecks` metadata); the best cut at each is shown.
     ///   - maxCandidates: how many cuts along the main path to keep in the
@@ -33,18 +35,18 @@ public enum Planner {
     /// - Throws: `CleaveError` if the model cannot run to measure codec sizes,
     ///   or names a bottleneck that is not one of its tensors.
     public static func plan(graph: Graph, analysis: Analysis, edge: DeviceProfile, cloud: DeviceProfile, link: Link,
-                            codec: BoundaryCodecKind, boundaryBytes: ((String) -> Int)? = nil,
+                            codec: BoundaryCodec, boundaryBytes: ((String) -> Int)? = nil,
                             bottlenecks: [String]? = nil, maxCandidates: Int = 12) throws -> Plan {
         let edgeTimes = edge.predictMilliseconds(graph: graph, analysis: analysis)
         let cloudTimes = cloud.predictMilliseconds(graph: graph, analysis: analysis)
         let sizes: (String) -> Int
         if let boundaryBytes {
             sizes = boundaryBytes
-        } else if codec == .int8zlib {
+        } else if codec == .int8Zlib {
             let measured = try BoundarySizes.measure(graph: graph, analysis: analysis, codec: codec)
             sizes = { name in measured[name] ?? analysis.types[name].map(\.byteCount) ?? 0 }
         } else {
-            sizes = { name in analysis.types[name].flatMap { BoundaryCodec.predictedBytes($0, codec: codec) } ?? 0 }
+            sizes = { name in analysis.types[name].flatMap { BoundarySizes.predicted($0, codec: codec) } ?? 0 }
         }
 
         let problem = PlanProblem(graph: graph, edgeTimes: edgeTimes, cloudTimes: cloudTimes, sizes: sizes, link: link)

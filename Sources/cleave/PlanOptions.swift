@@ -26,8 +26,8 @@ struct PlanOptions: ParsableArguments {
     func validate() throws {
         if let bandwidth { _ = try usage { try Link.parseBandwidth(bandwidth) } }
         _ = try usage { try Link.parseDuration(rtt) }
-        guard BoundaryCodecKind(rawValue: boundaryCodec) != nil else {
-            throw ValidationError("--boundary-codec must be one of \(BoundaryCodecKind.allCases.map(\.rawValue).joined(separator: ", ")), got '\(boundaryCodec)'")
+        guard BoundaryCodec(rawValue: boundaryCodec) != nil else {
+            throw ValidationError("--boundary-codec must be one of \(BoundaryCodec.allCases.map(\.rawValue).joined(separator: ", ")), got '\(boundaryCodec)'")
         }
     }
 
@@ -37,7 +37,7 @@ struct PlanOptions: ParsableArguments {
                          rttMilliseconds: try Link.parseDuration(rtt)) }
     }
 
-    var codec: BoundaryCodecKind { BoundaryCodecKind(rawValue: boundaryCodec) ?? .none }
+    var codec: BoundaryCodec { BoundaryCodec(rawValue: boundaryCodec) ?? .none }
 
     /// The edge and cloud profiles: the files given, or the built-in ones.
     func profiles() throws -> (edge: DeviceProfile, cloud: DeviceProfile) {
@@ -47,7 +47,7 @@ struct PlanOptions: ParsableArguments {
     /// Byte counts of every tensor under the codec: measured by a run for
     /// int8+zlib (on `inputs`, e.g. the --calibration data, else a synthetic one), nil otherwise.
     func measuredSizes(graph: Graph, analysis: Analysis, inputs: [String: Tensor]) throws -> [String: Int]? {
-        guard codec == .int8zlib else { return nil }
+        guard codec == .int8Zlib else { return nil }
         return try BoundarySizes.measure(graph: graph, analysis: analysis, inputs: inputs, codec: codec)
     }
 
