@@ -2,6 +2,7 @@ import ArgumentParser
 import CleaveBundle
 import CleaveCompress
 import CleaveIR
+import CleaveRuntime
 
 struct Cut: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,10 +48,13 @@ struct Cut: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard ["none", "int8"].contains(boundaryCodec) else {
+        guard let codec = BoundaryCodec(rawValue: boundaryCodec), codec != .int8Zlib else {
             throw ValidationError("--boundary-codec must be none or int8, got '\(boundaryCodec)' (int8+zlib is a wire codec: see `cleave run --remote`)")
         }
     }
+
+    /// A cut's boundary is quantised in the graph or not at all: deflating is for the wire.
+    var codec: BoundaryCodec { BoundaryCodec(rawValue: boundaryCodec) ?? .none }
 
     func run() throws {
         let key = try signKey.map { try SigningKeys.privateKey(at: $0) }
@@ -60,9 +64,9 @@ struct Cut: ParsableCommand {
         let tensors = at.split(separator: ",").map { String($0) }.filter { !$0.isEmpty }
         var partition = try Partition(graph: graph, cutAt: tensors)
         var quantized: Set<String> = []
-        if boundaryCodec == "int8" {
+        if codec == .int8 {
             let sets = try Calibration.inputSets(try calibration.arrays(), for: graph, inputShapes: inputShapes)
-            (graph, partition, quantized) = try BoundaryCodec.quantizeBoundary(of: partition, in: graph, calibration: sets, inputShapes: inputShapes)
+            (graph, partition, quantized) = try BoundaryQuantizer.quantizeBoundary(of: partition, in: graph, calibration: sets, inputShapes: inputShapes)
             analysis = try Analysis(graph: graph, inputShapes: inputShapes)
         }
         let request = BundleRequest(graph: graph, types: analysis.types, partition: partition, sourcePath: model,

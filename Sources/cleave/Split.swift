@@ -80,7 +80,7 @@ struct Split: ParsableCommand {
         var partition = try Partition(graph: graph, edge: Set(best.edgeNodes))
         var quantized: Set<String> = []
         if planning.codec != .none {
-            (graph, partition, quantized) = try CleaveCompress.BoundaryCodec.quantizeBoundary(
+            (graph, partition, quantized) = try BoundaryQuantizer.quantizeBoundary(
                 of: partition, in: graph, calibration: sets, inputShapes: inputShapes)
             analysis = try Analysis(graph: graph, inputShapes: inputShapes)
         }

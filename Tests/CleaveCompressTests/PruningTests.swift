@@ -131,14 +131,14 @@ final class WeightStorageTests: XCTestCase {
     }
 }
 
-final class BoundaryCodecTests: XCTestCase {
+final class BoundaryQuantizerTests: XCTestCase {
     /// Cutting the digits model after conv2 with the int8 codec: the edge half
     /// sends uint8 (a quarter of the bytes), the cloud half dequantizes, and
     /// the whole stays accurate.
     func testInt8BoundaryRoundTripAndCut() throws {
         let graph = try fixtureModel("digits")
         let boundary = "/conv2/Relu_output_0"
-        let (coded, crossing) = try BoundaryCodec.quantize(graph, crossing: [boundary], calibration: Digits.calibration,
+        let (coded, crossing) = try BoundaryQuantizer.quantize(graph, crossing: [boundary], calibration: Digits.calibration,
                                                            inputShapes: [:])
         XCTAssertEqual(crossing, [boundary + ".int8"])
         XCTAssertEqual(coded.nodes.filter { $0.opType == "QuantizeLinear" }.count, 1)
@@ -170,12 +170,40 @@ final class BoundaryCodecTests: XCTestCase {
         XCTAssertEqual(composed.floats, whole.floats)
     }
 
+    /// The inserted scale and zero point are what `cleave run --remote` would
+    /// send for the boundary's values over all calibration sets together.
+    func testParametersAreTheWireQuantizationOfTheWholeCalibrationRange() throws {
+        let graph = try fixtureModel("digits")
+        let boundary = "/conv1/Conv_output_0"  // before the ReLU: negative values move the zero point
+        let sets = Array(Digits.calibration.prefix(2))
+        XCTAssertEqual(sets.count, 2)
+        let (coded, _) = try BoundaryQuantizer.quantize(graph, crossing: [boundary], calibration: sets, inputShapes: [:])
+        var probe = graph
+        probe.outputs.append(ValueInfo(name: boundary, dtype: nil, dims: nil))
+        var values: [Float] = []
+        for set in sets { values += try XCTUnwrap(try execute(probe, set)[boundary]).floats }
+        let expected = try values.withUnsafeBufferPointer { try Quantization(covering: $0, name: boundary) }
+        XCTAssertGreaterThan(expected.zeroPoint, 0)
+        XCTAssertLessThan(expected.zeroPoint, 255)
+        XCTAssertEqual(coded.constants[boundary + ".int8.scale"]?.floats, [expected.scale])
+        XCTAssertEqual(coded.constants[boundary + ".int8.zero_point"]?.elements(as: UInt8.self), [UInt8(expected.zeroPoint)])
+
+        // A NaN that reaches the boundary has no 8-bit range: refused, naming the tensor.
+        var poisoned = sets[0]
+        let image = try XCTUnwrap(poisoned["image"])
+        poisoned["image"] = Tensor(image.shape, floats: [Float.nan] + image.floats.dropFirst())
+        XCTAssertThrowsError(try BoundaryQuantizer.quantize(graph, crossing: [boundary], calibration: [poisoned], inputShapes: [:])) { error in
+            XCTAssertEqual((error as? CleaveError)?.kind, .badInput)
+            XCTAssertTrue((error as? CleaveError)?.message.contains("'\(boundary)' holds nan") == true, "\(error)")
+        }
+    }
+
     func testRejectsWeightsAndOldOpsets() throws {
         let graph = try fixtureModel("digits")
-        XCTAssertThrowsError(try BoundaryCodec.quantize(graph, crossing: ["conv1.weight"], calibration: [], inputShapes: [:])) { error in
+        XCTAssertThrowsError(try BoundaryQuantizer.quantize(graph, crossing: ["conv1.weight"], calibration: [], inputShapes: [:])) { error in
             XCTAssertEqual((error as? CleaveError)?.kind, .badInput)
         }
-        XCTAssertThrowsError(try BoundaryCodec.quantize(try fixtureModel("caffe2_style"), crossing: ["conv1_2"], calibration: [], inputShapes: [:])) { error in
+        XCTAssertThrowsError(try BoundaryQuantizer.quantize(try fixtureModel("caffe2_style"), crossing: ["conv1_2"], calibration: [], inputShapes: [:])) { error in
             XCTAssertEqual((error as? CleaveError)?.kind, .usage)
         }
     }

@@ -1,19 +1,22 @@
 import CleaveIR
+import CleaveRuntime
 
-/// The int8 boundary codec: tensors that cross from the edge to the cloud
-/// travel as uint8, a quarter of their float32 size, and both halves stay
-/// standard ONNX (QuantizeLinear on the edge, DequantizeLinear on the cloud).
-public enum BoundaryCodec {
+/// Graph surgery for the int8 boundary codec of `cleave cut` and `split`:
+/// tensors that cross from the edge to the cloud travel as uint8, a quarter of
+/// their float32 size, and both halves stay standard ONNX (QuantizeLinear on
+/// the edge, DequantizeLinear on the cloud). The parameters are the runtime's
+/// `Quantization`, the same that `cleave run --remote` sends with.
+public enum BoundaryQuantizer {
     /// Rewrites `graph` so that each tensor T in `crossing` crosses as uint8:
     ///
     ///     T → QuantizeLinear (`T/quantize`) → "T.int8" → DequantizeLinear (`T/dequantize`) → "T.dequantized"
     ///
     /// and every node that read T reads "T.dequantized" instead (a graph
-    /// output T stays T). Scale and zero point are asymmetric over the range of
-    /// T seen on `calibration` (run through `CleaveRuntime.Session`), widened
-    /// to include 0 so that zeros (ReLU outputs, padding) survive exactly:
-    /// scale = (max − min) / 255, zero point = round(−min / scale). With no
-    /// calibration sets, one deterministic synthetic input is used instead.
+    /// output T stays T). Scale and zero point are `Quantization(covering:)`
+    /// of T's range over all of `calibration` (run through
+    /// `CleaveRuntime.Session`): asymmetric, widened to include 0 so that zeros
+    /// (ReLU outputs, padding) survive exactly. With no calibration sets, one
+    /// deterministic synthetic input is used instead.
     ///
     /// A `Partition` of the new graph whose edge is the closure of the ".int8"
     /// tensors puts each QuantizeLinear on the edge and each DequantizeLinear
@@ -21,7 +24,9 @@ public enum BoundaryCodec {
     ///
     /// - Returns: the new graph and the tensors that now cross (the ".int8" names).
     /// - Throws: `CleaveError.badInput` for a name that is not a float32 tensor
-    ///   of the graph; `CleaveError.usage` for models older than opset 10 (no QuantizeLinear).
+    ///   of the graph, or one that holds NaN or infinity on the calibration
+    ///   data (no 8-bit range holds it); `CleaveError.usage` for models older
+    ///   than opset 10 (no QuantizeLinear).
     public static func quantize(_ graph: Graph, crossing: [String], calibration: [[String: Tensor]],
                                 inputShapes: [String: Shape]) throws -> (graph: Graph, crossing: [String]) {
         guard graph.opsetVersion >= 10 else {
@@ -37,18 +42,13 @@ public enum BoundaryCodec {
                 throw CleaveError.badInput("boundary tensor '\(name)' is \(type.dtype.name); the int8 codec takes float32")
             }
         }
-        var low = [Float](repeating: 0, count: crossing.count)
-        var high = [Float](repeating: 0, count: crossing.count)
+        var ranges = [ClosedRange<Float>](repeating: 0...0, count: crossing.count)
         let inputs = Activations.evaluationInputs(calibration, graph: graph, analysis: analysis)
         try Activations.forEach(graph: graph, recording: crossing, inputs: inputs, threads: nil) { _, values in
             for (i, name) in crossing.enumerated() {
                 guard let t = values[name] else { continue }
-                t.withUnsafeBufferPointer(as: Float.self) { v in
-                    for x in v where x.isFinite {
-                        low[i] = Swift.min(low[i], x)
-                        high[i] = Swift.max(high[i], x)
-                    }
-                }
+                let range = try t.withUnsafeBufferPointer(as: Float.self) { try Quantization.range(of: $0, name: name) }
+                ranges[i] = Swift.min(ranges[i].lowerBound, range.lowerBound)...Swift.max(ranges[i].upperBound, range.upperBound)
             }
         }
 
@@ -57,11 +57,9 @@ public enum BoundaryCodec {
         var quantizers: [String: [Node]] = [:]
         var encoded: [String] = []
         for (i, name) in crossing.enumerated() {
-            let range = high[i] - low[i]
-            let scale = range > 0 ? range / 255 : 1
-            let zero = UInt8(Swift.min(Swift.max((-low[i] / scale).rounded(.toNearestOrEven), 0), 255))
-            let scaleName = editor.addWeight(name + ".int8.scale", Tensor([], floats: [scale]))
-            let zeroName = editor.addWeight(name + ".int8.zero_point", Tensor(.uint8, [], [zero]))
+            let q = Quantization(covering: ranges[i])
+            let scaleName = editor.addWeight(name + ".int8.scale", Tensor([], floats: [q.scale]))
+            let zeroName = editor.addWeight(name + ".int8.zero_point", Tensor(.uint8, [], [UInt8(clamping: q.zeroPoint)]))
             let wire = editor.freshName(name + ".int8")
             let restored = editor.freshName(name + ".dequantized")
             quantizers[name] = [
@@ -88,7 +86,7 @@ public enum BoundaryCodec {
     }
 }
 
-extension BoundaryCodec {
+extension BoundaryQuantizer {
     /// Makes the float32 activations that cross `partition` travel as uint8:
     /// rewrites the graph with `quantize` and cuts it again at the ".int8"
     /// tensors (and any other crossing tensors), so each QuantizeLinear runs on
