@@ -1,7 +1,7 @@
 """The paper's comparison, reproduced: five deployment strategies over four links.
 
 Usage: .venv/bin/python tools/experiments/paper_comparison.py [--cleave .build/release/cleave]
-           [--models alexnet,vgg19,resnet50,digits] [--slowdown 8] [--repeats 3] [--readme README.md]
+           [--models alexnet,vgg19,resnet50,digits] [--slowdown 8] [--repeats 5] [--warmup 3] [--readme README.md]
 
 Edge = this machine at 1 thread, every measured time multiplied by --slowdown
 (S, default 8: a small ARM board); cloud = this machine at 2 threads; the link
@@ -14,7 +14,8 @@ is emulated: transfer = boundary bytes x 8 / bandwidth + RTT (20 ms), at 1, 5,
   cleave        joint compress + split (`cleave split --boundary-codec int8`;
                 without the codec for models older than opset 10)
 For each: predicted total (from the plan) and measured total (the halves really
-run; medians of --repeats), and the fidelity cost (relative L2 of the outputs
+run; medians of --repeats after --warmup untimed runs, since a fresh process
+takes a few runs to settle), and the fidelity cost (relative L2 of the outputs
 and top-1 agreement vs the original; for digits also test accuracy).
 Writes a markdown table and an SVG chart into the README's results section
 (between <!-- experiments:start --> and <!-- experiments:end -->) and prints them.
@@ -26,7 +27,8 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--cleave", default=".build/release/cleave")
 parser.add_argument("--models", default="alexnet,vgg19,resnet50,digits")
 parser.add_argument("--slowdown", type=float, default=8.0)
-parser.add_argument("--repeats", type=int, default=3)
+parser.add_argument("--repeats", type=int, default=5)
+parser.add_argument("--warmup", type=int, default=3)
 parser.add_argument("--bandwidths", default="1,5,20,100")
 parser.add_argument("--rtt", type=float, default=20.0)
 parser.add_argument("--readme", default="README.md")
@@ -53,11 +55,11 @@ def safe(name):
 def run(target, feeds, threads, out_dir=None):
     """Median ms of `cleave run` on a model or bundle, and its outputs."""
     out_dir = out_dir or tempfile.mkdtemp(dir=work)
-    command = ["run", target, "--threads", str(threads), "--repeat", str(args.repeats + 1), "--json", "--output-dir", out_dir]
+    command = ["run", target, "--threads", str(threads), "--repeat", str(args.repeats + args.warmup), "--json", "--output-dir", out_dir]
     for name, path in feeds.items():
         command += ["--input", f"{name}={path}"]
     report = json.loads(cleave(*command))
-    runs = report["latency_ms"]["runs"][1:]
+    runs = report["latency_ms"]["runs"][args.warmup:]
     outputs = {o["name"]: o["file"] for o in report["outputs"]}
     return float(np.median(runs)), outputs
 
