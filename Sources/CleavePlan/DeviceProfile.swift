@@ -50,7 +50,7 @@ public struct DeviceProfile: Sendable {
 
     /// The extra cost of a node inside a model rather than alone — a fixed
     /// amount (its code and branches compete with the other nodes'), and in a
-    /// model too big for the cache a fraction of its own time — fitted on whole
+    /// model too big for the cache a fraction of a streaming node's time — fitted on whole
     /// synthetic networks after the kind models (`Profiler`).
     public struct ContextModel: Sendable, Equatable {
         public var features: [Feature]
@@ -70,12 +70,13 @@ public struct DeviceProfile: Sendable {
         }
 
         /// The features of the context model.
-        public static let features: [Feature] = [.coldMilliseconds, .constant]
+        public static let features: [Feature] = [.coldMemoryMilliseconds, .constant]
 
         /// The context features of node `index`, whose kind model predicts `hot` milliseconds.
         func values(_ index: Int, hot: Double, in analysis: Analysis, context: PredictionContext) -> [Double] {
             let others = featureValues(index, features: features, in: analysis, context: context)
-            return zip(features, others).map { feature, value in feature == .coldMilliseconds ? (context.cold ? hot : 0) : value }
+            let streams = context.cold && OpKind.of(index, in: analysis)?.isComputeBound == false
+            return zip(features, others).map { feature, value in feature == .coldMemoryMilliseconds ? (streams ? hot : 0) : value }
         }
 
         /// No extra cost.

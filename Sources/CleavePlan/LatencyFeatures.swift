@@ -47,6 +47,16 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// Squeeze, Unsqueeze, Identity, Dropout, Shape, Constant.
     case reshape
 
+    /// Kinds whose time goes to arithmetic on data in cache (sgemm packs its
+    /// operands into cache-sized blocks), so a cold model slows them little;
+    /// every other kind streams its operands and feels the cold (`cold_memory_ms`).
+    public var isComputeBound: Bool {
+        switch self {
+        case .conv, .convPointwise, .convTranspose, .gemm: return true
+        default: return false
+        }
+    }
+
     /// The features this kind's model is linear in.
     public var features: [Feature] {
         switch self {
@@ -112,11 +122,12 @@ public enum Feature: String, CaseIterable, Sendable {
     /// weights alone exceed half the cache, else 0: the weights then come from
     /// DRAM on every run.
     case coldWeightBytes = "cold_weight_bytes"
-    /// The node's predicted milliseconds by its kind model in a cold context,
-    /// else 0: a node of a model too big for the cache finds its input
-    /// partly evicted and writes its output to memory that was, so it runs
-    /// a fraction slower than when measured alone.
-    case coldMilliseconds = "cold_ms"
+    /// The node's predicted milliseconds by its kind model in a cold context
+    /// when its kind is bound by memory rather than arithmetic
+    /// (`OpKind.isComputeBound`), else 0: a node of a model too big for the
+    /// cache finds its input partly evicted and writes its output to memory
+    /// that was, so a streaming node runs a fraction slower than alone.
+    case coldMemoryMilliseconds = "cold_memory_ms"
     /// Bytes of Conv's im2col column matrix: (C/group)·kH·kW × output positions × 4.
     case columnBytes = "column_bytes"
     /// Bytes of weights sgemm packs over all the calls of an im2col Conv: the
@@ -189,7 +200,7 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, con
         case .outputBytes: return Double(cost.bytesWritten)
         case .weightBytes: return Double(weightBytes)
         case .coldWeightBytes: return context.cold || weightBytes > context.cacheBytes / 2 ? Double(weightBytes) : 0
-        case .coldMilliseconds: return 0  // needs the kind model: DeviceProfile.ContextModel.values
+        case .coldMemoryMilliseconds: return 0  // needs the kind model: DeviceProfile.ContextModel.values
         case .columnBytes:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
             return Double(conv.columnBytes)
