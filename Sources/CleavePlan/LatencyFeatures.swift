@@ -156,12 +156,13 @@ public enum Feature: String, CaseIterable, Sendable {
 /// What a node's latency depends on beyond the node itself: whether the
 /// model's data stays in the last-level cache from one run to the next.
 ///
-/// A model whose weights plus activations (every node output) take more than
-/// half of the cache is *cold*: by the time a node runs again its weights and
-/// the memory its output lands in were evicted, so both stream from DRAM. Its
-/// inputs are warm either way — the node before just wrote them. Half,
-/// because activations are freed and reused out of order and other processes
-/// share the cache.
+/// A model whose weights plus the most activations alive at once (the
+/// session frees each tensor after its last reader, and the heap hands that
+/// memory to the next) take more than half of the cache is *cold*: by the
+/// time a node runs again its weights and the memory its output lands in were
+/// evicted, so both stream from DRAM. Its inputs are warm either way — the
+/// node before just wrote them. Half, because freed memory is reused out of
+/// order and other processes share the cache.
 public struct PredictionContext: Sendable, Equatable {
     public var cold: Bool
     /// The device's last-level cache.
@@ -178,8 +179,34 @@ public struct PredictionContext: Sendable, Equatable {
     /// The context of every node of a model on a device whose last-level cache holds `cacheBytes`.
     public init(analysis: Analysis, cacheBytes: Int) {
         let weights = analysis.graph.constants.values.reduce(0) { $0 + $1.byteCount }
-        self.init(cold: weights + analysis.totals.bytesWritten > cacheBytes / 2, cacheBytes: cacheBytes,
+        self.init(cold: weights + PredictionContext.peakLiveBytes(analysis) > cacheBytes / 2, cacheBytes: cacheBytes,
                   fused: Set(Fusion.convRelus(in: analysis.graph).values))
+    }
+
+    /// The most activation bytes alive at once when every tensor lives from
+    /// its producer to its last reader, as in a session.
+    static func peakLiveBytes(_ analysis: Analysis) -> Int {
+        let graph = analysis.graph
+        var lastReader: [String: Int] = [:]
+        for (index, node) in graph.nodes.enumerated() {
+            for name in node.inputs where !name.isEmpty { lastReader[name] = index }
+        }
+        let outputs = Set(graph.outputs.map(\.name))
+        var alive: [String: Int] = [:]
+        for input in graph.runtimeInputs { alive[input.name] = analysis.types[input.name]?.byteCount ?? 0 }
+        var live = alive.values.reduce(0, +), peak = live
+        for (index, node) in graph.nodes.enumerated() {
+            for name in node.outputs where !name.isEmpty && analysis.constants[name] == nil {
+                let bytes = analysis.types[name]?.byteCount ?? 0
+                alive[name] = bytes
+                live += bytes
+            }
+            peak = Swift.max(peak, live)
+            for name in Set(node.inputs) where lastReader[name] == index && !outputs.contains(name) {
+                live -= alive.removeValue(forKey: name) ?? 0
+            }
+        }
+        return peak
     }
 }
 

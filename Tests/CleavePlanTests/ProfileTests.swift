@@ -136,6 +136,24 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(values[1], Double(bands) * values[0])
     }
 
+    /// A model is cold by its weights plus the activations alive at once, not
+    /// every activation it ever writes: the session frees each after its last reader.
+    func testPeakLiveBytesFollowsLastReaders() throws {
+        // x (16 floats) → a → b → c, and a skip from a to the Add at the end.
+        let model = ModelInfo(irVersion: 8, opsets: [OperatorSet(domain: "", version: 13)])
+        let graph = Graph(model: model, name: "g",
+                          inputs: [ValueInfo(name: "x", dtype: .float, dims: [.fixed(1), .fixed(16)])],
+                          outputs: [ValueInfo(name: "y", dtype: nil, dims: nil)], initializers: [],
+                          nodes: [Node(name: "1", opType: "Relu", inputs: ["x"], outputs: ["a"]),
+                                  Node(name: "2", opType: "Neg", inputs: ["a"], outputs: ["b"]),
+                                  Node(name: "3", opType: "Abs", inputs: ["b"], outputs: ["c"]),
+                                  Node(name: "4", opType: "Add", inputs: ["a", "c"], outputs: ["y"])])
+        let analysis = try Analysis(graph: graph)
+        // While node 3 runs: a (kept for the Add), b and c — 3 × 64 bytes; x is gone after node 1.
+        XCTAssertEqual(PredictionContext.peakLiveBytes(analysis), 3 * 64)
+        XCTAssertEqual(analysis.totals.bytesWritten, 4 * 64)
+    }
+
     func testNonNegativeFitRecoversCoefficients() throws {
         var random = SplitMix64(seed: 1)
         let truth = [0.002, 3e-8, 0, 1e-9]
