@@ -48,9 +48,7 @@ public enum BundleWriter {
     public static func write(_ request: BundleRequest, to outputDirectory: String, force: Bool = false,
                              signingKey: Curve25519.Signing.PrivateKey? = nil) throws -> (edge: Manifest, cloud: Manifest?) {
         let fileManager = FileManager.default
-        var isDirectory: ObjCBool = false
-        let exists = fileManager.fileExists(atPath: outputDirectory, isDirectory: &isDirectory)
-        if exists && !force {
+        if fileManager.fileExists(atPath: outputDirectory) && !force {
             throw CleaveError.io("\(outputDirectory) already exists; pass --force to replace it")
         }
         // Hash the source on another core while the weights are written: the
@@ -76,20 +74,7 @@ public enum BundleWriter {
                 try finishHalf($0, request: request, sourceSHA256: sourceSHA256, pairID: pairID, signingKey: signingKey)
             }
             AtomicFile.syncDirectory(containing: temporary + "/edge")
-            if exists {
-                let old = AtomicFile.temporarySibling(of: outputDirectory)
-                guard rename(outputDirectory, old) == 0 else { throw CleaveError.io("\(outputDirectory): cannot move the old folder aside: \(String(cString: strerror(errno)))") }
-                guard rename(temporary, outputDirectory) == 0 else {
-                    _ = rename(old, outputDirectory)
-                    throw CleaveError.io("\(outputDirectory): cannot rename into place: \(String(cString: strerror(errno)))")
-                }
-                try? fileManager.removeItem(atPath: old)
-            } else {
-                guard rename(temporary, outputDirectory) == 0 else {
-                    throw CleaveError.io("\(outputDirectory): cannot rename into place: \(String(cString: strerror(errno)))")
-                }
-            }
-            AtomicFile.syncDirectory(containing: outputDirectory)
+            try AtomicFile.moveFolderIntoPlace(temporary, at: outputDirectory)
             return (manifests[0], manifests.count > 1 ? manifests[1] : nil)
         } catch {
             _ = try? sourceDigest.value()  // never leave the hashing thread behind

@@ -30,8 +30,7 @@ public enum TritonExport {
         let config = try TritonModelConfig(name: name, manifest: bundle.manifest)
         let fileManager = FileManager.default
         let folder = repository + "/" + name
-        let exists = fileManager.fileExists(atPath: folder)
-        if exists && !force { throw CleaveError.io("\(folder) already exists; pass --force to replace it") }
+        if fileManager.fileExists(atPath: folder) && !force { throw CleaveError.io("\(folder) already exists; pass --force to replace it") }
         do {
             try fileManager.createDirectory(atPath: repository, withIntermediateDirectories: true)
         } catch {
@@ -62,18 +61,7 @@ public enum TritonExport {
             AtomicFile.syncDirectory(containing: weightsFolder + "/model.onnx")
             AtomicFile.syncDirectory(containing: temporary + "/1")
             AtomicFile.syncDirectory(containing: temporary + "/config.pbtxt")
-            if exists {
-                let old = AtomicFile.temporarySibling(of: folder)
-                guard rename(folder, old) == 0 else { throw CleaveError.io("\(folder): cannot move the old model aside: \(String(cString: strerror(errno)))") }
-                guard rename(temporary, folder) == 0 else {
-                    _ = rename(old, folder)
-                    throw CleaveError.io("\(folder): cannot rename into place: \(String(cString: strerror(errno)))")
-                }
-                try? fileManager.removeItem(atPath: old)
-            } else {
-                guard rename(temporary, folder) == 0 else { throw CleaveError.io("\(folder): cannot rename into place: \(String(cString: strerror(errno)))") }
-            }
-            AtomicFile.syncDirectory(containing: folder)
+            try AtomicFile.moveFolderIntoPlace(temporary, at: folder)
             return (folder, config)
         } catch {
             try? fileManager.removeItem(atPath: temporary)
