@@ -1,6 +1,5 @@
 import CleaveIR
 import COpenBLAS
-import Dispatch
 
 /// One operator, ready to run. Built once per session from its node, so it
 /// can parse attributes, pre-pack weights and keep scratch buffers; `run` is
@@ -53,7 +52,7 @@ public struct KernelContext: Sendable {
     }
 
     /// Runs `body` over `0..<count` split into contiguous chunks, on up to
-    /// `threads` threads; runs inline when one thread or little work.
+    /// `threads` threads (`WorkerPool`); runs inline when one thread or little work.
     /// - Parameter grain: the smallest chunk worth a thread.
     public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
@@ -62,12 +61,10 @@ public struct KernelContext: Sendable {
             body(0..<count)
             return
         }
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let start = count * chunk / chunks
-                let end = count * (chunk + 1) / chunks
-                if start < end { body(start..<end) }
-            }
+        WorkerPool.shared.run(chunks: chunks) { chunk in
+            let start = count * chunk / chunks
+            let end = count * (chunk + 1) / chunks
+            if start < end { body(start..<end) }
         }
     }
 }
