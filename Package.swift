@@ -28,12 +28,13 @@ let package = Package(
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPause"),
         /// protoc-c output for schemas/onnx.proto (tools/gen-proto.sh); never edited by hand.
         .target(name: "ONNXProto", dependencies: ["CProtobufC"]),
 
         // MARK: Swift modules
         .target(name: "CleaveIR", dependencies: ["ONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
-        .target(name: "CleaveRuntime", dependencies: ["CleaveIR", "COpenBLAS", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "CleaveRuntime", dependencies: ["CleaveIR", "COpenBLAS", "CZlib", "CPause"], swiftSettings: swiftSettings),
         .target(name: "CleaveCompress", dependencies: ["CleaveIR", "CleaveRuntime", "COpenBLAS"], swiftSettings: swiftSettings),
         .target(name: "CleavePlan", dependencies: ["CleaveIR", "CleaveRuntime"], swiftSettings: swiftSettings),
         .target(

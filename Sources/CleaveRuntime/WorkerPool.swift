@@ -1,3 +1,4 @@
+import CPause
 import Synchronization
 
 #if canImport(Glibc)
@@ -81,6 +82,7 @@ final class WorkerPool: @unchecked Sendable {
                 work(generation: generation)
                 var spins = 0
                 while pending.load(ordering: .acquiring) != 0 {
+                    cleave_cpu_relax()
                     spins += 1
                     if spins & 63 == 0 { sched_yield() }
                 }
@@ -148,6 +150,7 @@ final class WorkerPool: @unchecked Sendable {
         while true {
             let generation = claims.load(ordering: .acquiring) >> Self.generationShift
             if generation != seen { return generation }
+            cleave_cpu_relax()
             spins += 1
             if spins & 63 == 0 {
                 // Give the core to anything else that wants it (OpenBLAS's own workers among them).
