@@ -67,6 +67,17 @@ public struct KernelContext: Sendable {
             if start < end { body(start..<end) }
         }
     }
+
+    /// The fewest inner-loop steps (element-wise: elements) worth a thread:
+    /// below it, handing work to another core, whose cache is cold, costs more
+    /// than the loop saves.
+    public static let minimumThreadWork = 65_536
+
+    /// `parallelFor` over items of about `itemWork` inner-loop steps each,
+    /// at least `minimumThreadWork` steps per thread, so a small layer runs inline.
+    public func parallelFor(_ count: Int, itemWork: Int, _ body: (Range<Int>) -> Void) {
+        parallelFor(count, grain: Swift.max(1, Self.minimumThreadWork / Swift.max(1, itemWork)), body)
+    }
 }
 
 /// Sets the thread count of OpenBLAS, which is process-wide.

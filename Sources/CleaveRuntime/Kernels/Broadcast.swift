@@ -60,7 +60,7 @@ struct BroadcastPlan {
     func forEachRun(_ context: KernelContext, _ row: (Int, Int, Int, Int, Int, Int) -> Void) {
         let n = dims.count
         let inner = dims[n - 1], innerA = aStrides[n - 1], innerB = bStrides[n - 1]
-        context.parallelFor(count, grain: elementwiseGrain) { range in
+        context.parallelFor(count, itemWork: 1) { range in
             var counters = [Int](repeating: 0, count: n)
             var rest = range.lowerBound
             var aOffset = 0, bOffset = 0

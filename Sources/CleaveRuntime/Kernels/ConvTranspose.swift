@@ -152,7 +152,7 @@ enum Col2im {
                      into y: UnsafeMutablePointer<Float>, _ context: KernelContext) {
         let width = inputRows.count * p.outWidth
         let outPlane = p.height * p.width
-        context.parallelFor(channels) { range in
+        context.parallelFor(channels, itemWork: p.kernelHeight * p.kernelWidth * width) { range in
             for m in range {
                 let plane = y + m * outPlane
                 for i in 0..<p.kernelHeight {
@@ -188,7 +188,7 @@ enum Col2im {
         let inStrides = Shape(inputDims).strides
         let tapStrides = Shape(g.kernel).strides
         let width = positions.count
-        context.parallelFor(channels) { range in
+        context.parallelFor(channels, itemWork: taps * width) { range in
             withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * rank) { offsets in
                 for m in range {
                     let plane = y + m * outPlane

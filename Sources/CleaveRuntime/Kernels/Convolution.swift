@@ -161,7 +161,7 @@ final class ConvKernel: Kernel {
         let paddedWidth = p.width + p.padLeft + p.padRight
         let paddedHeight = p.height + p.padTop + p.padBottom
         let (sh, sw, dh, dw) = (p.strideHeight, p.strideWidth, p.dilationHeight, p.dilationWidth)
-        context.parallelFor(plan.batch * channels) { planes in
+        context.parallelFor(plan.batch * channels, itemWork: outPlane * taps) { planes in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: Swift.max(1, paddedHeight * paddedWidth)) { buffer in
                 guard let padded = buffer.baseAddress else { return }
                 // The border stays zero; only the interior is rewritten per plane.
@@ -313,7 +313,7 @@ enum Im2col {
                      into column: UnsafeMutablePointer<Float>, _ context: KernelContext) {
         let width = outputRows.count * p.outWidth
         let inPlane = p.height * p.width
-        context.parallelFor(channels) { range in
+        context.parallelFor(channels, itemWork: p.kernelHeight * p.kernelWidth * width) { range in
             for c in range {
                 let plane = x + c * inPlane
                 for i in 0..<p.kernelHeight {
@@ -358,7 +358,7 @@ enum Im2col {
         let outStrides = Shape(g.output).strides
         let tapStrides = Shape(g.kernel).strides
         let width = positions.count
-        context.parallelFor(channels) { range in
+        context.parallelFor(channels, itemWork: taps * width) { range in
             withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * rank) { offsets in
                 for c in range {
                     let plane = x + c * inPlane

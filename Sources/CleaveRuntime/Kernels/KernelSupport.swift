@@ -3,10 +3,6 @@ import CleaveIR
 /// Checks every kernel makes on its inputs and attributes, each throwing a
 /// `CleaveError.badInput` that names the node.
 
-/// Element-wise loops hand this many elements to a thread at least: below it,
-/// waking threads costs more than the loop.
-let elementwiseGrain = 65_536
-
 /// The most elements a kernel allocates for a shape that was computed at run
 /// time (Expand, ConstantOfShape, Resize, Pad, …): a bad shape tensor must fail
 /// with a message, not exhaust memory. 2^32 elements is 16 GiB of float32.

@@ -66,7 +66,7 @@ final class BatchNormalizationKernel: Kernel {
             mean.withUnsafeMutableBufferPointer { mb in
                 variance.withUnsafeMutableBufferPointer { vb in
                     guard let xp = xb.baseAddress, count > 0 else { return }
-                    context.parallelFor(channels) { range in
+                    context.parallelFor(channels, itemWork: batch * plane) { range in
                         for c in range {
                             var sum = 0.0
                             for n in 0..<batch {
@@ -127,7 +127,7 @@ final class BatchNormalizationKernel: Kernel {
                     b.withUnsafeBufferPointer { bb in
                         guard let xp = xb.baseAddress, let yp = yb.baseAddress,
                               let ap = ab.baseAddress, let bp = bb.baseAddress else { return }
-                        context.parallelFor(batch * channels, grain: Swift.max(1, 16_384 / Swift.max(1, plane))) { range in
+                        context.parallelFor(batch * channels, itemWork: plane) { range in
                             for index in range {
                                 let c = index % channels
                                 let source = xp + index * plane, destination = yp + index * plane
@@ -179,7 +179,7 @@ final class InstanceNormalizationKernel: Kernel {
                     shift.withUnsafeBufferPointer(as: Float.self) { bb in
                         guard let xp = xb.baseAddress, let yp = yb.baseAddress,
                               let sp = sb.baseAddress, let bp = bb.baseAddress else { return }
-                        context.parallelFor(batch * channels) { range in
+                        context.parallelFor(batch * channels, itemWork: plane) { range in
                             for index in range {
                                 let c = index % channels
                                 let source = xp + index * plane, destination = yp + index * plane
@@ -235,7 +235,7 @@ final class LRNKernel: Kernel {
         x.withUnsafeBufferPointer(as: Float.self) { xb in
             y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
                 guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
-                context.parallelFor(batch * channels) { range in
+                context.parallelFor(batch * channels, itemWork: plane * size) { range in
                     for index in range {
                         let n = index / channels, c = index % channels
                         let destination = yp + index * plane

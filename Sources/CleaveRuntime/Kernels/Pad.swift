@@ -81,7 +81,7 @@ final class PadKernel: Kernel {
         let low = Swift.max(0, Swift.min(rowLength, innerBegin))
         let interior = low..<Swift.max(low, Swift.min(rowLength, innerBegin + data.shape[rank - 1]))
         let rows = output.elementCount / rowLength
-        context.parallelFor(rows, grain: Swift.max(1, elementwiseGrain / rowLength)) { range in
+        context.parallelFor(rows, itemWork: rowLength) { range in
             for row in range {
                 var rest = row, offset = 0, inside = true
                 for axis in (0..<(rank - 1)).reversed() {

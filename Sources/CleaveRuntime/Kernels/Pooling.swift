@@ -103,7 +103,7 @@ final class PoolKernel: Kernel {
             : (first: 0, end: 0)
         let borders = interior.end > interior.first ? [0..<interior.first, interior.end..<p.outWidth] : [0..<p.outWidth]
         spans.withUnsafeBufferPointer { table in
-            context.parallelFor(planes, grain: Swift.max(1, 4096 / Swift.max(1, outPlane))) { range in
+            context.parallelFor(planes, itemWork: outPlane * p.kernelHeight * p.kernelWidth) { range in
                 // Separable windows: first combine the window's rows into one line (contiguous,
                 // vectorisable), then each output reads its taps from that line.
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: Swift.max(1, 2 * p.width)) { buffer in
@@ -248,7 +248,7 @@ final class PoolKernel: Kernel {
         for d in 1..<Swift.max(1, rank) { columnStrides[d] = columnStrides[d - 1] * dims[d - 1] }
         let isMax = self.isMax, countIncludePad = self.countIncludePad
         let indexStrides = columnMajorIndices ? columnStrides : rowStrides
-        context.parallelFor(planes) { range in
+        context.parallelFor(planes, itemWork: outPlane * g.kernel.reduce(1, *)) { range in
             withUnsafeTemporaryAllocation(of: Int.self, capacity: 5 * rank) { state in
                 // state: output coordinate | window start | first tap | end tap | current tap, rank each.
                 for plane in range {
@@ -338,7 +338,7 @@ final class GlobalPoolKernel: Kernel {
         x.withUnsafeBufferPointer(as: Float.self) { xb in
             y.withUnsafeMutableBufferPointer(as: Float.self) { yb in
                 guard let xp = xb.baseAddress, let yp = yb.baseAddress else { return }
-                context.parallelFor(planes, grain: Swift.max(1, 16_384 / plane)) { range in
+                context.parallelFor(planes, itemWork: plane) { range in
                     for index in range {
                         let source = xp + index * plane
                         if isMax {

@@ -39,7 +39,7 @@ final class SoftmaxKernel: Kernel {
         let py = target.assumingMemoryBound(to: Float.self)
         let logarithmic = self.logarithmic
         if inner == 1 {
-            context.parallelFor(outer, grain: Swift.max(1, elementwiseGrain / length)) { rows in
+            context.parallelFor(outer, itemWork: length) { rows in
                 for row in rows {
                     Self.normalise(px + row * length, py + row * length, length, logarithmic)
                 }
@@ -49,7 +49,7 @@ final class SoftmaxKernel: Kernel {
             // step is a contiguous loop over the tile.
             let tile = Swift.min(inner, 1024)
             let tiles = (inner + tile - 1) / tile
-            context.parallelFor(outer * tiles, grain: Swift.max(1, elementwiseGrain / (length * tile))) { items in
+            context.parallelFor(outer * tiles, itemWork: length * tile) { items in
                 var scratch = [Float](repeating: 0, count: 2 * tile)
                 scratch.withUnsafeMutableBufferPointer { buffer in
                     guard let base = buffer.baseAddress else { return }
@@ -304,14 +304,14 @@ final class ReduceKernel: Kernel {
         _ outer: Int, _ length: Int, _ inner: Int, _ context: KernelContext
     ) {
         if inner == 1 {
-            context.parallelFor(outer, grain: Swift.max(1, elementwiseGrain / length)) { rows in
+            context.parallelFor(outer, itemWork: length) { rows in
                 for o in rows { target[o] = reducer.fold(source + o * length, length) }
             }
             return
         }
         let tile = Swift.min(inner, 4096)
         let tiles = (inner + tile - 1) / tile
-        context.parallelFor(outer * tiles, grain: Swift.max(1, elementwiseGrain / (length * tile))) { items in
+        context.parallelFor(outer * tiles, itemWork: length * tile) { items in
             for item in items {
                 let o = item / tiles, start = (item % tiles) * tile
                 let width = Swift.min(tile, inner - start)

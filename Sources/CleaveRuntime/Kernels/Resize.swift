@@ -350,7 +350,7 @@ final class ResizeKernel: Kernel {
         let rows = outerDims.reduce(1, *)
         innerMap.withUnsafeBufferPointer { mapBuffer in
             guard let map = mapBuffer.baseAddress else { return }
-            context.parallelFor(rows, grain: Swift.max(1, elementwiseGrain / rowLength)) { range in
+            context.parallelFor(rows, itemWork: rowLength) { range in
                 var previous: (offset: Int, row: UnsafeMutablePointer<T>)?
                 for row in range {
                     var rest = row, offset = 0
@@ -390,11 +390,10 @@ final class ResizeKernel: Kernel {
         let outer = dims[..<plan.axis].reduce(1, *)
         let inner = dims[(plan.axis + 1)...].reduce(1, *)
         let items = outer * plan.output
-        let grain = Swift.max(1, elementwiseGrain / (inner * taps.count))
         let src = source.assumingMemoryBound(to: Float.self)
         let dst = target.assumingMemoryBound(to: Float.self)
         let n = taps.count, extrapolation = self.extrapolation
-        context.parallelFor(items, grain: grain) { range in
+        context.parallelFor(items, itemWork: inner * taps.count) { range in
             taps.indices.withUnsafeBufferPointer { indexBuffer in
                 taps.weights.withUnsafeBufferPointer { weightBuffer in
                     guard let indices = indexBuffer.baseAddress, let weights = weightBuffer.baseAddress else { return }

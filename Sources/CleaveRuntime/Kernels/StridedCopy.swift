@@ -60,7 +60,7 @@ struct StridedView {
             return
         }
         let rows = total / length
-        context.parallelFor(rows, grain: Swift.max(1, elementwiseGrain / length)) { range in
+        context.parallelFor(rows, itemWork: length) { range in
             var counters = [Int](repeating: 0, count: n)
             var rest = range.lowerBound
             var offset = view.offset
@@ -109,7 +109,7 @@ extension StridedView {
         let rowTiles = (rows + tile - 1) / tile
         let from = source.assumingMemoryBound(to: T.self)
         let to = target.assumingMemoryBound(to: T.self)
-        context.parallelFor(planes * rowTiles, grain: Swift.max(1, elementwiseGrain / (tile * columns))) { items in
+        context.parallelFor(planes * rowTiles, itemWork: tile * columns) { items in
             for item in items {
                 var rest = item / rowTiles
                 var sourceBase = offset, targetBase = 0

@@ -14,13 +14,13 @@ protocol UnaryFunction {
 }
 
 /// `f` over every element of `input` into a new tensor of the same type.
-/// Complexity: one pass, split across threads in chunks of `elementwiseGrain`.
+/// Complexity: one pass, split across threads in chunks of `KernelContext.minimumThreadWork`.
 func mapElements<F: UnaryFunction>(_ f: F, _ input: Tensor, _ context: KernelContext) -> Tensor {
     let output = Tensor.uninitialized(input.dtype, input.shape)
     guard let source = input.rawBytes, let target = output.mutableRawBytes else { return output }
     let x = source.assumingMemoryBound(to: F.Element.self)
     let y = target.assumingMemoryBound(to: F.Element.self)
-    context.parallelFor(input.elementCount, grain: elementwiseGrain) { range in
+    context.parallelFor(input.elementCount, itemWork: 1) { range in
         for i in range { y[i] = f(x[i]) }
     }
     return output
