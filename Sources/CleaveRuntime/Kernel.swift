@@ -1,5 +1,4 @@
 import CleaveIR
-import COpenBLAS
 
 /// One operator, ready to run. Built once per session from its node, so it
 /// can parse attributes, pre-pack weights and keep scratch buffers; `run` is
@@ -44,7 +43,7 @@ public struct KernelSetup {
 
 /// Run-time settings shared by all kernels of a session.
 public struct KernelContext: Sendable {
-    /// Threads for cleave's own parallel loops (OpenBLAS is set to the same count).
+    /// Threads for the kernels' parallel loops and matrix products.
     public let threads: Int
 
     public init(threads: Int) {
@@ -78,9 +77,4 @@ public struct KernelContext: Sendable {
     public func parallelFor(_ count: Int, itemWork: Int, _ body: (Range<Int>) -> Void) {
         parallelFor(count, grain: Swift.max(1, Self.minimumThreadWork / Swift.max(1, itemWork)), body)
     }
-}
-
-/// Sets the thread count of OpenBLAS, which is process-wide.
-func setBLASThreads(_ threads: Int) {
-    openblas_set_num_threads(Int32(Swift.max(1, threads)))
 }

@@ -1,4 +1,5 @@
 import CleaveIR
+import COpenBLAS
 
 #if canImport(Glibc)
 import Glibc
@@ -51,7 +52,6 @@ public final class Session {
         self.options = options
         Session.keepFreedMemoryForReuse
         context = KernelContext(threads: options.threads)
-        setBLASThreads(options.threads)
 
         var unsupported: [String: Int] = [:]
         for node in graph.nodes where node.op == nil {
@@ -135,7 +135,11 @@ public final class Session {
     }
 
     private func execute(_ inputs: [String: Tensor], record: ((Int, Double) -> Void)?) throws -> [String: Tensor] {
-        setBLASThreads(options.threads)
+        // Products are split onto the session's own workers (`BLAS.gemm`);
+        // the caller's OpenBLAS setting (compression's, say) comes back after.
+        let blasThreads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(blasThreads) }
         var values = [Tensor?](repeating: nil, count: slots.count)
         for (s, tensor) in constantSlots { values[s] = tensor }
         let expected = Set(inputSlots.map { $0.0.name })

@@ -32,6 +32,27 @@ final class MatrixProductTests: XCTestCase {
         }
     }
 
+    /// Products big enough to be split across two threads, over C's columns
+    /// (n ≥ m) or rows, including the matrix-vector shapes and ragged last blocks.
+    func testSplitGemm() throws {
+        var random = SeededRandom(14)
+        let shapes = [(37, 1003, 64), (1003, 37, 64), (1, 40_001, 64), (40_001, 1, 64), (250, 250, 40)]
+        for (trial, (m, n, k)) in shapes.enumerated() {
+            for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = random.tensor(transA ? [k, m] : [m, k])
+                let b = random.tensor(transB ? [n, k] : [k, n])
+                let c = random.tensor([m, n])
+                let expected = Naive.gemm(a.floats, b.floats, m: m, n: n, k: k, transA: transA, transB: transB,
+                                          alpha: 0.5, beta: 2, c: c.floats)
+                let y = try runNode("Gemm", inputs: [("A", a), ("B", b), ("C", c)], constants: trial % 2 == 0 ? ["B"] : [],
+                                    attributes: ["alpha": .float(0.5), "beta": .float(2),
+                                                 "transA": .int(transA ? 1 : 0), "transB": .int(transB ? 1 : 0)],
+                                    threads: 2)
+                assertClose(y[0], Tensor([m, n], floats: expected), "Gemm m\(m) n\(n) k\(k) tA\(transA) tB\(transB)")
+            }
+        }
+    }
+
     func testGemmRefusals() {
         var random = SeededRandom(12)
         assertRefused("inner dim") {

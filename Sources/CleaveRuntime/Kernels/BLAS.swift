@@ -14,17 +14,56 @@ enum BLAS {
         values.allSatisfy { $0 >= 0 && $0 <= largestDimension }
     }
 
-    /// `C[m×n] = alpha·op(A)·op(B) + beta·C`, all row-major.
+    /// Products of fewer multiply-adds than this per thread run on one: a
+    /// vectorised step does about 16, so this is `minimumThreadWork` steps.
+    static let minimumThreadMACs = 16 * KernelContext.minimumThreadWork
+
+    /// `C[m×n] = alpha·op(A)·op(B) + beta·C`, all row-major, on up to
+    /// `context.threads` threads.
+    ///
+    /// OpenBLAS runs single-threaded inside a session (`Session`): a large
+    /// product is split here, over C's longer side in blocks of 16, onto the
+    /// session's workers. OpenBLAS's own threads would spin on the second core
+    /// for a while after every product, slowing whatever runs next there.
+    /// - Complexity: O(m·n·k).
+    static func gemm<T: BLASElement>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                     alpha: T, a: UnsafePointer<T>, lda: Int,
+                                     b: UnsafePointer<T>, ldb: Int,
+                                     beta: T, c: UnsafeMutablePointer<T>, ldc: Int, _ context: KernelContext) {
+        let block = 16
+        let splitColumns = n >= m
+        let blocks = ((splitColumns ? n : m) + block - 1) / block
+        let blockMACs = block * (splitColumns ? m : n) * k
+        guard context.threads > 1, blocks > 1, blockMACs * blocks >= 2 * minimumThreadMACs else {
+            gemmInline(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                       b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        context.parallelFor(blocks, grain: Swift.max(1, minimumThreadMACs / Swift.max(1, blockMACs))) { part in
+            let first = part.lowerBound * block
+            if splitColumns {
+                let columns = Swift.min(n, part.upperBound * block) - first
+                gemmInline(transA: transA, transB: transB, m: m, n: columns, k: k, alpha: alpha, a: a, lda: lda,
+                           b: transB ? b + first * ldb : b + first, ldb: ldb, beta: beta, c: c + first, ldc: ldc)
+            } else {
+                let rows = Swift.min(m, part.upperBound * block) - first
+                gemmInline(transA: transA, transB: transB, m: rows, n: n, k: k, alpha: alpha,
+                           a: transA ? a + first : a + first * lda, lda: lda,
+                           b: b, ldb: ldb, beta: beta, c: c + first * ldc, ldc: ldc)
+            }
+        }
+    }
+
+    /// One thread's `gemm`.
     ///
     /// When `m` or `n` is 1 the product is a matrix-vector one and goes to
     /// gemv: OpenBLAS 0.3.21's gemm packs the whole of B even for one row of
     /// A, which for a fully connected layer at batch 1 copies the weight matrix
     /// on every call. `C` is not read when `beta` is 0.
-    /// - Complexity: O(m·n·k).
-    static func gemm<T: BLASElement>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-                                     alpha: T, a: UnsafePointer<T>, lda: Int,
-                                     b: UnsafePointer<T>, ldb: Int,
-                                     beta: T, c: UnsafeMutablePointer<T>, ldc: Int) {
+    private static func gemmInline<T: BLASElement>(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                                   alpha: T, a: UnsafePointer<T>, lda: Int,
+                                                   b: UnsafePointer<T>, ldb: Int,
+                                                   beta: T, c: UnsafeMutablePointer<T>, ldc: Int) {
         guard m > 0, n > 0 else { return }
         if k == 0 || alpha == 0 {
             scale(c, rows: m, columns: n, stride: ldc, by: beta)

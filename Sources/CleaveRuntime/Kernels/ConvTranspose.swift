@@ -117,7 +117,7 @@ final class ConvTransposeKernel: Kernel {
                 guard let column else {
                     BLAS.gemm(transA: true, transB: false, m: columnRows, n: plan.inputPlane,
                               k: plan.groupInputChannels, alpha: 1, a: weights, lda: columnRows,
-                              b: input, ldb: plan.inputPlane, beta: 1, c: output, ldc: plan.outputPlane)
+                              b: input, ldb: plan.inputPlane, beta: 1, c: output, ldc: plan.outputPlane, context)
                     continue
                 }
                 var start = 0
@@ -125,7 +125,7 @@ final class ConvTransposeKernel: Kernel {
                     let end = Swift.min(plan.inputPlane, start + plan.band)
                     BLAS.gemm(transA: true, transB: false, m: columnRows, n: end - start,
                               k: plan.groupInputChannels, alpha: 1, a: weights, lda: columnRows,
-                              b: input + start, ldb: plan.inputPlane, beta: 0, c: column, ldc: end - start)
+                              b: input + start, ldb: plan.inputPlane, beta: 0, c: column, ldc: end - start, context)
                     if let window = plan.window {
                         let width = plan.inputShape.dims.last ?? 1
                         Col2im.rows(column, channels: plan.groupOutputChannels, window,

@@ -77,7 +77,7 @@ final class ConvKernel: Kernel {
                               a: w + g * plan.groupOutputChannels * plan.columnRows, lda: plan.columnRows,
                               b: x + (n * plan.inputChannels + g * plan.groupInputChannels) * plan.inputPlane,
                               ldb: plan.inputPlane, beta: bias == nil ? 0 : 1,
-                              c: output, ldc: plan.outputPlane)
+                              c: output, ldc: plan.outputPlane, context)
                     if setup.fusedRelu { ConvKernel.relu(output, count: plan.groupOutputChannels * plan.outputPlane) }
                 }
             }
@@ -103,7 +103,7 @@ final class ConvKernel: Kernel {
                                              inputDims: plan.inputSpatial, positions: start..<end,
                                              into: column, context)
                         }
-                        bandProduct(plan, g: g, columns: start..<end, column, w, bias, output)
+                        bandProduct(plan, g: g, columns: start..<end, column, w, bias, output, context)
                         start = end
                     }
                 }
@@ -114,7 +114,7 @@ final class ConvKernel: Kernel {
     /// Output rows of group `g` for a band of positions: bias, then W_g · column.
     private func bandProduct(_ plan: ConvPlan, g: Int, columns: Range<Int>, _ column: UnsafePointer<Float>,
                              _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                             _ output: UnsafeMutablePointer<Float>) {
+                             _ output: UnsafeMutablePointer<Float>, _ context: KernelContext) {
         if let bias {
             for m in 0..<plan.groupOutputChannels {
                 (output + m * plan.outputPlane + columns.lowerBound)
@@ -124,7 +124,7 @@ final class ConvKernel: Kernel {
         BLAS.gemm(transA: false, transB: false, m: plan.groupOutputChannels, n: columns.count, k: plan.columnRows,
                   alpha: 1, a: w + g * plan.groupOutputChannels * plan.columnRows, lda: plan.columnRows,
                   b: column, ldb: columns.count, beta: bias == nil ? 0 : 1,
-                  c: output + columns.lowerBound, ldc: plan.outputPlane)
+                  c: output + columns.lowerBound, ldc: plan.outputPlane, context)
         if setup.fusedRelu {
             for m in 0..<plan.groupOutputChannels {
                 ConvKernel.relu(output + m * plan.outputPlane + columns.lowerBound, count: columns.count)

@@ -60,18 +60,18 @@ final class GemmKernel: Kernel {
         }
         let shape = try setup.shape([m, n], "output Y")
         switch type {
-        case .float: return [product(Float.self, a, b, c, shape, k: k)]
-        case .double: return [product(Double.self, a, b, c, shape, k: k)]
+        case .float: return [product(Float.self, a, b, c, shape, k: k, context)]
+        case .double: return [product(Double.self, a, b, c, shape, k: k, context)]
         case .half:
             let wide = try ([a, b] + (c.map { [$0] } ?? [])).map { try Conversion.convert($0, to: .float, setup) }
-            let y = product(Float.self, wide[0], wide[1], wide.count > 2 ? wide[2] : nil, shape, k: k)
+            let y = product(Float.self, wide[0], wide[1], wide.count > 2 ? wide[2] : nil, shape, k: k, context)
             return [try Conversion.convert(y, to: .float16, setup)]
         }
     }
 
     /// - Complexity: O(m·n·k).
     private func product<T: BLASElement>(_: T.Type, _ a: Tensor, _ b: Tensor, _ c: Tensor?,
-                                         _ shape: Shape, k: Int) -> Tensor {
+                                         _ shape: Shape, k: Int, _ context: KernelContext) -> Tensor {
         let m = shape[0], n = shape[1]
         let y = Tensor.uninitialized(a.dtype, shape)
         guard m > 0, n > 0 else { return y }
@@ -102,7 +102,7 @@ final class GemmKernel: Kernel {
                     }
                     BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                               a: ap, lda: a.shape[1], b: bp, ldb: b.shape[1],
-                              beta: useC ? 1 : 0, c: yp, ldc: n)
+                              beta: useC ? 1 : 0, c: yp, ldc: n, context)
                 }
             }
         }
@@ -142,11 +142,11 @@ final class MatMulKernel: Kernel {
         if b.shape.rank > 1 { outDims.append(n) }
         let plan = Plan(m: m, n: n, k: k, aBatch: aBatch, bBatch: bBatch, batch: batch, output: try setup.shape(outDims, "output"))
         switch type {
-        case .float: return [product(Float.self, a, b, plan)]
-        case .double: return [product(Double.self, a, b, plan)]
+        case .float: return [product(Float.self, a, b, plan, context)]
+        case .double: return [product(Double.self, a, b, plan, context)]
         case .half:
             let y = product(Float.self, try Conversion.convert(a, to: .float, setup),
-                            try Conversion.convert(b, to: .float, setup), plan)
+                            try Conversion.convert(b, to: .float, setup), plan, context)
             return [try Conversion.convert(y, to: .float16, setup)]
         }
     }
@@ -158,7 +158,8 @@ final class MatMulKernel: Kernel {
     }
 
     /// - Complexity: O(batch·m·n·k).
-    private func product<T: BLASElement>(_: T.Type, _ a: Tensor, _ b: Tensor, _ p: Plan) -> Tensor {
+    private func product<T: BLASElement>(_: T.Type, _ a: Tensor, _ b: Tensor, _ p: Plan,
+                                         _ context: KernelContext) -> Tensor {
         let y = Tensor.uninitialized(a.dtype, p.output)
         guard y.elementCount > 0 else { return y }
         a.withUnsafeBufferPointer(as: T.self) { ab in
@@ -172,7 +173,7 @@ final class MatMulKernel: Kernel {
                     if p.bBatch.elementCount == 1 && p.aBatch.dims == p.batch.dims {
                         // One B for every batch: stack A's matrices into one tall product.
                         BLAS.gemm(transA: false, transB: false, m: p.batch.elementCount * p.m, n: p.n, k: p.k,
-                                  alpha: 1, a: ap, lda: p.k, b: bp, ldb: p.n, beta: 0, c: yp, ldc: p.n)
+                                  alpha: 1, a: ap, lda: p.k, b: bp, ldb: p.n, beta: 0, c: yp, ldc: p.n, context)
                         return
                     }
                     let aOffsets = MatMulKernel.offsets(of: p.aBatch, in: p.batch, matrix: p.m * p.k)
@@ -180,7 +181,7 @@ final class MatMulKernel: Kernel {
                     for index in 0..<p.batch.elementCount {
                         BLAS.gemm(transA: false, transB: false, m: p.m, n: p.n, k: p.k, alpha: 1,
                                   a: ap + aOffsets[index], lda: p.k, b: bp + bOffsets[index], ldb: p.n,
-                                  beta: 0, c: yp + index * p.m * p.n, ldc: p.n)
+                                  beta: 0, c: yp + index * p.m * p.n, ldc: p.n, context)
                     }
                 }
             }
