@@ -5,8 +5,9 @@ For every fixture and each light model present in .models/light, it takes
   predicted: `cleave plan MODEL --edge P1 --cloud P2 --json` -> edge.total_ms
              (profile P1, 1 thread) and cloud.total_ms (profile P2, 2 threads)
   measured:  `cleave run MODEL --input ... --repeat 5 --threads T` -> the
-             median latency it prints, the lowest of --rounds such runs (3; a
-             round on a shared machine can meet another process's burst); 100
+             median latency it prints, the lowest of --rounds such runs (5,
+             taken in turn over all models: on a shared machine another
+             tenant's burst can last minutes); 100
              runs for models under 1 ms (the first few runs of a fresh process
              are warm-up and would be the median of 5) (`--json` would add the cost of recording
              per-node timings, which matters for 30 µs fixtures; --per-kind runs
@@ -97,8 +98,9 @@ def main():
     parser.add_argument("--models", default=os.path.join(ROOT, ".models/light"))
     parser.add_argument("--only", help="comma-separated model names")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="measure each median this many times (separate processes) and keep the lowest")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="measure each median this many times (separate processes, in turn over all models) "
+                             "and keep the lowest")
     parser.add_argument("--fast-repeat", type=int, default=100,
                         help="runs for models under 1 ms, whose first runs in a fresh process are warm-up")
     parser.add_argument("--per-kind", action="store_true", help="break the error down by op kind")
@@ -123,32 +125,45 @@ def main():
 
     rows = []
     kinds = {1: {}, 2: {}}
-    for name, model, inputs, shape_args in models(args.models, args.only):
+    found = models(args.models, args.only)
+    feeds = {name: input_arguments(args.cleave, model, inputs) for name, model, inputs, _ in found}
+
+    def latency(model, name, threads, repeat):
+        # A plain run: `--json` records per-node timings (a clock read and a name
+        # per node, a few µs in all), which a 30 µs fixture would feel.
+        text = cleave(args.cleave, "run", model, *feeds[name], "--repeat", str(repeat), "--threads", str(threads))
+        return float(text.strip().splitlines()[-1].split("latency: ")[1].split(" ms")[0])
+
+    # The lowest of --rounds medians per model and thread count, the rounds
+    # taken in turn over all models: on a shared machine another tenant's
+    # burst can last minutes, and would otherwise fall on every round of one model.
+    best = {}
+    for number in range(args.rounds):
+        print(f"measuring, round {number + 1} of {args.rounds} ...", file=sys.stderr)
+        for name, model, _, _ in found:
+            for threads in (1, 2):
+                key = (name, threads)
+                repeat = args.repeat
+                if best.get(key, float("inf")) < 1:
+                    # A fresh process needs a few runs to warm up (caches, branch predictors,
+                    # malloc); for a sub-millisecond model they would be the median of 5.
+                    repeat = args.fast_repeat
+                measured = latency(model, name, threads, repeat)
+                if key not in best and measured < 1:
+                    measured = latency(model, name, threads, args.fast_repeat)
+                best[key] = min(best.get(key, float("inf")), measured)
+
+    for name, model, inputs, shape_args in found:
         plan = json.loads(cleave(args.cleave, "plan", model, "--edge", p1, "--cloud", p2,
                                  "--bandwidth", "1Gbps", "--json", *shape_args))
-        feeds = input_arguments(args.cleave, model, inputs)
         row = {"model": name}
         for threads, side in ((1, "edge"), (2, "cloud")):
-            # The latency comes from a plain run: `--json` records per-node timings (a clock
-            # read and a name per node, a few µs in all), which a 30 µs fixture would feel.
-            def median(repeat):
-                # The lowest of --rounds medians: on a shared machine a round can
-                # coincide with another process's burst; an idle machine gives equal rounds.
-                best = float("inf")
-                for _ in range(args.rounds):
-                    text = cleave(args.cleave, "run", model, *feeds, "--repeat", str(repeat), "--threads", str(threads))
-                    best = min(best, float(text.strip().splitlines()[-1].split("latency: ")[1].split(" ms")[0]))
-                return best
-            measured = median(args.repeat)
-            if measured < 1:
-                # A fresh process needs a few runs to warm up (caches, branch predictors, malloc);
-                # for a sub-millisecond model they would be the median of 5.
-                measured = median(args.fast_repeat)
+            measured = best[(name, threads)]
             if args.cpu and threads == 1 and measured >= 20:
                 # Enough runs that the two processes' start-up costs, which differ, average out.
-                measured = cpu_milliseconds(args.cleave, model, feeds, max(args.repeat, int(2000 / measured) + 1))
+                measured = cpu_milliseconds(args.cleave, model, feeds[name], max(args.repeat, int(2000 / measured) + 1))
             predicted = plan[side]["total_ms"]
-            run = json.loads(cleave(args.cleave, "run", model, *feeds, "--repeat", "2",
+            run = json.loads(cleave(args.cleave, "run", model, *feeds[name], "--repeat", "2",
                                     "--threads", str(threads), "--json")) if args.per_kind else {"nodes": []}
             row[f"predicted_{threads}"] = predicted
             row[f"measured_{threads}"] = measured

@@ -141,7 +141,7 @@ public struct DeviceProfile: Sendable {
     /// and so do nodes the runtime fuses into the node before.
     /// - Parameter analysis: the analysis of `graph` (shapes and costs).
     public func predictMilliseconds(graph: Graph, analysis: Analysis) -> [Double] {
-        let context = PredictionContext(analysis: analysis, cacheBytes: cacheBytes)
+        let context = PredictionContext(analysis: analysis, cacheBytes: cacheBytes, threads: threads)
         return graph.nodes.indices.map { nodeMilliseconds($0, in: analysis, context: context) }
     }
 

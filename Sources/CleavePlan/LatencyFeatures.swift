@@ -60,8 +60,8 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// The features this kind's model is linear in.
     public var features: [Feature] {
         switch self {
-        case .conv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes, .columnBytes, .packedBytes]
-        case .convPointwise, .gemm, .gemv: return [.constant, .macs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes]
+        case .conv: return [.constant, .macs, .serialMacs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes, .columnBytes, .packedBytes]
+        case .convPointwise, .gemm, .gemv: return [.constant, .macs, .serialMacs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes]
         case .convDepthwise: return [.constant, .macs, .inputBytes, .outputBytes, .rows, .stridedMacs, .genericMacs]
         case .maxPool, .averagePool: return [.constant, .macs, .inputBytes, .outputBytes, .rows]
         case .convTranspose, .lrn, .resize: return [.constant, .macs, .inputBytes, .outputBytes]
@@ -128,6 +128,11 @@ public enum Feature: String, CaseIterable, Sendable {
     /// cache finds its input partly evicted and writes its output to memory
     /// that was, so a streaming node runs a fraction slower than alone.
     case coldMemoryMilliseconds = "cold_memory_ms"
+    /// `macs` when the device has more than one thread but the runtime runs
+    /// the node's matrix products on one, each being too small to split
+    /// (`productSplitsAcrossThreads`), else 0: such a node runs at the
+    /// one-thread speed that a fit over mostly split products would not give it.
+    case serialMacs = "serial_macs"
     /// Bytes of Conv's im2col column matrix: (C/group)·kH·kW × output positions × 4.
     case columnBytes = "column_bytes"
     /// Bytes of weights sgemm packs over all the calls of an im2col Conv: the
@@ -169,18 +174,22 @@ public struct PredictionContext: Sendable, Equatable {
     public var cacheBytes: Int
     /// Nodes the runtime runs inside the node before them (`Fusion`): they cost nothing of their own.
     public var fused: Set<Int>
+    /// Threads the session runs with.
+    public var threads: Int
 
-    public init(cold: Bool, cacheBytes: Int, fused: Set<Int> = []) {
+    public init(cold: Bool, cacheBytes: Int, fused: Set<Int> = [], threads: Int = 1) {
         self.cold = cold
         self.cacheBytes = cacheBytes
         self.fused = fused
+        self.threads = threads
     }
 
-    /// The context of every node of a model on a device whose last-level cache holds `cacheBytes`.
-    public init(analysis: Analysis, cacheBytes: Int) {
+    /// The context of every node of a model run with `threads` threads on a
+    /// device whose last-level cache holds `cacheBytes`.
+    public init(analysis: Analysis, cacheBytes: Int, threads: Int = 1) {
         let weights = analysis.graph.constants.values.reduce(0) { $0 + $1.byteCount }
         self.init(cold: weights + PredictionContext.peakLiveBytes(analysis) > cacheBytes / 2, cacheBytes: cacheBytes,
-                  fused: Set(Fusion.convRelus(in: analysis.graph).values))
+                  fused: Set(Fusion.convRelus(in: analysis.graph).values), threads: threads)
     }
 
     /// The most activation bytes alive at once when every tensor lives from
@@ -228,6 +237,10 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, con
         case .weightBytes: return Double(weightBytes)
         case .coldWeightBytes: return context.cold || weightBytes > context.cacheBytes / 2 ? Double(weightBytes) : 0
         case .coldMemoryMilliseconds: return 0  // needs the kind model: DeviceProfile.ContextModel.values
+        case .serialMacs:
+            guard context.threads > 1, let product = productShape(index, in: analysis) else { return 0 }
+            return productSplitsAcrossThreads(m: product.m, n: product.n, k: product.k, threads: context.threads)
+                ? 0 : Double(cost.macs)
         case .columnBytes:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
             return Double(conv.columnBytes)
@@ -337,6 +350,29 @@ struct MatrixShape {
         }
         isVector = rows == 1 || n == 1
     }
+}
+
+/// One sgemm call of a Conv (per group, batch element and im2col band) or of
+/// a Gemm/MatMul: C[m×n] with inner dim k, as the runtime issues it.
+func productShape(_ index: Int, in analysis: Analysis) -> (m: Int, n: Int, k: Int)? {
+    let node = analysis.graph.nodes[index]
+    guard let y = node.outputs.first.flatMap({ analysis.types[$0] }), y.shape.rank >= 1 else { return nil }
+    let macs = analysis.costs[index].macs
+    if node.op == .conv {
+        guard let conv = ConvShape(index, in: analysis), y.shape.rank >= 3, conv.bands > 0 else { return nil }
+        let m = y.shape[1] / conv.group
+        let positions = y.shape.dims.dropFirst(2).reduce(1, *)
+        let calls = conv.isPointwise ? y.shape[0] * conv.group : conv.bands * conv.group
+        let n = conv.isPointwise ? positions : positions * y.shape[0] / Swift.max(1, conv.bands)
+        return (m, n, m * n == 0 ? 0 : macs / calls / (m * n))
+    }
+    guard node.op == .gemm || node.op == .matMul, let b = node.input(1).flatMap({ analysis.types[$0] }) else { return nil }
+    // MatMul stacks the A matrices into one product when B has no batch dims, else multiplies per matrix.
+    let n = y.shape.dims.last ?? 1
+    let stacked = node.op == .gemm || b.shape.rank <= 2 || y.shape.rank < 2
+    let m = stacked ? (n == 0 ? 0 : y.shape.elementCount / n) : y.shape[y.shape.rank - 2]
+    let calls = stacked || m * n == 0 ? 1 : y.shape.elementCount / (m * n)
+    return (m, n, m * n == 0 ? 0 : macs / calls / (m * n))
 }
 
 /// Runs of a Transpose: elements ÷ the product of the trailing input dims

@@ -168,7 +168,7 @@ public enum Profiler {
         var bare = profile.slowed(by: 1)
         bare.context = .none
         for (analysis, milliseconds) in networks {
-            let context = PredictionContext(analysis: analysis, cacheBytes: profile.cacheBytes)
+            let context = PredictionContext(analysis: analysis, cacheBytes: profile.cacheBytes, threads: profile.threads)
             let hot = bare.predictMilliseconds(graph: analysis.graph, analysis: analysis)
             var sums = [Double](repeating: 0, count: features.count)
             for index in analysis.graph.nodes.indices where !context.fused.contains(index) && OpKind.of(index, in: analysis) != nil {
@@ -221,7 +221,7 @@ public enum Profiler {
         // The kind prediction will assign (a 1×1 Conv of the Conv sweep is pointwise).
         let kind = OpKind.of(0, in: analysis) ?? layer.kind
         // Only the weights are cold here; the rest of a cold model's context is the context model's part.
-        let context = PredictionContext(cold: false, cacheBytes: replicate ? 0 : cacheBytes)
+        let context = PredictionContext(cold: false, cacheBytes: replicate ? 0 : cacheBytes, threads: threads)
         let features = featureValues(0, features: kind.features, in: analysis, context: context)
         let cold = replicate || weightBytes > cacheBytes / 2
         // A floor keeps the relative-error weights finite if a clock ever reads 0.

@@ -136,6 +136,27 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(values[1], Double(bands) * values[0])
     }
 
+    /// serial_macs marks the products the runtime leaves on one thread: the
+    /// digits model's 3×3 Conv (64 × 288 × 64 multiply-adds) at 2 threads, not a
+    /// 56×56 Conv over 64 channels, and nothing on a one-thread device.
+    func testSerialMacsFollowTheRuntimesSplit() throws {
+        func serial(_ config: ConvConfig, threads: Int) throws -> (serial: Double, macs: Double) {
+            let analysis = try Analysis(graph: config.build().graph)
+            let values = featureValues(0, features: [.serialMacs, .macs], in: analysis,
+                                       context: PredictionContext(cold: false, cacheBytes: 32 << 20, threads: threads))
+            return (values[0], values[1])
+        }
+        let small = ConvConfig(cin: 32, cout: 64, size: 8, kernel: 3, stride: 1)
+        let large = ConvConfig(cin: 64, cout: 64, size: 56, kernel: 3, stride: 1)
+        let smallAtTwo = try serial(small, threads: 2)
+        XCTAssertGreaterThan(smallAtTwo.macs, 0)
+        XCTAssertEqual(smallAtTwo.serial, smallAtTwo.macs)
+        XCTAssertEqual(try serial(large, threads: 2).serial, 0)
+        XCTAssertEqual(try serial(small, threads: 1).serial, 0)
+        XCTAssertTrue(productSplitsAcrossThreads(m: 64, n: 3136, k: 576, threads: 2))
+        XCTAssertFalse(productSplitsAcrossThreads(m: 64, n: 64, k: 288, threads: 2))
+    }
+
     /// A model is cold by its weights plus the activations alive at once, not
     /// every activation it ever writes: the session frees each after its last reader.
     func testPeakLiveBytesFollowsLastReaders() throws {

@@ -17,6 +17,13 @@ enum BLAS {
     /// Products of fewer multiply-adds than this per thread run on one: a
     /// vectorised step does about 16, so this is `minimumThreadWork` steps.
     static let minimumThreadMACs = 16 * KernelContext.minimumThreadWork
+    /// A split product's parts are whole blocks of this many rows or columns.
+    static let splitBlock = 16
+
+    /// Whether `gemm` splits C[m×n] = op(A)[m×k]·op(B)[k×n] across `threads` threads.
+    static func splits(m: Int, n: Int, k: Int, threads: Int) -> Bool {
+        threads > 1 && Swift.max(m, n) > splitBlock && m * n * k >= 2 * minimumThreadMACs
+    }
 
     /// `C[m×n] = alpha·op(A)·op(B) + beta·C`, all row-major, on up to
     /// `context.threads` threads.
@@ -30,15 +37,14 @@ enum BLAS {
                                      alpha: T, a: UnsafePointer<T>, lda: Int,
                                      b: UnsafePointer<T>, ldb: Int,
                                      beta: T, c: UnsafeMutablePointer<T>, ldc: Int, _ context: KernelContext) {
-        let block = 16
-        let splitColumns = n >= m
-        let blocks = ((splitColumns ? n : m) + block - 1) / block
-        let blockMACs = block * (splitColumns ? m : n) * k
-        guard context.threads > 1, blocks > 1, blockMACs * blocks >= 2 * minimumThreadMACs else {
+        guard splits(m: m, n: n, k: k, threads: context.threads) else {
             gemmInline(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
+        let block = splitBlock, splitColumns = n >= m
+        let blocks = ((splitColumns ? n : m) + block - 1) / block
+        let blockMACs = block * (splitColumns ? m : n) * k
         context.parallelFor(blocks, grain: Swift.max(1, minimumThreadMACs / Swift.max(1, blockMACs))) { part in
             let first = part.lowerBound * block
             if splitColumns {
@@ -140,4 +146,10 @@ extension Double: BLASElement {
                      _ y: UnsafeMutablePointer<Double>, _ incY: Int32) {
         cblas_dgemv(CblasRowMajor, trans, m, n, alpha, a, lda, x, incX, beta, y, incY)
     }
+}
+
+/// Whether the runtime splits one matrix product across `threads` threads,
+/// for the planner's latency features.
+package func productSplitsAcrossThreads(m: Int, n: Int, k: Int, threads: Int) -> Bool {
+    BLAS.splits(m: m, n: n, k: k, threads: threads)
 }
