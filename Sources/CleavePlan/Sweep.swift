@@ -47,6 +47,10 @@ enum Sweep {
             ConvConfig(cin: 512, cout: 512, size: 14, kernel: 3, stride: 1),  // VGG conv5
             ConvConfig(cin: 128, cout: 32, size: 28, kernel: 3, stride: 1),   // DenseNet growth layer
             ConvConfig(cin: 256, cout: 512, size: 28, kernel: 1, stride: 2),  // ResNet downsample
+            // Small CNNs (CIFAR- and MNIST-sized inputs), where the fixed costs dominate.
+            ConvConfig(cin: 3, cout: 8, size: 32, kernel: 3, stride: 1),
+            ConvConfig(cin: 8, cout: 8, size: 16, kernel: 3, stride: 1),
+            ConvConfig(cin: 32, cout: 64, size: 8, kernel: 3, stride: 1),
         ]
         if !quick {
             anchors += [ConvConfig(cin: 64, cout: 64, size: 224, kernel: 3, stride: 1),  // VGG conv1_2

@@ -6,14 +6,15 @@ import Glibc
 #endif
 
 /// The threads behind `KernelContext.parallelFor`: workers that stay awake
-/// (spinning, yielding the core) for a while after each loop, so the next
-/// loop starts on them in about a microsecond.
+/// for a while after each loop, polling with the CPU's spin-wait hint and
+/// now and then yielding the core, so the next loop starts on them in about
+/// a microsecond.
 ///
 /// Why not `DispatchQueue.concurrentPerform`: it wakes sleeping threads, and
 /// on a virtual machine a wake-up costs 50–80 µs, longer than most layers'
 /// halves, so two threads ran a 170 µs loop no faster than one. A model runs
-/// its loops back to back, which keeps the workers awake; after `idleSpin`
-/// without work they sleep on a condition variable.
+/// its loops back to back, which keeps the workers awake; after
+/// `idleSpinNanoseconds` without work they sleep on a condition variable.
 ///
 /// One loop at a time owns the workers; a loop that finds them busy (another
 /// session on another thread) runs inline.
@@ -64,7 +65,7 @@ final class WorkerPool: @unchecked Sendable {
         }
         defer { owned.store(false, ordering: .releasing) }
         // More workers than cores would only take turns on them; the caller and
-        // the workers there are claim every chunk between them.
+        // the workers that exist claim every chunk between them.
         ensureWorkers(Swift.min(chunks, Self.cores) - 1)
         withoutActuallyEscaping(body) { body in
             var loop = Loop(body: body)
@@ -143,7 +144,7 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// Polls for a loop newer than `seen`, then sleeps if none comes within `idleSpin`.
+    /// Polls for a loop newer than `seen`, then sleeps if none comes within `idleSpinNanoseconds`.
     private func waitForLoop(after seen: Int) -> Int {
         let deadline = Self.now() + Self.idleSpinNanoseconds
         var spins = 0
