@@ -325,10 +325,14 @@ func broadcastRuns(_ index: Int, in analysis: Analysis) -> Int {
     return run == 0 ? 0 : output.shape.elementCount / run
 }
 
-/// The shape facts of a Gemm or MatMul node that decide between sgemm and sgemv.
+/// One matrix product C[m×n] (inner dim k) as the runtime issues it for a
+/// Gemm or MatMul node: MatMul stacks the A matrices into one product when B
+/// has no batch dims, and otherwise multiplies matrix by matrix.
 struct MatrixShape {
+    var m: Int, n: Int, k: Int
+
     /// One row of A or one column of B per product: the runtime calls sgemv.
-    var isVector: Bool
+    var isVector: Bool { m == 1 || n == 1 }
 
     init?(_ index: Int, in analysis: Analysis) {
         let node = analysis.graph.nodes[index]
@@ -336,19 +340,19 @@ struct MatrixShape {
               let b = node.input(1).flatMap({ analysis.types[$0] }) else { return nil }
         if node.op == .gemm {
             guard y.shape.rank == 2 else { return nil }
-            isVector = y.shape[0] == 1 || y.shape[1] == 1
-            return
-        }
-        // MatMul: a B without batch dims is shared, and the A matrices are stacked into one product.
-        let n = b.shape.rank == 1 ? 1 : b.shape.dims[b.shape.rank - 1]
-        let rows: Int
-        if b.shape.rank <= 2 {
-            rows = n == 0 ? 0 : y.shape.elementCount / n
+            m = y.shape[0]
+            n = y.shape[1]
         } else {
-            guard let a = node.input(0).flatMap({ analysis.types[$0] }) else { return nil }
-            rows = a.shape.rank == 1 ? 1 : a.shape.dims[a.shape.rank - 2]
+            n = b.shape.rank == 1 ? 1 : b.shape.dims[b.shape.rank - 1]
+            if b.shape.rank <= 2 {
+                m = n == 0 ? 0 : y.shape.elementCount / n
+            } else {
+                guard let a = node.input(0).flatMap({ analysis.types[$0] }) else { return nil }
+                m = a.shape.rank == 1 ? 1 : a.shape.dims[a.shape.rank - 2]
+            }
         }
-        isVector = rows == 1 || n == 1
+        let products = m * n == 0 ? 0 : y.shape.elementCount / (m * n)
+        k = products == 0 ? 0 : analysis.costs[index].macs / products / (m * n)
     }
 }
 
@@ -356,23 +360,14 @@ struct MatrixShape {
 /// a Gemm/MatMul: C[m×n] with inner dim k, as the runtime issues it.
 func productShape(_ index: Int, in analysis: Analysis) -> (m: Int, n: Int, k: Int)? {
     let node = analysis.graph.nodes[index]
-    guard let y = node.outputs.first.flatMap({ analysis.types[$0] }), y.shape.rank >= 1 else { return nil }
-    let macs = analysis.costs[index].macs
-    if node.op == .conv {
-        guard let conv = ConvShape(index, in: analysis), y.shape.rank >= 3, conv.bands > 0 else { return nil }
-        let m = y.shape[1] / conv.group
-        let positions = y.shape.dims.dropFirst(2).reduce(1, *)
-        let calls = conv.isPointwise ? y.shape[0] * conv.group : conv.bands * conv.group
-        let n = conv.isPointwise ? positions : positions * y.shape[0] / Swift.max(1, conv.bands)
-        return (m, n, m * n == 0 ? 0 : macs / calls / (m * n))
-    }
-    guard node.op == .gemm || node.op == .matMul, let b = node.input(1).flatMap({ analysis.types[$0] }) else { return nil }
-    // MatMul stacks the A matrices into one product when B has no batch dims, else multiplies per matrix.
-    let n = y.shape.dims.last ?? 1
-    let stacked = node.op == .gemm || b.shape.rank <= 2 || y.shape.rank < 2
-    let m = stacked ? (n == 0 ? 0 : y.shape.elementCount / n) : y.shape[y.shape.rank - 2]
-    let calls = stacked || m * n == 0 ? 1 : y.shape.elementCount / (m * n)
-    return (m, n, m * n == 0 ? 0 : macs / calls / (m * n))
+    guard node.op == .conv else { return MatrixShape(index, in: analysis).map { ($0.m, $0.n, $0.k) } }
+    guard let y = node.outputs.first.flatMap({ analysis.types[$0] }), y.shape.rank >= 3,
+          let conv = ConvShape(index, in: analysis), conv.bands > 0 else { return nil }
+    let m = y.shape[1] / conv.group
+    let positions = y.shape.dims.dropFirst(2).reduce(1, *)
+    let calls = conv.isPointwise ? y.shape[0] * conv.group : conv.bands * conv.group
+    let n = conv.isPointwise ? positions : positions * y.shape[0] / Swift.max(1, conv.bands)
+    return (m, n, m * n == 0 ? 0 : analysis.costs[index].macs / calls / (m * n))
 }
 
 /// Runs of a Transpose: elements ÷ the product of the trailing input dims

@@ -53,7 +53,7 @@ public struct KernelContext: Sendable {
     /// Runs `body` over `0..<count` split into contiguous chunks, on up to
     /// `threads` threads (`WorkerPool`); runs inline when one thread or little work.
     /// - Parameter grain: the smallest chunk worth a thread.
-    public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+    public func parallelFor(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let chunks = Swift.min(threads, Swift.max(1, count / Swift.max(1, grain)))
         if chunks <= 1 {
