@@ -147,7 +147,7 @@ public struct DeviceProfile: Sendable {
 
     /// Predicted milliseconds of node `index` of `analysis.graph`.
     func nodeMilliseconds(_ index: Int, in analysis: Analysis, context: PredictionContext) -> Double {
-        guard !context.fused.contains(index), let kind = OpKind.of(index, in: analysis), let model = models[kind] else { return 0 }
+        guard !context.kernelless.contains(index), let kind = OpKind.of(index, in: analysis), let model = models[kind] else { return 0 }
         let values = featureValues(index, features: model.features, in: analysis, context: context)
         let hot = Swift.max(0, zip(values, model.coefficients).reduce(0) { $0 + $1.0 * $1.1 })
         let extra = self.context.values(index, hot: hot, in: analysis, context: context)

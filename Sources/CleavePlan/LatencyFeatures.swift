@@ -60,9 +60,11 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// The features this kind's model is linear in.
     public var features: [Feature] {
         switch self {
-        case .conv: return [.constant, .macs, .serialMacs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes, .columnBytes, .packedBytes]
+        case .conv:
+            return [.constant, .macs, .serialMacs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes,
+                    .columnBytes, .columnSegments, .packedBytes]
         case .convPointwise, .gemm, .gemv: return [.constant, .macs, .serialMacs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes]
-        case .convDepthwise: return [.constant, .macs, .inputBytes, .outputBytes, .rows, .stridedMacs, .genericMacs]
+        case .convDepthwise: return [.constant, .macs, .inputBytes, .outputBytes, .rows, .stridedMacs, .genericMacs, .genericTapRows]
         case .maxPool, .averagePool: return [.constant, .macs, .inputBytes, .outputBytes, .rows]
         case .convTranspose, .lrn, .resize: return [.constant, .macs, .inputBytes, .outputBytes]
         case .globalAveragePool, .reduce, .normalization, .instanceNorm, .softmax, .activation, .quantize, .transcendental, .copy, .pad:
@@ -135,6 +137,11 @@ public enum Feature: String, CaseIterable, Sendable {
     case serialMacs = "serial_macs"
     /// Bytes of Conv's im2col column matrix: (C/group)·kH·kW × output positions × 4.
     case columnBytes = "column_bytes"
+    /// Row segments a 2-D im2col writes, (C/group)·kH·kW × output rows × N ×
+    /// group (0 for other Convs): each is a copy of one input row plus the
+    /// zeros of its padding, so a Conv of small planes pays per segment more
+    /// than per byte.
+    case columnSegments = "column_segments"
     /// Bytes of weights sgemm packs over all the calls of an im2col Conv: the
     /// runtime builds the column matrix in bands of output rows that fit a
     /// 2 MiB budget (but at least 1024 positions) and multiplies each band
@@ -147,6 +154,10 @@ public enum Feature: String, CaseIterable, Sendable {
     /// MACs of a depthwise Conv whose kernel is not 3×3: the runtime applies
     /// 3×3 kernels in one pass per output row and others tap by tap (0 otherwise).
     case genericMacs = "generic_macs"
+    /// `rows` × kernel taps of a depthwise Conv whose kernel is not 3×3, else
+    /// 0: the tap-by-tap path runs one loop over the output row per tap, which
+    /// on a narrow plane costs more than its MACs.
+    case genericTapRows = "generic_tap_rows"
     /// Output rows of a windowed op: N·C·(output height) for 2-D, the loop
     /// level whose set-up (clipping the window at the borders) a direct
     /// depthwise or pooling loop pays per row; with few columns it dominates.
@@ -172,15 +183,15 @@ public struct PredictionContext: Sendable, Equatable {
     public var cold: Bool
     /// The device's last-level cache.
     public var cacheBytes: Int
-    /// Nodes the runtime runs inside the node before them (`Fusion`): they cost nothing of their own.
-    public var fused: Set<Int>
+    /// Nodes the runtime runs without a kernel of their own (`Fusion`): they cost nothing.
+    public var kernelless: Set<Int>
     /// Threads the session runs with.
     public var threads: Int
 
-    public init(cold: Bool, cacheBytes: Int, fused: Set<Int> = [], threads: Int = 1) {
+    public init(cold: Bool, cacheBytes: Int, kernelless: Set<Int> = [], threads: Int = 1) {
         self.cold = cold
         self.cacheBytes = cacheBytes
-        self.fused = fused
+        self.kernelless = kernelless
         self.threads = threads
     }
 
@@ -189,7 +200,7 @@ public struct PredictionContext: Sendable, Equatable {
     public init(analysis: Analysis, cacheBytes: Int, threads: Int = 1) {
         let weights = analysis.graph.constants.values.reduce(0) { $0 + $1.byteCount }
         self.init(cold: weights + PredictionContext.peakLiveBytes(analysis) > cacheBytes / 2, cacheBytes: cacheBytes,
-                  fused: Set(Fusion.convRelus(in: analysis.graph).values), threads: threads)
+                  kernelless: Fusion.kernelless(in: analysis.graph), threads: threads)
     }
 
     /// The most activation bytes alive at once when every tensor lives from
@@ -244,21 +255,38 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, con
         case .columnBytes:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
             return Double(conv.columnBytes)
+        case .columnSegments:
+            guard let conv = ConvShape(index, in: analysis) else { return 0 }
+            return Double(conv.columnSegments)
         case .packedBytes:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
             return Double(conv.bands * weightBytes)
         case .stridedMacs:
             return (node.ints("strides") ?? []).contains { $0 > 1 } ? Double(cost.macs) : 0
         case .genericMacs:
-            guard let w = node.input(1).flatMap({ analysis.types[$0] }), w.shape.rank == 4 else { return 0 }
-            return w.shape[2] == 3 && w.shape[3] == 3 ? 0 : Double(cost.macs)
+            return depthwiseTaps(node, in: analysis) == nil ? 0 : Double(cost.macs)
+        case .genericTapRows:
+            return Double(depthwiseTaps(node, in: analysis) ?? 0) * outputRows(node, in: analysis)
         case .rows:
-            guard let output = node.outputs.first.flatMap({ analysis.types[$0] }), output.shape.rank >= 3 else { return 0 }
-            return Double(output.shape.dims.dropLast().reduce(1, *))
+            return outputRows(node, in: analysis)
         case .runs:
             return Double(node.op == .transpose ? transposeRuns(index, in: analysis) : broadcastRuns(index, in: analysis))
         }
     }
+}
+
+/// Kernel taps of a depthwise Conv that the runtime applies tap by tap (a
+/// kernel other than 3×3), nil otherwise.
+private func depthwiseTaps(_ node: Node, in analysis: Analysis) -> Int? {
+    guard let w = node.input(1).flatMap({ analysis.types[$0] }), w.shape.rank == 4,
+          !(w.shape[2] == 3 && w.shape[3] == 3) else { return nil }
+    return w.shape[2] * w.shape[3]
+}
+
+/// Output rows of a windowed op, N·C·(output height) for 2-D: all output dims but the last.
+private func outputRows(_ node: Node, in analysis: Analysis) -> Double {
+    guard let output = node.outputs.first.flatMap({ analysis.types[$0] }), output.shape.rank >= 3 else { return 0 }
+    return Double(output.shape.dims.dropLast().reduce(1, *))
 }
 
 /// The shape facts of a Conv node that decide its method and its column matrix.
@@ -268,6 +296,8 @@ struct ConvShape {
     var isPointwise: Bool
     var spatialRank: Int
     var columnBytes: Int
+    /// Input-row copies of a 2-D im2col (0 for other ranks and for pointwise Convs).
+    var columnSegments: Int
     /// Separate sgemm calls per group and batch element (im2col bands).
     var bands: Int
 
@@ -287,6 +317,7 @@ struct ConvShape {
         let positions = y.shape.dims.dropFirst(2).reduce(1, *)
         let columnRows = groupInputChannels * kernel.reduce(1, *)
         columnBytes = columnRows * positions * y.shape[0] * group * 4
+        columnSegments = spatialRank == 2 && !isPointwise ? columnRows * y.shape[2] * y.shape[0] * group : 0
         // Band size as ConvPlan chooses it: whole output rows for 2-D, positions otherwise.
         let wanted = im2colBandWidth(rows: columnRows)
         let bandsPerImage: Int

@@ -7,7 +7,7 @@
 /// constrained to be ≥ 0 because each one is a cost per unit of a quantity
 /// (ms per MAC, ms per byte); an unconstrained fit happily trades a negative
 /// per-byte cost against a larger per-MAC one and then predicts negative times
-/// outside the sweep. With at most seven features the exact constrained optimum
+/// outside the sweep. With at most ten features the exact constrained optimum
 /// is found by solving the unconstrained problem on every subset of features
 /// and keeping the best subset whose solution is non-negative (the optimum of
 /// NNLS is the unconstrained optimum on its set of positive coefficients;

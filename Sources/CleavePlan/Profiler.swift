@@ -171,7 +171,7 @@ public enum Profiler {
             let context = PredictionContext(analysis: analysis, cacheBytes: profile.cacheBytes, threads: profile.threads)
             let hot = bare.predictMilliseconds(graph: analysis.graph, analysis: analysis)
             var sums = [Double](repeating: 0, count: features.count)
-            for index in analysis.graph.nodes.indices where !context.fused.contains(index) && OpKind.of(index, in: analysis) != nil {
+            for index in analysis.graph.nodes.indices where !context.kernelless.contains(index) && OpKind.of(index, in: analysis) != nil {
                 let values = DeviceProfile.ContextModel.none.values(index, hot: hot[index], in: analysis, context: context)
                 for j in sums.indices { sums[j] += values[j] }
             }

@@ -1,11 +1,12 @@
 import CleaveIR
 
-/// Nodes a session runs inside the kernel of the node before them.
+/// Nodes a session runs without a kernel of their own.
 ///
 /// A Relu that is the only reader of a Conv's output runs in the Conv's
 /// output loop, while the band it clamps is still in cache, and needs no
-/// tensor of its own. The planner predicts such a Relu at no cost, so this is
-/// the one place the rule lives.
+/// tensor of its own. A Constant node's value is resolved when the session is
+/// built and stored with the weights. The planner predicts such nodes at no
+/// cost, so this is the one place the rules live.
 package enum Fusion {
     /// For every Conv whose output only a Relu reads (and that is not a graph
     /// output), the Relu's node index, keyed by the Conv's.
@@ -23,5 +24,18 @@ package enum Fusion {
             pairs[index] = relu
         }
         return pairs
+    }
+
+    /// Constant nodes with a value cleave can read, and that value.
+    package static func constants(in graph: Graph) -> [(index: Int, output: String, value: Tensor)] {
+        graph.nodes.enumerated().compactMap { index, node in
+            guard node.op == .constant, let output = node.outputs.first, let value = node.constantValue else { return nil }
+            return (index, output, value)
+        }
+    }
+
+    /// Every node a session runs without a kernel of its own.
+    package static func kernelless(in graph: Graph) -> Set<Int> {
+        Set(convRelus(in: graph).values).union(constants(in: graph).map(\.index))
     }
 }

@@ -32,7 +32,8 @@ public final class Session {
     public let options: SessionOptions
     private let context: KernelContext
     private let kernels: [Kernel]
-    /// The graph node each kernel runs (a Relu fused into its Conv has none).
+    /// The graph node each kernel runs (a Relu fused into its Conv and a
+    /// Constant have none: `Fusion`).
     private let kernelNodes: [Int]
     /// Value ids: every tensor name maps to a slot.
     private let slots: [String: Int]
@@ -73,9 +74,11 @@ public final class Session {
         let inputs = graph.runtimeInputs.map { ($0, slot($0.name)) }
         var constantSlots: [(Int, Tensor)] = []
         for initializer in graph.initializers { constantSlots.append((slot(initializer.name), initializer.tensor)) }
+        let resolved = Fusion.constants(in: graph)
+        for constant in resolved { constantSlots.append((slot(constant.output), constant.value)) }
 
         let fusedRelus = Fusion.convRelus(in: graph)
-        let absorbed = Set(fusedRelus.values)
+        let absorbed = Set(fusedRelus.values).union(resolved.map(\.index))
         var kernels: [Kernel] = []
         var kernelNodes: [Int] = []
         var nodeInputs: [[Int?]] = []
@@ -122,7 +125,7 @@ public final class Session {
     }
 
     /// Runs the graph and records how long each node took (a Relu fused into
-    /// its Conv is timed with the Conv and not listed).
+    /// its Conv is timed with the Conv; neither it nor a Constant is listed).
     public func run(_ inputs: [String: Tensor], timings: inout [NodeTiming]) throws -> [String: Tensor] {
         var recorded: [NodeTiming] = []
         let outputs = try execute(inputs) { index, seconds in

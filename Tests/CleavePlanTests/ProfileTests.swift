@@ -157,6 +157,44 @@ final class ProfileTests: XCTestCase {
         XCTAssertFalse(productSplitsAcrossThreads(m: 64, n: 64, k: 288, threads: 2))
     }
 
+    /// The per-row features count the loops the runtime runs: input-row
+    /// copies of a 2-D im2col, and rows × taps of a depthwise kernel applied tap by tap.
+    func testRowFeaturesCountTheRuntimesLoops() throws {
+        func values(_ config: ConvConfig, _ features: [Feature]) throws -> [Double] {
+            let analysis = try Analysis(graph: config.build().graph)
+            return featureValues(0, features: features, in: analysis, context: PredictionContext(cold: false, cacheBytes: 32 << 20))
+        }
+        // 3 channels × 3×3 taps × 32 output rows; stride 2 halves the rows, groups keep the total.
+        XCTAssertEqual(try values(ConvConfig(cin: 3, cout: 4, size: 32, kernel: 3, stride: 1), [.columnSegments]), [3 * 9 * 32])
+        XCTAssertEqual(try values(ConvConfig(cin: 8, cout: 8, size: 32, kernel: 3, stride: 2, group: 2), [.columnSegments]), [8 * 9 * 16])
+        XCTAssertEqual(try values(ConvConfig(cin: 8, cout: 8, size: 32, kernel: 1, stride: 1), [.columnSegments]), [0])
+        // Depthwise, 16 planes of 14 rows: 5×5 goes tap by tap, 3×3 in one pass.
+        let generic = try values(ConvConfig(cin: 16, cout: 16, size: 14, kernel: 5, stride: 1, group: 16),
+                                 [.rows, .genericTapRows, .genericMacs, .macs])
+        XCTAssertEqual(generic[0], 16 * 14)
+        XCTAssertEqual(generic[1], 16 * 14 * 25)
+        XCTAssertEqual(generic[2], generic[3])
+        XCTAssertEqual(try values(ConvConfig(cin: 16, cout: 16, size: 14, kernel: 3, stride: 1, group: 16), [.genericTapRows, .genericMacs]), [0, 0])
+    }
+
+    /// Nodes the runtime runs no kernel for — a Constant, a Relu fused into its Conv — are predicted at 0.
+    func testKernellessNodesCostNothing() throws {
+        let layer = ConvConfig(cin: 8, cout: 8, size: 16, kernel: 3, stride: 1).build().graph
+        var nodes = layer.nodes
+        let convOutput = nodes[0].outputs[0]
+        nodes.append(Node(name: "relu", opType: "Relu", inputs: [convOutput], outputs: ["r"]))
+        nodes.append(Node(name: "k", opType: "Constant", inputs: [], outputs: ["k"],
+                          attributes: [Attribute(name: "value", value: .tensor(Tensor([1], floats: [2])))]))
+        nodes.append(Node(name: "mul", opType: "Mul", inputs: ["r", "k"], outputs: ["z"]))
+        let graph = Graph(model: layer.model, name: "g", inputs: layer.inputs, outputs: [ValueInfo(name: "z", dtype: nil, dims: nil)],
+                          initializers: layer.initializers, nodes: nodes)
+        let times = DeviceProfile.builtInEdge.predictMilliseconds(graph: graph, analysis: try Analysis(graph: graph))
+        XCTAssertGreaterThan(times[0], 0)
+        XCTAssertEqual(times[1], 0)
+        XCTAssertEqual(times[2], 0)
+        XCTAssertGreaterThan(times[3], 0)
+    }
+
     /// A model is cold by its weights plus the activations alive at once, not
     /// every activation it ever writes: the session frees each after its last reader.
     func testPeakLiveBytesFollowsLastReaders() throws {
