@@ -84,7 +84,11 @@ public enum Profiler {
         let specs = Sweep.specs(quick: options.quick)
         let networks = SyntheticNetworks.specs(quick: options.quick)
         let timing = Timing(quick: options.quick, threads: options.threads)
-        let total = (options.threads > 1 ? 2 : 1) * (specs.count + networks.count) + 1
+        // Each configuration is measured in two passes a while apart and the
+        // faster kept: another process that holds a core for a whole
+        // measurement rarely does so twice.
+        let passes = 2
+        let total = passes * (specs.count + networks.count) + 1
         func report(_ done: Int, _ what: String) {
             progress?(Progress(done: done, total: total, kind: what, elapsedSeconds: Session.now() - start))
         }
@@ -93,10 +97,6 @@ public enum Profiler {
 
         var samples: [Sample] = []
         let cacheBytes = lastLevelCacheBytes()
-        // With several threads each configuration is measured in two passes a
-        // while apart and the faster kept: another process that holds a core
-        // for a whole measurement rarely does so twice.
-        let passes = options.threads > 1 ? 2 : 1
         for pass in 0..<passes {
             for (index, spec) in specs.enumerated() {
                 // Every other configuration with weights runs with them evicted, so the fit sees both.
@@ -117,7 +117,8 @@ public enum Profiler {
             for (index, spec) in networks.enumerated() {
                 let network = try spec.make()
                 let session = try Session(graph: network.graph, options: SessionOptions(threads: options.threads))
-                let milliseconds = try timing.typical([session], network.feeds, repeats: timing.networkRuns)
+                // As many runs as a layer gets: a small network of 30 µs needs hundreds for a steady quartile.
+                let milliseconds = try timing.typical([session], network.feeds)
                 if pass == 0 {
                     measured.append((try Analysis(graph: network.graph), milliseconds))
                 } else {
@@ -276,8 +277,6 @@ public enum Profiler {
         var maximumRuns: Int
         /// Keep repeating until this much time was measured (fast ops need many runs).
         var minimumMilliseconds: Double
-        /// Runs of each synthetic network.
-        var networkRuns: Int
         /// At one thread, runs of 2 ms or more read the process's CPU time:
         /// the same as wall time on an idle machine, but blind to the time
         /// other processes take the core away, so a busy machine still gives
@@ -292,7 +291,6 @@ public enum Profiler {
             minimumRuns = quick ? 5 : 9
             maximumRuns = quick ? 200 : 1000
             minimumMilliseconds = quick ? 10 : 40
-            networkRuns = quick ? 5 : 9
             cpuClock = threads == 1
         }
 
@@ -311,8 +309,7 @@ public enum Profiler {
         /// several threads, predicted small layers 10–20 % fast: a model's
         /// median is not made of its layers' fastest runs.) Several sessions
         /// (copies of one graph) run in turn.
-        /// - Parameter repeats: exactly this many runs instead of the adaptive count.
-        func typical(_ sessions: [Session], _ feeds: [String: Tensor], repeats: Int? = nil) throws -> Double {
+        func typical(_ sessions: [Session], _ feeds: [String: Tensor]) throws -> Double {
             for _ in 0..<Swift.max(0, warmUps - 1) { for session in sessions { _ = try session.run(feeds) } }
             let probe = Timing.now(cpu: false)
             for session in sessions { _ = try session.run(feeds) }
@@ -320,7 +317,6 @@ public enum Profiler {
             var times: [Double] = []
             var spent = 0.0
             func more() -> Bool {
-                if let repeats { return times.count < repeats }
                 return times.count < maximumRuns && (times.count < minimumRuns || spent < minimumMilliseconds)
             }
             while more() {

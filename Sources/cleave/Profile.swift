@@ -23,9 +23,8 @@ struct Profile: ParsableCommand {
             Then whole generated networks, large and small, calibrate the context \
             model: what a node costs inside a model beyond what it costs alone.
 
-            A full profile takes about a minute at 1 thread and two at 2 threads \
-            (every configuration is measured twice and the faster kept); --quick a few \
-            seconds. At 1 thread runs of 2 ms and more are timed with the CPU clock, so \
+            A full profile takes about a minute and a half (every configuration is \
+            measured in two passes and the faster kept); --quick a few seconds. At 1 thread runs of 2 ms and more are timed with the CPU clock, so \
             other processes hardly disturb it; with more threads measure on an idle \
             machine.
 
