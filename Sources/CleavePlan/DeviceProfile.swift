@@ -70,7 +70,7 @@ public struct DeviceProfile: Sendable {
         }
 
         /// The features of the context model.
-        public static let features: [Feature] = [.coldMemoryMilliseconds, .constant]
+        public static let features: [Feature] = [.coldMemoryMilliseconds, .constant, .sharedInputBytes]
 
         /// The context features of node `index`, whose kind model predicts `hot` milliseconds.
         func values(_ index: Int, hot: Double, in analysis: Analysis, context: PredictionContext) -> [Double] {

@@ -135,6 +135,12 @@ public enum Feature: String, CaseIterable, Sendable {
     /// (`productSplitsAcrossThreads`), else 0: such a node runs at the
     /// one-thread speed that a fit over mostly split products would not give it.
     case serialMacs = "serial_macs"
+    /// At more than one thread, bytes of the node's activation inputs written
+    /// by a Conv, Gemm or MatMul whose products the runtime splits across
+    /// threads, × (threads − 1) / threads: the share other cores wrote, which
+    /// this node reads out of their caches. (A one-node profile's input is
+    /// written once and then cached on every core.) Context model only.
+    case sharedInputBytes = "shared_input_bytes"
     /// Bytes of Conv's im2col column matrix: (C/group)·kH·kW × output positions × 4.
     case columnBytes = "column_bytes"
     /// Row segments a 2-D im2col writes, (C/group)·kH·kW × output rows × N ×
@@ -187,12 +193,15 @@ public struct PredictionContext: Sendable, Equatable {
     public var kernelless: Set<Int>
     /// Threads the session runs with.
     public var threads: Int
+    /// Tensors written by matrix products split across the threads (see `Feature.sharedInputBytes`).
+    public var splitOutputs: Set<String>
 
-    public init(cold: Bool, cacheBytes: Int, kernelless: Set<Int> = [], threads: Int = 1) {
+    public init(cold: Bool, cacheBytes: Int, kernelless: Set<Int> = [], threads: Int = 1, splitOutputs: Set<String> = []) {
         self.cold = cold
         self.cacheBytes = cacheBytes
         self.kernelless = kernelless
         self.threads = threads
+        self.splitOutputs = splitOutputs
     }
 
     /// The context of every node of a model run with `threads` threads on a
@@ -200,7 +209,26 @@ public struct PredictionContext: Sendable, Equatable {
     public init(analysis: Analysis, cacheBytes: Int, threads: Int = 1) {
         let weights = analysis.graph.constants.values.reduce(0) { $0 + $1.byteCount }
         self.init(cold: weights + PredictionContext.peakLiveBytes(analysis) > cacheBytes / 2, cacheBytes: cacheBytes,
-                  kernelless: Fusion.kernelless(in: analysis.graph), threads: threads)
+                  kernelless: Fusion.kernelless(in: analysis.graph), threads: threads,
+                  splitOutputs: PredictionContext.splitOutputs(analysis, threads: threads))
+    }
+
+    /// Outputs of the Conv, Gemm and MatMul nodes whose matrix products the
+    /// runtime splits across `threads` (none at one thread).
+    static func splitOutputs(_ analysis: Analysis, threads: Int) -> Set<String> {
+        guard threads > 1 else { return [] }
+        var names: Set<String> = []
+        for (index, node) in analysis.graph.nodes.enumerated() where [.conv, .gemm, .matMul].contains(node.op) {
+            guard let product = productShape(index, in: analysis),
+                  productSplitsAcrossThreads(m: product.m, n: product.n, k: product.k, threads: threads) else { continue }
+            names.formUnion(node.outputs.filter { !$0.isEmpty })
+        }
+        // A Relu fused into its Conv is written by the Conv's threads.
+        for (conv, relu) in Fusion.convRelus(in: analysis.graph)
+        where analysis.graph.nodes[conv].outputs.contains(where: names.contains) {
+            names.formUnion(analysis.graph.nodes[relu].outputs)
+        }
+        return names
     }
 
     /// The most activation bytes alive at once when every tensor lives from
@@ -252,6 +280,10 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, con
             guard context.threads > 1, let product = productShape(index, in: analysis) else { return 0 }
             return productSplitsAcrossThreads(m: product.m, n: product.n, k: product.k, threads: context.threads)
                 ? 0 : Double(cost.macs)
+        case .sharedInputBytes:
+            let shared = node.inputs.filter { context.splitOutputs.contains($0) }
+                .reduce(0) { $0 + (analysis.types[$1]?.byteCount ?? 0) }
+            return Double(shared) * Double(context.threads - 1) / Double(context.threads)
         case .columnBytes:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
             return Double(conv.columnBytes)

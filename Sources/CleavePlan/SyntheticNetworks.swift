@@ -3,19 +3,22 @@ import CleaveIR
 /// Whole networks, generated, for the second stage of a profile: how much
 /// slower a node runs inside a model than alone (see `DeviceProfile.ContextModel`).
 ///
-/// Two families:
+/// Three families:
 /// - *large*: chains of stages as the light models have them — Conv (1×1,
 ///   3×3, 5×5, 7×7 or 11×11), BatchNormalization, Relu, pooling, residual
 ///   Add, two-branch Concat — on an input of 56 to 224 pixels, ending in
 ///   global pooling and a classifier, or in VGG's flatten and wide fully
 ///   connected layers. Every one is larger than the last-level cache, so its
 ///   activations and weights stream from DRAM.
+/// - *medium*: the same stages on 28 or 56 pixels and narrow channels, which
+///   stay in the cache; at several threads a layer reads the output that a
+///   product split across the cores wrote.
 /// - *small*: 24 to 64 nodes of many different ops on tensors of a few
 ///   hundred values, like the fixtures: everything stays cached, but each
 ///   node's code and branches compete with the others'.
 enum SyntheticNetworks {
     static func specs(quick: Bool) -> [LayerSpec] {
-        large(count: quick ? 4 : 16) + small(count: quick ? 4 : 12)
+        large(count: quick ? 4 : 16) + medium(count: quick ? 2 : 8) + small(count: quick ? 4 : 12)
     }
 
     /// Small networks of shape-preserving ops on [1, C, S, S].
@@ -64,6 +67,23 @@ enum SyntheticNetworks {
             let choices = (0..<stages * 3).map { _ in random.next() }
             return LayerSpec(kind: .conv) {
                 build(size: size, width: width, stages: stages, classifier: classifier, choices: choices, name: "network \(index)")
+            }
+        }
+    }
+
+    /// Medium networks, which stay in the cache: the same stages on a 28- or
+    /// 56-pixel input and narrow channels, as SqueezeNet and ShuffleNet have
+    /// them. Their layers are large enough to split across threads, so the
+    /// next layer reads what other cores wrote.
+    static func medium(count: Int) -> [LayerSpec] {
+        var random = SplitMix64(seed: 0x6D_6564_6975_6D)  // "medium"
+        return (0..<count).map { index in
+            let size = [56, 28][index % 2]
+            let width = random.pick([16, 24, 32, 48])
+            let stages = random.pick([3, 4])
+            let choices = (0..<stages * 3).map { _ in random.next() }
+            return LayerSpec(kind: .conv) {
+                build(size: size, width: width, stages: stages, classifier: .pooled, choices: choices, name: "medium network \(index)")
             }
         }
     }

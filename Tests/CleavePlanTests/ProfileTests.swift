@@ -7,7 +7,7 @@ import XCTest
 
 final class ProfileTests: XCTestCase {
     func testJSONRoundTripKeepsEveryField() throws {
-        let context = DeviceProfile.ContextModel(features: DeviceProfile.ContextModel.features, coefficients: [0.125, 0.0004],
+        let context = DeviceProfile.ContextModel(features: DeviceProfile.ContextModel.features, coefficients: [0.125, 0.0004, 2e-7],
                                                  samples: 12, r2: 0.9, mape: 0.07)
         let profile = syntheticProfile(name: "board", threads: 1, overhead: 0.0012, context: context).slowed(by: 8)
         let directory = try temporaryDirectory()
@@ -193,6 +193,27 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(times[1], 0)
         XCTAssertEqual(times[2], 0)
         XCTAssertGreaterThan(times[3], 0)
+    }
+
+    /// At two threads, a node reading the output of a Conv split across the
+    /// cores (through the Relu fused into it) reads half of it from the other
+    /// core; after a Conv too small to split, or at one thread, nothing.
+    func testSharedInputBytesFollowTheProducersSplit() throws {
+        func shared(channels: Int, size: Int, threads: Int) throws -> (shared: Double, bytes: Double) {
+            let net = NetworkBuilder(input: [1, channels, size, size])
+            net.conv(out: channels, kernel: 3, stride: 1)
+            net.relu()
+            net.maxPool(kernel: 2, stride: 2)
+            let analysis = try Analysis(graph: net.build(name: "g").graph)
+            let context = PredictionContext(analysis: analysis, cacheBytes: 32 << 20, threads: threads)
+            let values = featureValues(2, features: [.sharedInputBytes, .inputBytes], in: analysis, context: context)
+            return (values[0], values[1])
+        }
+        let large = try shared(channels: 64, size: 56, threads: 2)
+        XCTAssertEqual(large.bytes, Double(64 * 56 * 56 * 4))
+        XCTAssertEqual(large.shared, large.bytes / 2)
+        XCTAssertEqual(try shared(channels: 64, size: 56, threads: 1).shared, 0)
+        XCTAssertEqual(try shared(channels: 8, size: 8, threads: 2).shared, 0)
     }
 
     /// A model is cold by its weights plus the activations alive at once, not
