@@ -135,11 +135,13 @@ public enum Feature: String, CaseIterable, Sendable {
     /// (`productSplitsAcrossThreads`), else 0: such a node runs at the
     /// one-thread speed that a fit over mostly split products would not give it.
     case serialMacs = "serial_macs"
-    /// At more than one thread, bytes of the node's activation inputs written
-    /// by a Conv, Gemm or MatMul whose products the runtime splits across
-    /// threads, × (threads − 1) / threads: the share other cores wrote, which
-    /// this node reads out of their caches. (A one-node profile's input is
-    /// written once and then cached on every core.) Context model only.
+    /// At more than one thread in a model that stays in the cache, bytes of
+    /// the node's activation inputs written by a Conv, Gemm or MatMul whose
+    /// products the runtime splits across threads, × (threads − 1) / threads:
+    /// the share other cores wrote, which this node reads out of their
+    /// caches. (A one-node profile's input is written once and then cached on
+    /// every core; in a cold model it comes from memory whoever wrote it, a
+    /// cost `cold_memory_ms` has.) Context model only.
     case sharedInputBytes = "shared_input_bytes"
     /// Bytes of Conv's im2col column matrix: (C/group)·kH·kW × output positions × 4.
     case columnBytes = "column_bytes"
@@ -208,9 +210,9 @@ public struct PredictionContext: Sendable, Equatable {
     /// device whose last-level cache holds `cacheBytes`.
     public init(analysis: Analysis, cacheBytes: Int, threads: Int = 1) {
         let weights = analysis.graph.constants.values.reduce(0) { $0 + $1.byteCount }
-        self.init(cold: weights + PredictionContext.peakLiveBytes(analysis) > cacheBytes / 2, cacheBytes: cacheBytes,
-                  kernelless: Fusion.kernelless(in: analysis.graph), threads: threads,
-                  splitOutputs: PredictionContext.splitOutputs(analysis, threads: threads))
+        let cold = weights + PredictionContext.peakLiveBytes(analysis) > cacheBytes / 2
+        self.init(cold: cold, cacheBytes: cacheBytes, kernelless: Fusion.kernelless(in: analysis.graph), threads: threads,
+                  splitOutputs: cold ? [] : PredictionContext.splitOutputs(analysis, threads: threads))
     }
 
     /// Outputs of the Conv, Gemm and MatMul nodes whose matrix products the

@@ -18,7 +18,7 @@ import CleaveIR
 ///   node's code and branches compete with the others'.
 enum SyntheticNetworks {
     static func specs(quick: Bool) -> [LayerSpec] {
-        large(count: quick ? 4 : 16) + medium(count: quick ? 2 : 8) + small(count: quick ? 4 : 12)
+        large(count: quick ? 4 : 16) + medium(count: quick ? 2 : 16) + small(count: quick ? 4 : 12)
     }
 
     /// Small networks of shape-preserving ops on [1, C, S, S].
