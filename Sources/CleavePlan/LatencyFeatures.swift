@@ -136,8 +136,8 @@ public enum Feature: String, CaseIterable, Sendable {
     /// one-thread speed that a fit over mostly split products would not give it.
     case serialMacs = "serial_macs"
     /// At more than one thread in a model that stays in the cache, bytes of
-    /// the node's activation inputs written by a Conv, Gemm or MatMul whose
-    /// products the runtime splits across threads, × (threads − 1) / threads:
+    /// the node's activation inputs written by a node whose work the runtime
+    /// splits across threads (`splitsAcrossThreads`), × (threads − 1) / threads:
     /// the share other cores wrote, which this node reads out of their
     /// caches. (A one-node profile's input is written once and then cached on
     /// every core; in a cold model it comes from memory whoever wrote it, a
@@ -215,14 +215,12 @@ public struct PredictionContext: Sendable, Equatable {
                   splitOutputs: cold ? [] : PredictionContext.splitOutputs(analysis, threads: threads))
     }
 
-    /// Outputs of the Conv, Gemm and MatMul nodes whose matrix products the
-    /// runtime splits across `threads` (none at one thread).
+    /// Outputs of the nodes whose work the runtime splits across `threads`
+    /// (none at one thread).
     static func splitOutputs(_ analysis: Analysis, threads: Int) -> Set<String> {
         guard threads > 1 else { return [] }
         var names: Set<String> = []
-        for (index, node) in analysis.graph.nodes.enumerated() where [.conv, .gemm, .matMul].contains(node.op) {
-            guard let product = productShape(index, in: analysis),
-                  productSplitsAcrossThreads(m: product.m, n: product.n, k: product.k, threads: threads) else { continue }
+        for (index, node) in analysis.graph.nodes.enumerated() where splitsAcrossThreads(index, in: analysis, threads: threads) {
             names.formUnion(node.outputs.filter { !$0.isEmpty })
         }
         // A Relu fused into its Conv is written by the Conv's threads.
@@ -433,6 +431,27 @@ func productShape(_ index: Int, in analysis: Analysis) -> (m: Int, n: Int, k: In
     let calls = conv.isPointwise ? y.shape[0] * conv.group : conv.bands * conv.group
     let n = conv.isPointwise ? positions : positions * y.shape[0] / Swift.max(1, conv.bands)
     return (m, n, m * n == 0 ? 0 : analysis.costs[index].macs / calls / (m * n))
+}
+
+/// Whether the runtime spreads node `index`'s work over `threads` threads:
+/// the matrix products of a Conv, Gemm or MatMul by their own rule; the
+/// parallel loop of any other kind by its total work, which the output's
+/// elements (times the window, for a pooling or depthwise Conv: its MACs)
+/// stand for. Copies (Concat and Split copy inline) and reshapes do no
+/// parallel work.
+func splitsAcrossThreads(_ index: Int, in analysis: Analysis, threads: Int) -> Bool {
+    guard threads > 1, let kind = OpKind.of(index, in: analysis) else { return false }
+    switch kind {
+    case .conv, .convPointwise, .gemm, .gemv:
+        guard let product = productShape(index, in: analysis) else { return false }
+        return productSplitsAcrossThreads(m: product.m, n: product.n, k: product.k, threads: threads)
+    case .copy, .reshape:
+        return false
+    default:
+        let node = analysis.graph.nodes[index]
+        let elements = node.outputs.first.flatMap { analysis.types[$0] }?.shape.elementCount ?? 0
+        return loopSplitsAcrossThreads(work: Swift.max(elements, analysis.costs[index].macs), threads: threads)
+    }
 }
 
 /// Runs of a Transpose: elements ÷ the product of the trailing input dims

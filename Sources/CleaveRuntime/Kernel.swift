@@ -55,7 +55,7 @@ public struct KernelContext: Sendable {
     /// - Parameter grain: the smallest chunk worth a thread.
     public func parallelFor(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let chunks = Swift.min(threads, Swift.max(1, count / Swift.max(1, grain)))
+        let chunks = KernelContext.chunks(count, grain: grain, threads: threads)
         if chunks <= 1 {
             body(0..<count)
             return
@@ -77,4 +77,15 @@ public struct KernelContext: Sendable {
     public func parallelFor(_ count: Int, itemWork: Int, _ body: (Range<Int>) -> Void) {
         parallelFor(count, grain: Swift.max(1, Self.minimumThreadWork / Swift.max(1, itemWork)), body)
     }
+
+    /// Chunks `parallelFor(count, grain:)` runs in on `threads` threads (1: inline).
+    static func chunks(_ count: Int, grain: Int, threads: Int) -> Int {
+        Swift.min(threads, Swift.max(1, count / Swift.max(1, grain)))
+    }
+}
+
+/// Whether a parallel loop of `work` inner-loop steps runs on more than one
+/// of `threads` threads, for the planner's latency features.
+package func loopSplitsAcrossThreads(work: Int, threads: Int) -> Bool {
+    KernelContext.chunks(work, grain: KernelContext.minimumThreadWork, threads: threads) > 1
 }

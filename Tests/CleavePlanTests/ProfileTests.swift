@@ -214,6 +214,21 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(large.shared, large.bytes / 2)
         XCTAssertEqual(try shared(channels: 64, size: 56, threads: 1).shared, 0)
         XCTAssertEqual(try shared(channels: 8, size: 8, threads: 2).shared, 0)
+
+        // Other producers by their loop's work: a BatchNormalization of 200704
+        // elements splits, one of 512 does not, and a Concat copies inline.
+        func afterLoop(channels: Int, size: Int, concat: Bool) throws -> Double {
+            let net = NetworkBuilder(input: [1, channels, size, size])
+            let input = net.current
+            if concat { net.concat(input) } else { net.batchNorm() }
+            net.maxPool(kernel: 2, stride: 2)
+            let analysis = try Analysis(graph: net.build(name: "g").graph)
+            let context = PredictionContext(analysis: analysis, cacheBytes: 32 << 20, threads: 2)
+            return featureValues(1, features: [.sharedInputBytes], in: analysis, context: context)[0]
+        }
+        XCTAssertEqual(try afterLoop(channels: 64, size: 56, concat: false), Double(64 * 56 * 56 * 4) / 2)
+        XCTAssertEqual(try afterLoop(channels: 8, size: 8, concat: false), 0)
+        XCTAssertEqual(try afterLoop(channels: 64, size: 56, concat: true), 0)
     }
 
     /// A model is cold by its weights plus the activations alive at once, not
