@@ -43,6 +43,7 @@ public final class Session {
     private let releases: [[Int]]
     private let constantSlots: [(Int, Tensor)]
     private let inputSlots: [(ValueInfo, Int)]
+    private let inputNames: Set<String>
     private let outputSlots: [(String, Int)]
 
     /// Builds kernels for every node.
@@ -112,6 +113,7 @@ public final class Session {
         self.releases = releases
         self.constantSlots = constantSlots
         self.inputSlots = inputs
+        self.inputNames = Set(inputs.map { $0.0.name })
         self.outputSlots = outputs
     }
 
@@ -145,8 +147,8 @@ public final class Session {
         defer { openblas_set_num_threads(blasThreads) }
         var values = [Tensor?](repeating: nil, count: slots.count)
         for (s, tensor) in constantSlots { values[s] = tensor }
-        let expected = Set(inputSlots.map { $0.0.name })
-        if let extra = inputs.keys.sorted().first(where: { !expected.contains($0) }) {
+        if inputs.keys.contains(where: { !inputNames.contains($0) }),
+           let extra = inputs.keys.sorted().first(where: { !inputNames.contains($0) }) {
             throw CleaveError.badInput("input '\(extra)' is not an input of the model (inputs: \(inputSlots.map { $0.0.name }.joined(separator: ", ")))")
         }
         for (info, s) in inputSlots {
@@ -167,6 +169,7 @@ public final class Session {
             for s in releases[index] { values[s] = nil }
         }
         var outputs: [String: Tensor] = [:]
+        outputs.reserveCapacity(outputSlots.count)
         for (name, s) in outputSlots {
             guard let tensor = values[s] else { throw CleaveError.badInput("output '\(name)' was not computed") }
             outputs[name] = tensor
