@@ -195,7 +195,7 @@ public struct PredictionContext: Sendable, Equatable {
     public var kernelless: Set<Int>
     /// Threads the session runs with.
     public var threads: Int
-    /// Tensors written by matrix products split across the threads (see `Feature.sharedInputBytes`).
+    /// Tensors written by nodes whose work splits across the threads (see `Feature.sharedInputBytes`).
     public var splitOutputs: Set<String>
 
     public init(cold: Bool, cacheBytes: Int, kernelless: Set<Int> = [], threads: Int = 1, splitOutputs: Set<String> = []) {

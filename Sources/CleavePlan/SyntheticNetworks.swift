@@ -11,8 +11,8 @@ import CleaveIR
 ///   connected layers. Every one is larger than the last-level cache, so its
 ///   activations and weights stream from DRAM.
 /// - *medium*: the same stages on 28 or 56 pixels and narrow channels, which
-///   stay in the cache; at several threads a layer reads the output that a
-///   product split across the cores wrote.
+///   stay in the cache; at several threads a layer reads what a layer split
+///   across the cores wrote.
 /// - *small*: 24 to 64 nodes of many different ops on tensors of a few
 ///   hundred values, like the fixtures: everything stays cached, but each
 ///   node's code and branches compete with the others'.
@@ -71,10 +71,8 @@ enum SyntheticNetworks {
         }
     }
 
-    /// Medium networks, which stay in the cache: the same stages on a 28- or
-    /// 56-pixel input and narrow channels, as SqueezeNet and ShuffleNet have
-    /// them. Their layers are large enough to split across threads, so the
-    /// next layer reads what other cores wrote.
+    /// Medium networks, which stay in the cache, with layers as wide as
+    /// SqueezeNet's and ShuffleNet's.
     static func medium(count: Int) -> [LayerSpec] {
         var random = SplitMix64(seed: 0x6D_6564_6975_6D)  // "medium"
         return (0..<count).map { index in

@@ -147,8 +147,7 @@ public final class Session {
         defer { openblas_set_num_threads(blasThreads) }
         var values = [Tensor?](repeating: nil, count: slots.count)
         for (s, tensor) in constantSlots { values[s] = tensor }
-        if inputs.keys.contains(where: { !inputNames.contains($0) }),
-           let extra = inputs.keys.sorted().first(where: { !inputNames.contains($0) }) {
+        if let extra = inputs.keys.filter({ !inputNames.contains($0) }).min() {
             throw CleaveError.badInput("input '\(extra)' is not an input of the model (inputs: \(inputSlots.map { $0.0.name }.joined(separator: ", ")))")
         }
         for (info, s) in inputSlots {

@@ -20,13 +20,14 @@ struct Profile: ParsableCommand {
             number of samples and the fit quality (R², MAPE) per kind; its format is \
             schemas/profile.schema.json.
 
-            Then whole generated networks, large and small, calibrate the context \
-            model: what a node costs inside a model beyond what it costs alone.
+            Then whole generated networks, too big for the cache, of cached size and \
+            small, calibrate the context model: what a node costs inside a model \
+            beyond what it costs alone.
 
             A full profile takes about a minute and a half (every configuration is \
-            measured in two passes and the faster kept); --quick a few seconds. At 1 thread runs of 2 ms and more are timed with the CPU clock, so \
-            other processes hardly disturb it; with more threads measure on an idle \
-            machine.
+            measured in two passes and the faster kept); --quick a few seconds. At 1 \
+            thread runs of 2 ms and more are timed with the CPU clock, so other \
+            processes hardly disturb it; with more threads measure on an idle machine.
 
             --slowdown S records a factor that multiplies every prediction: a profile \
             of this machine at 1 thread with --slowdown 8 stands for a device 8× slower \

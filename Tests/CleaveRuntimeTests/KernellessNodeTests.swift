@@ -37,7 +37,7 @@ final class KernellessNodeTests: XCTestCase {
                                        attributes: [Attribute(name: "sparse_value", value: .opaque([1, 2]))])])
         XCTAssertEqual(Fusion.kernelless(in: graph), [])
         XCTAssertThrowsError(try Session(graph: graph)) { error in
-            XCTAssertTrue("\(error)".contains("k"), "\(error)")
+            XCTAssertTrue("\(error)".contains("node 'k' (Constant)"), "\(error)")
         }
     }
 }
