@@ -75,7 +75,12 @@ public struct KernelContext: Sendable {
     /// `parallelFor` over items of about `itemWork` inner-loop steps each,
     /// at least `minimumThreadWork` steps per thread, so a small layer runs inline.
     public func parallelFor(_ count: Int, itemWork: Int, _ body: (Range<Int>) -> Void) {
-        parallelFor(count, grain: Swift.max(1, Self.minimumThreadWork / Swift.max(1, itemWork)), body)
+        parallelFor(count, grain: Self.grain(itemWork: itemWork), body)
+    }
+
+    /// The smallest chunk of items of `itemWork` steps each worth a thread.
+    static func grain(itemWork: Int) -> Int {
+        Swift.max(1, minimumThreadWork / Swift.max(1, itemWork))
     }
 
     /// Chunks `parallelFor(count, grain:)` runs in on `threads` threads (1: inline).
@@ -87,5 +92,5 @@ public struct KernelContext: Sendable {
 /// Whether a parallel loop of `work` inner-loop steps runs on more than one
 /// of `threads` threads, for the planner's latency features.
 package func loopSplitsAcrossThreads(work: Int, threads: Int) -> Bool {
-    KernelContext.chunks(work, grain: KernelContext.minimumThreadWork, threads: threads) > 1
+    KernelContext.chunks(work, grain: KernelContext.grain(itemWork: 1), threads: threads) > 1
 }

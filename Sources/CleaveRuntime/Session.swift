@@ -75,11 +75,10 @@ public final class Session {
         let inputs = graph.runtimeInputs.map { ($0, slot($0.name)) }
         var constantSlots: [(Int, Tensor)] = []
         for initializer in graph.initializers { constantSlots.append((slot(initializer.name), initializer.tensor)) }
-        let resolved = Fusion.constants(in: graph)
-        for constant in resolved { constantSlots.append((slot(constant.output), constant.value)) }
+        for constant in Fusion.constants(in: graph) { constantSlots.append((slot(constant.output), constant.value)) }
 
         let fusedRelus = Fusion.convRelus(in: graph)
-        let absorbed = Set(fusedRelus.values).union(resolved.map(\.index))
+        let absorbed = Fusion.kernelless(in: graph)
         var kernels: [Kernel] = []
         var kernelNodes: [Int] = []
         var nodeInputs: [[Int?]] = []
