@@ -10,11 +10,12 @@ import Glibc
 /// Stored as JSON (`schemas/profile.schema.json`).
 ///
 /// Predicted time of node *v* of kind *k* = `slowdown` × (h + d₀·[cold]·h +
-/// d₁), with h = Σⱼ cₖⱼ · fⱼ(v) the kind model: the fⱼ are the kind's
+/// d₁), with h = φₖ(op) · Σⱼ cₖⱼ · fⱼ(v) the kind model: the fⱼ are the kind's
 /// features (`Feature`: a constant 1, MACs, activation input bytes, output
 /// bytes, weight bytes and those read from DRAM, im2col column and packed
-/// bytes, contiguous runs) computed from `Analysis`, and cₖⱼ ≥ 0 the fitted
-/// coefficients in milliseconds per unit; d₀, d₁ ≥ 0 are the context model's
+/// bytes, contiguous runs) computed from `Analysis`, cₖⱼ ≥ 0 the fitted
+/// coefficients in milliseconds per unit, and φₖ(op) the measured factor of
+/// the node's op against its kind's typical op; d₀, d₁ ≥ 0 are the context model's
 /// (`ContextModel`), [cold] whether the model is too big for the cache
 /// (`PredictionContext`). A whole run adds `runOverheadMilliseconds` once.
 ///
@@ -32,6 +33,11 @@ public struct DeviceProfile: Sendable {
         public var features: [Feature]
         /// Milliseconds per unit of each feature, before `slowdown`; all ≥ 0.
         public var coefficients: [Double]
+        /// How much slower (> 1) or faster than the kind's typical op each op
+        /// of it runs, by op type, measured: the ops of one kind share their
+        /// loops' shape but not their cost per element (Div against Add, Log
+        /// against Exp). An op without a factor takes 1.
+        public var opFactors: [String: Double]
         /// Configurations measured to fit it.
         public var samples: Int
         /// Fit quality on those configurations: R² (linear space) and mean
@@ -39,12 +45,19 @@ public struct DeviceProfile: Sendable {
         public var r2: Double
         public var mape: Double
 
-        public init(features: [Feature], coefficients: [Double], samples: Int, r2: Double, mape: Double) {
+        public init(features: [Feature], coefficients: [Double], opFactors: [String: Double] = [:],
+                    samples: Int, r2: Double, mape: Double) {
             self.features = features
             self.coefficients = coefficients
+            self.opFactors = opFactors
             self.samples = samples
             self.r2 = r2
             self.mape = mape
+        }
+
+        /// Milliseconds, before `slowdown`, of a node of `op` with feature `values`.
+        func milliseconds(_ values: [Double], op: String) -> Double {
+            Swift.max(0, zip(values, coefficients).reduce(0) { $0 + $1.0 * $1.1 }) * (opFactors[op] ?? 1)
         }
     }
 
@@ -149,7 +162,7 @@ public struct DeviceProfile: Sendable {
     func nodeMilliseconds(_ index: Int, in analysis: Analysis, context: PredictionContext) -> Double {
         guard !context.kernelless.contains(index), let kind = OpKind.of(index, in: analysis), let model = models[kind] else { return 0 }
         let values = featureValues(index, features: model.features, in: analysis, context: context)
-        let hot = Swift.max(0, zip(values, model.coefficients).reduce(0) { $0 + $1.0 * $1.1 })
+        let hot = model.milliseconds(values, op: analysis.graph.nodes[index].opType)
         let extra = self.context.values(index, hot: hot, in: analysis, context: context)
         let raw = hot + zip(extra, self.context.coefficients).reduce(0) { $0 + $1.0 * $1.1 }
         return Swift.max(0, raw) * slowdown
@@ -198,6 +211,7 @@ public struct DeviceProfile: Sendable {
                     (kind.rawValue, JSON.object([
                         ("features", .array(model.features.map { .string($0.rawValue) })),
                         ("coefficients", .array(model.coefficients.map { .double($0) })),
+                        ("op_factors", .object(model.opFactors.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
                         ("samples", .int(model.samples)),
                         ("r2", .double(model.r2)),
                         ("mape", .double(model.mape)),
@@ -251,7 +265,18 @@ public struct DeviceProfile: Sendable {
                   let r2 = value["r2"]?.doubleValue, let mape = value["mape"]?.doubleValue else {
                 throw fail("\(path) needs \"samples\" (integer), \"r2\" and \"mape\" (numbers)")
             }
-            return KindModel(features: features, coefficients: coefficients, samples: samples, r2: r2, mape: mape)
+            var opFactors: [String: Double] = [:]
+            if let factors = value["op_factors"] {
+                guard let entries = factors.objectValue else { throw fail("\(path).op_factors must be an object") }
+                for (op, factor) in entries {
+                    guard let number = factor.doubleValue, number > 0, number.isFinite else {
+                        throw fail("\(path).op_factors.\(op) must be a number > 0")
+                    }
+                    opFactors[op] = number
+                }
+            }
+            return KindModel(features: features, coefficients: coefficients, opFactors: opFactors,
+                             samples: samples, r2: r2, mape: mape)
         }
         var models: [OpKind: KindModel] = [:]
         for (key, value) in kinds {

@@ -29,14 +29,17 @@ public enum OpKind: String, CaseIterable, Sendable {
     case instanceNorm = "instance_norm"
     case lrn
     case softmax
-    /// Cheap element-wise maps: Relu, LeakyRelu, PRelu, Clip, HardSigmoid,
-    /// HardSwish, Neg, Abs, DequantizeLinear.
+    /// Cheap element-wise maps: Relu, LeakyRelu, Clip, HardSigmoid,
+    /// HardSwish, Neg, Abs, and Pow with an exponent it maps without powf (x², √x).
     case activation
-    /// QuantizeLinear: a division, rounding and saturation per element.
+    /// QuantizeLinear and DequantizeLinear: a conversion between float and
+    /// integer per element, per tensor or per channel.
     case quantize
-    /// Element-wise maps through libm: Sigmoid, Tanh, Elu, Erf, Exp, Log, Sqrt.
+    /// Element-wise maps through libm: Sigmoid, Tanh, Elu, Erf, Exp, Log,
+    /// Sqrt, and any other float Pow.
     case transcendental
-    /// Two or more operands with broadcasting: Add, Sub, Mul, Div, Pow, Sum, Max, Min, Mean.
+    /// Two or more operands with broadcasting: Add, Sub, Mul, Div, Sum, Max,
+    /// Min, Mean, PRelu, and Pow of integers.
     case binary
     /// Ops that copy bytes: Concat, Split, Slice, Gather, Expand, Cast, ConstantOfShape.
     case copy
@@ -95,16 +98,33 @@ public enum OpKind: String, CaseIterable, Sendable {
         case .instanceNormalization: return .instanceNorm
         case .lrn: return .lrn
         case .softmax, .logSoftmax: return .softmax
-        case .relu, .leakyRelu, .prelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs, .dequantizeLinear: return .activation
-        case .quantizeLinear: return .quantize
+        case .relu, .leakyRelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs: return .activation
+        case .quantizeLinear, .dequantizeLinear: return .quantize
         case .sigmoid, .tanh, .elu, .erf, .exp, .log, .sqrt: return .transcendental
-        case .add, .sub, .mul, .div, .pow, .sum, .max, .min, .mean: return .binary
+        case .pow: return powerKind(node, in: analysis)
+        case .add, .sub, .mul, .div, .prelu, .sum, .max, .min, .mean: return .binary
         case .concat, .split, .slice, .gather, .expand, .cast, .constantOfShape: return .copy
         case .pad: return .pad
         case .transpose: return .transpose
         case .resize, .upsample: return .resize
         case .reshape, .flatten, .squeeze, .unsqueeze, .identity, .dropout, .shape, .constant: return .reshape
         }
+    }
+
+    /// Pow takes one of the kernel's three loops: a float base with a known
+    /// exponent it special-cases is a cheap map, any other float Pow calls
+    /// powf per element, and an integer base multiplies.
+    private static func powerKind(_ node: Node, in analysis: Analysis) -> OpKind {
+        guard let base = node.inputs.first, analysis.types[base]?.dtype == .float else { return .binary }
+        guard node.inputs.count > 1, let exponent = analysis.constants[node.inputs[1]], exponent.elementCount == 1 else {
+            return .transcendental
+        }
+        let value: Float? = switch exponent.dtype {
+        case .float: exponent.floats.first
+        case .double: exponent.elements(as: Double.self).first.map(Float.init)
+        default: exponent.integerValues?.first.map(Float.init)
+        }
+        return value.map(powerWithoutPowf) == true ? .activation : .transcendental
     }
 }
 

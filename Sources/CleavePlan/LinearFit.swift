@@ -59,12 +59,18 @@ struct LinearFit {
     init(coefficients: [Double], rows: [[Double]], targets: [Double]) {
         self.coefficients = coefficients
         let predictions = rows.map { row in zip(row, coefficients).reduce(0) { $0 + $1.0 * $1.1 } }
+        (r2, mape) = LinearFit.quality(predictions: predictions, targets: targets)
+    }
+
+    /// R² (linear space) and MAPE (fraction) of `predictions` against `targets`.
+    static func quality(predictions: [Double], targets: [Double]) -> (r2: Double, mape: Double) {
         let mean = targets.reduce(0, +) / Double(Swift.max(1, targets.count))
         let total = targets.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
         let residual = zip(predictions, targets).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
-        r2 = total > 0 ? 1 - residual / total : (residual == 0 ? 1 : 0)
-        mape = zip(predictions, targets).reduce(0) { $0 + abs($1.0 - $1.1) / Swift.max($1.1, 1e-12) }
+        let r2 = total > 0 ? 1 - residual / total : (residual == 0 ? 1 : 0)
+        let mape = zip(predictions, targets).reduce(0) { $0 + abs($1.0 - $1.1) / Swift.max($1.1, 1e-12) }
             / Double(Swift.max(1, targets.count))
+        return (r2, mape)
     }
 
     /// Least-squares solution of `a[:, columns] · x = b` through the normal

@@ -49,6 +49,8 @@ public enum Profiler {
     /// One measured configuration.
     public struct Sample: Sendable {
         public var kind: OpKind
+        /// The node's op type.
+        public var op: String
         /// A short description of the configuration: op and shapes.
         public var label: String
         /// Values of the kind's features (`OpKind.features`).
@@ -66,9 +68,9 @@ public enum Profiler {
         /// (`[{"kind", "label", "features", "measured_ms", "predicted_ms"}]`).
         public var samplesJSON: JSON {
             .array(samples.map { sample in
-                let model = profile.models[sample.kind]
                 // Predicted like the sample was measured: one node plus one run overhead.
-                let predicted = profile.runOverheadMilliseconds + zip(sample.features, model?.coefficients ?? []).reduce(0) { $0 + $1.0 * $1.1 }
+                let node = profile.models[sample.kind]?.milliseconds(sample.features, op: sample.op) ?? 0
+                let predicted = profile.runOverheadMilliseconds + node
                 return .object([("kind", .string(sample.kind.rawValue)), ("label", .string(sample.label)),
                                 ("features", .array(sample.features.map { .double($0) })),
                                 ("measured_ms", .double(sample.milliseconds)), ("predicted_ms", .double(predicted))])
@@ -92,12 +94,13 @@ public enum Profiler {
         func report(_ done: Int, _ what: String) {
             progress?(Progress(done: done, total: total, kind: what, elapsedSeconds: Session.now() - start))
         }
-        let overhead = try runOverhead(threads: options.threads, timing: timing)
-        report(1, "run overhead")
-
+        var overhead = Double.infinity
         var samples: [Sample] = []
         let cacheBytes = lastLevelCacheBytes()
         for pass in 0..<passes {
+            // Every node's constant term is net of it, so it gets two passes as well.
+            overhead = Swift.min(overhead, try runOverhead(threads: options.threads, timing: timing))
+            if pass == 0 { report(1, "run overhead") }
             for (index, spec) in specs.enumerated() {
                 // Every other configuration with weights runs with them evicted, so the fit sees both.
                 let sample = try measure(spec.make(), threads: options.threads, timing: timing,
@@ -132,31 +135,59 @@ public enum Profiler {
     }
 
     /// Fits one model per kind to `samples`.
-    ///
-    /// The samples are whole one-node runs, so every one includes the run
-    /// overhead; the fit sees them as measured (the relative error of a 1 µs
-    /// ReLU stays meaningful) and the overhead is then taken out of the
-    /// constant term, since a model pays it once, not once per node.
     static func fit(_ samples: [Sample], options: Options, overhead: Double, cacheBytes: Int) -> DeviceProfile {
         var models: [OpKind: DeviceProfile.KindModel] = [:]
         for kind in OpKind.allCases {
-            let mine = samples.filter { $0.kind == kind }
-            let features = kind.features
-            guard var fit = LinearFit.fit(rows: mine.map(\.features), targets: mine.map(\.milliseconds)) else {
-                models[kind] = DeviceProfile.KindModel(features: features, coefficients: features.map { _ in 0 },
-                                                       samples: 0, r2: 0, mape: 0)
-                continue
-            }
-            if let constant = features.firstIndex(of: .constant) {
-                fit.coefficients[constant] = Swift.max(0, fit.coefficients[constant] - overhead)
-            }
-            models[kind] = DeviceProfile.KindModel(features: features, coefficients: fit.coefficients,
-                                                   samples: mine.count, r2: fit.r2, mape: fit.mape)
+            models[kind] = fitKind(samples.filter { $0.kind == kind }, features: kind.features, overhead: overhead)
         }
         return DeviceProfile(name: options.name, threads: options.threads, slowdown: 1,
                              machine: .current, sweep: options.quick ? "quick" : "full",
                              runOverheadMilliseconds: overhead, cacheBytes: cacheBytes, models: models)
             .slowed(by: options.slowdown)
+    }
+
+    /// Fits one kind's model: the linear model of its typical op and a factor
+    /// per op, in turns until the factors settle — the linear fit on every
+    /// sample divided by its op's factor, then each op's factor as the median
+    /// ratio of its samples to the linear model, scaled so that their
+    /// geometric mean over the samples is 1.
+    ///
+    /// The samples are whole one-node runs, so every one includes the run
+    /// overhead; the fit sees them as measured (the relative error of a 1 µs
+    /// ReLU stays meaningful) and the overhead is then taken out of the
+    /// constant term, since a model pays it once, not once per node.
+    static func fitKind(_ samples: [Sample], features: [Feature], overhead: Double) -> DeviceProfile.KindModel {
+        var factors: [String: Double] = [:]
+        var coefficients = features.map { _ in 0.0 }
+        func node(_ sample: Sample) -> Double { sample.milliseconds - overhead }
+        func linear(_ sample: Sample) -> Double { zip(sample.features, coefficients).reduce(0) { $0 + $1.0 * $1.1 } - overhead }
+        let ops = Set(samples.map(\.op))
+        for _ in 0..<20 {
+            let targets = samples.map { overhead + node($0) / (factors[$0.op] ?? 1) }
+            guard let fit = LinearFit.fit(rows: samples.map(\.features), targets: targets) else {
+                return DeviceProfile.KindModel(features: features, coefficients: coefficients, samples: 0, r2: 0, mape: 0)
+            }
+            coefficients = fit.coefficients
+            guard ops.count > 1 else { break }
+            var ratios: [String: [Double]] = [:]
+            for sample in samples where linear(sample) > 0 && node(sample) > 0 {
+                ratios[sample.op, default: []].append(node(sample) / linear(sample))
+            }
+            var next = ratios.mapValues { quantile($0.sorted(), 0.5) }
+            let logs = samples.compactMap { next[$0.op].map { log($0) } }
+            let mean = exp(logs.reduce(0, +) / Double(Swift.max(1, logs.count)))
+            next = next.mapValues { $0 / mean }
+            let settled = next.allSatisfy { op, factor in abs(factor / (factors[op] ?? 1) - 1) < 1e-6 }
+            factors = next
+            if settled { break }
+        }
+        let predictions = samples.map { overhead + Swift.max(0, linear($0)) * (factors[$0.op] ?? 1) }
+        let quality = LinearFit.quality(predictions: predictions, targets: samples.map(\.milliseconds))
+        if let constant = features.firstIndex(of: .constant) {
+            coefficients[constant] = Swift.max(0, coefficients[constant] - overhead)
+        }
+        return DeviceProfile.KindModel(features: features, coefficients: coefficients, opFactors: factors,
+                                       samples: samples.count, r2: quality.r2, mape: quality.mape)
     }
 
     /// Fits the context model: per network, measured time minus the run
@@ -185,12 +216,9 @@ public enum Profiler {
         guard let fit = LinearFit.fit(rows: rows, targets: residuals, scales: totals) else { return .none }
         // Quality of the whole prediction (kind models + context) on the networks.
         let predictions = zip(rows, base).map { row, b in b + zip(row, fit.coefficients).reduce(0) { $0 + $1.0 * $1.1 } }
-        let mape = zip(predictions, totals).reduce(0) { $0 + abs($1.0 - $1.1) / $1.1 } / Double(Swift.max(1, totals.count))
-        let mean = totals.reduce(0, +) / Double(Swift.max(1, totals.count))
-        let spread = totals.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
-        let error = zip(predictions, totals).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+        let quality = LinearFit.quality(predictions: predictions, targets: totals)
         return DeviceProfile.ContextModel(features: features, coefficients: fit.coefficients, samples: networks.count,
-                                          r2: spread > 0 ? 1 - error / spread : 0, mape: mape)
+                                          r2: quality.r2, mape: quality.mape)
     }
 
     /// Runs one configuration and returns its features and time.
@@ -226,7 +254,7 @@ public enum Profiler {
         let features = featureValues(0, features: kind.features, in: analysis, context: context)
         let cold = replicate || weightBytes > cacheBytes / 2
         // A floor keeps the relative-error weights finite if a clock ever reads 0.
-        return Sample(kind: kind, label: describe(layer) + (cold ? " (weights in DRAM)" : ""),
+        return Sample(kind: kind, op: layer.graph.nodes.first?.opType ?? "", label: describe(layer) + (cold ? " (weights in DRAM)" : ""),
                       features: features, milliseconds: Swift.max(milliseconds, 1e-6))
     }
 

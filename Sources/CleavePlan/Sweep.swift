@@ -224,15 +224,15 @@ enum Sweep {
         draw(count(20)) { index in
             let shape = elements(&random)
             guard shape.reduce(1, *) <= streamCap else { return }
-            let op = ["Relu", "Relu", "LeakyRelu", "Clip", "PRelu", "HardSwish", "HardSigmoid", "Abs", "DequantizeLinear"][index % 9]
+            let op = ["Relu", "Relu", "LeakyRelu", "Clip", "Neg", "HardSwish", "HardSigmoid", "Abs", "Pow"][index % 9]
             specs.append(LayerSpec(kind: .activation) {
                 let b = CaseBuilder()
-                if op == "DequantizeLinear" {
-                    let x = b.byteActivation(shape)
-                    return b.build(.activation, Node(name: "n", opType: op, inputs: [x, b.floats([0.02], shape: [])], outputs: ["y"]))
-                }
                 let x = b.activation(shape)
-                let inputs = op == "PRelu" ? [x, b.weight([shape[1], 1, 1])] : [x]
+                let inputs = switch op {
+                case "Clip": [x, b.floats([0], shape: []), b.floats([6], shape: [])]  // ReLU6 as exporters write it
+                case "Pow": [x, b.floats([2], shape: [])]  // squared without powf
+                default: [x]
+                }
                 return b.build(.activation, Node(name: "n", opType: op, inputs: inputs, outputs: ["y"]))
             })
         }
@@ -243,19 +243,21 @@ enum Sweep {
                 let b = CaseBuilder()
                 let perAxis = index % 4 >= 2
                 let scale = perAxis ? b.floats([Float](repeating: 0.02, count: shape[1])) : b.floats([0.02], shape: [])
-                let x = b.activation(shape)
-                return b.build(.quantize, Node(name: "n", opType: "QuantizeLinear", inputs: [x, scale], outputs: ["y"],
-                                               attributes: perAxis ? [.int("axis", 1)] : []))
+                let quantize = index % 2 == 0
+                let x = quantize ? b.activation(shape) : b.byteActivation(shape)
+                return b.build(.quantize, Node(name: "n", opType: quantize ? "QuantizeLinear" : "DequantizeLinear", inputs: [x, scale],
+                                               outputs: ["y"], attributes: perAxis ? [.int("axis", 1)] : []))
             })
         }
         draw(count(14)) { index in
             let shape = elements(&random)
             guard shape.reduce(1, *) <= streamCap / 2 else { return }
-            let op = ["Sigmoid", "Tanh", "Exp", "Erf", "Sqrt", "Elu", "Log"][index % 7]
+            let op = ["Sigmoid", "Tanh", "Exp", "Erf", "Sqrt", "Elu", "Log", "Pow"][index % 8]
             specs.append(LayerSpec(kind: .transcendental) {
                 let b = CaseBuilder()
-                let x = op == "Sqrt" || op == "Log" ? b.positiveActivation(shape) : b.activation(shape)
-                return b.build(.transcendental, Node(name: "n", opType: op, inputs: [x], outputs: ["y"]))
+                let x = ["Sqrt", "Log", "Pow"].contains(op) ? b.positiveActivation(shape) : b.activation(shape)
+                let inputs = op == "Pow" ? [x, b.floats([1.5], shape: [])] : [x]  // an exponent that takes powf
+                return b.build(.transcendental, Node(name: "n", opType: op, inputs: inputs, outputs: ["y"]))
             })
         }
         draw(count(32)) { index in
@@ -266,7 +268,7 @@ enum Sweep {
                 let x = b.activation(shape)
                 switch index % 8 {
                 case 6: return b.build(.binary, Node(name: "n", opType: ["Max", "Mean", "Min"][index % 3], inputs: [x, b.activation(shape), b.activation(shape)], outputs: ["y"]))
-                case 7: return b.build(.binary, Node(name: "n", opType: "Pow", inputs: [x, b.floats([3], shape: [])], outputs: ["y"]))
+                case 7: return b.build(.binary, Node(name: "n", opType: "PRelu", inputs: [x, b.weight([shape[1], 1, 1])], outputs: ["y"]))
                 case 0, 1: return b.build(.binary, Node(name: "n", opType: index % 2 == 0 ? "Add" : "Sum", inputs: [x, b.activation(shape)], outputs: ["y"]))
                 case 2: return b.build(.binary, Node(name: "n", opType: "Mul", inputs: [x, b.weight([shape[1], 1, 1])], outputs: ["y"]))
                 case 3: return b.build(.binary, Node(name: "n", opType: "Add", inputs: [x, b.weight([shape[1], 1, 1])], outputs: ["y"]))

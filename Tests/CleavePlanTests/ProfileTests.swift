@@ -9,7 +9,8 @@ final class ProfileTests: XCTestCase {
     func testJSONRoundTripKeepsEveryField() throws {
         let context = DeviceProfile.ContextModel(features: DeviceProfile.ContextModel.features, coefficients: [0.125, 0.0004, 2e-7],
                                                  samples: 12, r2: 0.9, mape: 0.07)
-        let profile = syntheticProfile(name: "board", threads: 1, overhead: 0.0012, context: context).slowed(by: 8)
+        var profile = syntheticProfile(name: "board", threads: 1, overhead: 0.0012, context: context).slowed(by: 8)
+        profile.models[.binary]?.opFactors = ["Div": 1.75, "Add": 0.8]
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try profile.write(to: directory + "/p.json")
@@ -25,7 +26,7 @@ final class ProfileTests: XCTestCase {
                                                      "run_overhead_ms", "cache_bytes", "context", "kinds"])
         XCTAssertEqual(json["kinds"]?.objectValue?.map(\.0), OpKind.allCases.map(\.rawValue))
         for (_, model) in json["kinds"]?.objectValue ?? [] {
-            XCTAssertEqual(model.objectValue?.map(\.0), ["features", "coefficients", "samples", "r2", "mape"])
+            XCTAssertEqual(model.objectValue?.map(\.0), ["features", "coefficients", "op_factors", "samples", "r2", "mape"])
         }
         XCTAssertEqual(json["machine"]?.objectValue?.map(\.0), ["cpu", "cores", "measured_at"])
     }
@@ -58,6 +59,13 @@ final class ProfileTests: XCTestCase {
         kinds[0].1 = .object([("features", .array([.string("const")])), ("coefficients", .array([.double(-1)])),
                               ("samples", .int(1)), ("r2", .int(1)), ("mape", .int(0))])
         assertThrowsCleaveError(.badInput, containing: "kinds.conv.coefficients") { try DeviceProfile(json: broken("kinds", .object(kinds))) }
+        kinds[0].1 = .object([("features", .array([.string("const")])), ("coefficients", .array([.double(1)])),
+                              ("op_factors", .object([("Conv", .int(0))])), ("samples", .int(1)), ("r2", .int(1)), ("mape", .int(0))])
+        assertThrowsCleaveError(.badInput, containing: "kinds.conv.op_factors.Conv") { try DeviceProfile(json: broken("kinds", .object(kinds))) }
+        // A profile written before op factors existed reads with none.
+        kinds[0].1 = .object([("features", .array([.string("const")])), ("coefficients", .array([.double(1)])),
+                              ("samples", .int(1)), ("r2", .int(1)), ("mape", .int(0))])
+        XCTAssertEqual(try DeviceProfile(json: broken("kinds", .object(kinds))).models[.conv]?.opFactors, [:])
         assertThrowsCleaveError(.io, containing: "cannot open") { try DeviceProfile.load(path: "/nonexistent/profile.json") }
     }
 
@@ -265,6 +273,52 @@ final class ProfileTests: XCTestCase {
         // Data a negative slope would fit best: the constrained fit stays at zero instead.
         let falling = try XCTUnwrap(LinearFit.fit(rows: [[1, 1], [1, 2], [1, 3]], targets: [3, 2, 1]))
         XCTAssertTrue(falling.coefficients.allSatisfy { $0 >= 0 })
+    }
+
+    /// Ops of one kind share a linear model and differ by a factor: Div
+    /// twice as slow as Add on the same bytes, Mul as fast, Max (one sample)
+    /// three times. The fit finds the ratios and predicts every sample.
+    func testOpFactorsSeparateOpsOfOneKind() throws {
+        let overhead = 0.0003
+        var samples: [Profiler.Sample] = []
+        for (index, bytes) in [1_000.0, 10_000, 100_000, 1_000_000, 3_000_000].enumerated() {
+            for (op, cost) in [("Add", 1.0), ("Mul", 1.0), ("Div", 2.0)] {
+                let node = cost * (0.0005 + 2e-7 * bytes)
+                samples.append(Profiler.Sample(kind: .binary, op: op, label: op, features: [1, bytes, bytes / 2, 1],
+                                               milliseconds: overhead + node))
+            }
+            if index == 0 { samples.append(Profiler.Sample(kind: .binary, op: "Max", label: "Max", features: [1, bytes, bytes / 2, 1],
+                                                           milliseconds: overhead + 3 * (0.0005 + 2e-7 * bytes))) }
+        }
+        let model = Profiler.fitKind(samples, features: OpKind.binary.features, overhead: overhead)
+        let factors = model.opFactors
+        XCTAssertEqual(try XCTUnwrap(factors["Max"]) / XCTUnwrap(factors["Add"]), 3, accuracy: 1e-4)
+        XCTAssertEqual(try XCTUnwrap(factors["Div"]) / XCTUnwrap(factors["Add"]), 2, accuracy: 1e-4)
+        XCTAssertEqual(try XCTUnwrap(factors["Mul"]), try XCTUnwrap(factors["Add"]), accuracy: 1e-9)
+        for sample in samples {
+            XCTAssertEqual(overhead + model.milliseconds(sample.features, op: sample.op), sample.milliseconds,
+                           accuracy: 1e-3 * sample.milliseconds, sample.op)
+        }
+        // The overhead is paid once per run, not per node.
+        XCTAssertEqual(model.coefficients[0] * (factors["Add"] ?? 0), 0.0005, accuracy: 1e-7)
+    }
+
+    /// Pow is predicted like the loop the kernel runs for it; PRelu broadcasts
+    /// like Mul, DequantizeLinear converts like QuantizeLinear.
+    func testPowPReluAndDequantizeFollowTheirKernels() throws {
+        func kind(_ op: String, _ second: (CaseBuilder) -> String, base: DType = .float) throws -> OpKind? {
+            let b = CaseBuilder()
+            let x = base == .float ? b.activation([1, 4, 8, 8]) : b.byteActivation([1, 4, 8, 8])
+            let layer = b.build(.binary, Node(name: "n", opType: op, inputs: [x, second(b)], outputs: ["y"]))
+            return OpKind.of(0, in: try Analysis(graph: layer.graph))
+        }
+        XCTAssertEqual(try kind("Pow") { $0.floats([2], shape: []) }, .activation)
+        XCTAssertEqual(try kind("Pow") { $0.floats([0.5], shape: []) }, .activation)
+        XCTAssertEqual(try kind("Pow") { $0.ints([3]) }, .activation)
+        XCTAssertEqual(try kind("Pow") { $0.floats([1.5], shape: []) }, .transcendental)
+        XCTAssertEqual(try kind("Pow") { $0.activation([1, 4, 8, 8]) }, .transcendental)
+        XCTAssertEqual(try kind("PRelu") { $0.weight([4, 1, 1]) }, .binary)
+        XCTAssertEqual(try kind("DequantizeLinear", { $0.floats([0.02], shape: []) }, base: .uint8), .quantize)
     }
 
     func testEverySweepCoversEveryKind() throws {

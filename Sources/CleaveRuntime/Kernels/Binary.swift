@@ -198,7 +198,7 @@ final class BinaryKernel: Kernel {
     /// Exponents models use all the time (x², √x) without calling powf.
     private func scalarPower(_ base: Tensor, _ e: Float, _ context: KernelContext) throws -> Tensor? {
         let shape = try setup.broadcastPlan(base, Tensor([], floats: [e])).shape
-        guard shape == base.shape else { return nil }
+        guard shape == base.shape, powerWithoutPowf(exponent: e) else { return nil }
         switch e {
         case 1: return base
         case 2: return mapElements(SquareFunction(), base, context)
@@ -225,6 +225,13 @@ final class BinaryKernel: Kernel {
         let e = Tensor(base.dtype, exponent.shape, converted)
         return broadcastBinary(IntegerPowerFunction<T>(), base, e, plan: try setup.broadcastPlan(base, e), as: base.dtype, context)
     }
+}
+
+/// Whether a float Pow with this one exponent maps each element by
+/// multiplications or a square root instead of calling powf, which costs
+/// several times more per element (the planner predicts the two apart).
+package func powerWithoutPowf(exponent: Float) -> Bool {
+    [1, 2, 3, 0.5].contains(exponent)
 }
 
 struct SquareFunction: UnaryFunction {
