@@ -130,11 +130,15 @@ public struct DeviceProfile: Sendable {
     /// Size of the last-level cache, which decides whether a model runs cold
     /// (`PredictionContext`).
     public var cacheBytes: Int
+    /// Size of one core's L2 cache, which decides whether a Conv's im2col
+    /// bands stay in it (`Feature.spilledColumnBytes`); 0 if unknown.
+    public var l2CacheBytes: Int
     public var models: [OpKind: KindModel]
     public var context: ContextModel
 
     public init(name: String, threads: Int, slowdown: Double = 1, machine: Machine, sweep: String,
-                runOverheadMilliseconds: Double, cacheBytes: Int, models: [OpKind: KindModel], context: ContextModel = .none) {
+                runOverheadMilliseconds: Double, cacheBytes: Int, l2CacheBytes: Int = 0, models: [OpKind: KindModel],
+                context: ContextModel = .none) {
         self.name = name
         self.threads = threads
         self.slowdown = slowdown
@@ -142,6 +146,7 @@ public struct DeviceProfile: Sendable {
         self.sweep = sweep
         self.runOverheadMilliseconds = runOverheadMilliseconds
         self.cacheBytes = cacheBytes
+        self.l2CacheBytes = l2CacheBytes
         self.models = models
         self.context = context
     }
@@ -154,7 +159,7 @@ public struct DeviceProfile: Sendable {
     /// and so do nodes the runtime fuses into the node before.
     /// - Parameter analysis: the analysis of `graph` (shapes and costs).
     public func predictMilliseconds(graph: Graph, analysis: Analysis) -> [Double] {
-        let context = PredictionContext(analysis: analysis, cacheBytes: cacheBytes, threads: threads)
+        let context = PredictionContext(analysis: analysis, cacheBytes: cacheBytes, l2CacheBytes: l2CacheBytes, threads: threads)
         return graph.nodes.indices.map { nodeMilliseconds($0, in: analysis, context: context) }
     }
 
@@ -199,6 +204,7 @@ public struct DeviceProfile: Sendable {
             ("sweep", .string(sweep)),
             ("run_overhead_ms", .double(runOverheadMilliseconds)),
             ("cache_bytes", .int(cacheBytes)),
+            ("l2_cache_bytes", .int(l2CacheBytes)),
             ("context", .object([
                 ("features", .array(context.features.map { .string($0.rawValue) })),
                 ("coefficients", .array(context.coefficients.map { .double($0) })),
@@ -247,6 +253,9 @@ public struct DeviceProfile: Sendable {
         guard let cacheBytes = json["cache_bytes"]?.intValue, cacheBytes >= 0 else {
             throw fail("\"cache_bytes\" must be an integer ≥ 0")
         }
+        // Profiles written before it existed have none: every im2col band then counts as spilled.
+        let l2CacheBytes = json["l2_cache_bytes"]?.intValue ?? 0
+        guard l2CacheBytes >= 0 else { throw fail("\"l2_cache_bytes\" must be an integer ≥ 0") }
         guard let kinds = json["kinds"]?.objectValue else { throw fail("\"kinds\" must be an object") }
         /// A `{"features", "coefficients", "samples", "r2", "mape"}` object.
         func model(_ value: JSON, _ path: String) throws -> KindModel {
@@ -293,7 +302,7 @@ public struct DeviceProfile: Sendable {
         }
         self.init(name: name, threads: threads, slowdown: slowdown,
                   machine: Machine(cpu: cpu, cores: cores, measuredAt: measuredAt), sweep: sweep,
-                  runOverheadMilliseconds: overhead, cacheBytes: cacheBytes, models: models, context: context)
+                  runOverheadMilliseconds: overhead, cacheBytes: cacheBytes, l2CacheBytes: l2CacheBytes, models: models, context: context)
     }
 
     /// Reads a profile file.
@@ -340,12 +349,26 @@ func readFile(_ path: String) throws -> [UInt8] {
     return bytes
 }
 
-/// Bytes of the largest cache of CPU 0 (sysfs `cache/index*/size`, e.g. "32768K"); 0 if unknown.
-func lastLevelCacheBytes() -> Int {
+/// The sizes of this machine's caches that predictions depend on.
+struct MachineCaches {
+    var lastLevel: Int
+    var l2: Int
+
+    static var current: MachineCaches { MachineCaches(lastLevel: cacheBytes(), l2: cacheBytes(level: 2)) }
+}
+
+/// Bytes of the largest data cache of CPU 0 at `level`, or at any level if
+/// nil (sysfs `cache/index*/{level,type,size}`, e.g. "2", "Unified",
+/// "1024K"); 0 if unknown.
+func cacheBytes(level: Int? = nil) -> Int {
+    func read(_ index: Int, _ name: String) -> String? {
+        (try? readFile("/sys/devices/system/cpu/cpu0/cache/index\(index)/\(name)"))
+            .map { String(decoding: $0, as: UTF8.self).trimmed.trimmingNewlines }
+    }
     var largest = 0
     for index in 0..<8 {
-        guard let bytes = try? readFile("/sys/devices/system/cpu/cpu0/cache/index\(index)/size") else { break }
-        let text = String(decoding: bytes, as: UTF8.self).trimmed.trimmingNewlines
+        guard let text = read(index, "size") else { break }
+        guard read(index, "type") != "Instruction", level == nil || read(index, "level").flatMap({ Int($0) }) == level else { continue }
         let scale = text.hasSuffix("K") ? 1 << 10 : text.hasSuffix("M") ? 1 << 20 : 1
         if let value = Int(text.filter(\.isNumber)) { largest = Swift.max(largest, value * scale) }
     }

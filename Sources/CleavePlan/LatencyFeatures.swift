@@ -65,7 +65,7 @@ public enum OpKind: String, CaseIterable, Sendable {
         switch self {
         case .conv:
             return [.constant, .macs, .serialMacs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes,
-                    .columnBytes, .columnSegments, .packedBytes]
+                    .spilledColumnBytes, .columnSegments, .packedBytes]
         case .convPointwise, .gemm, .gemv: return [.constant, .macs, .serialMacs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes]
         case .convDepthwise: return [.constant, .macs, .inputBytes, .outputBytes, .rows, .stridedMacs, .genericMacs, .genericTapRows]
         case .maxPool, .averagePool: return [.constant, .macs, .inputBytes, .outputBytes, .rows]
@@ -161,10 +161,17 @@ public enum Feature: String, CaseIterable, Sendable {
     /// the share other cores wrote, which this node reads out of their
     /// caches. (A one-node profile's input is written once and then cached on
     /// every core; in a cold model it comes from memory whoever wrote it, a
-    /// cost `cold_memory_ms` has.) Context model only.
+    /// cost `cold_memory_ms` has.) 0 for reshape-like ops, which relabel
+    /// their input without reading it. Context model only.
     case sharedInputBytes = "shared_input_bytes"
     /// Bytes of Conv's im2col column matrix: (C/group)·kH·kW × output positions × 4.
+    /// (Profiles before `spilled_column_bytes` used it.)
     case columnBytes = "column_bytes"
+    /// `column_bytes` when one band of the column matrix — what one sgemm
+    /// call multiplies — is larger than the L2 cache, else 0: im2col then
+    /// writes it out to the last-level cache and sgemm reads it back from
+    /// there, while a smaller band stays in L2 between the two.
+    case spilledColumnBytes = "spilled_column_bytes"
     /// Row segments a 2-D im2col writes, (C/group)·kH·kW × output rows × N ×
     /// group (0 for other Convs): each is a copy of one input row plus the
     /// zeros of its padding, so a Conv of small planes pays per segment more
@@ -211,6 +218,8 @@ public struct PredictionContext: Sendable, Equatable {
     public var cold: Bool
     /// The device's last-level cache.
     public var cacheBytes: Int
+    /// One core's L2 cache (0 if unknown).
+    public var l2CacheBytes: Int
     /// Nodes the runtime runs without a kernel of their own (`Fusion`): they cost nothing.
     public var kernelless: Set<Int>
     /// Threads the session runs with.
@@ -218,21 +227,23 @@ public struct PredictionContext: Sendable, Equatable {
     /// Tensors written by nodes whose work splits across the threads (see `Feature.sharedInputBytes`).
     public var splitOutputs: Set<String>
 
-    public init(cold: Bool, cacheBytes: Int, kernelless: Set<Int> = [], threads: Int = 1, splitOutputs: Set<String> = []) {
+    public init(cold: Bool, cacheBytes: Int, l2CacheBytes: Int = 0, kernelless: Set<Int> = [], threads: Int = 1,
+                splitOutputs: Set<String> = []) {
         self.cold = cold
         self.cacheBytes = cacheBytes
+        self.l2CacheBytes = l2CacheBytes
         self.kernelless = kernelless
         self.threads = threads
         self.splitOutputs = splitOutputs
     }
 
     /// The context of every node of a model run with `threads` threads on a
-    /// device whose last-level cache holds `cacheBytes`.
-    public init(analysis: Analysis, cacheBytes: Int, threads: Int = 1) {
+    /// device whose last-level and L2 caches hold `cacheBytes` and `l2CacheBytes`.
+    public init(analysis: Analysis, cacheBytes: Int, l2CacheBytes: Int = 0, threads: Int = 1) {
         let weights = analysis.graph.constants.values.reduce(0) { $0 + $1.byteCount }
         let cold = weights + PredictionContext.peakLiveBytes(analysis) > cacheBytes / 2
-        self.init(cold: cold, cacheBytes: cacheBytes, kernelless: Fusion.kernelless(in: analysis.graph), threads: threads,
-                  splitOutputs: cold ? [] : PredictionContext.splitOutputs(analysis, threads: threads))
+        self.init(cold: cold, cacheBytes: cacheBytes, l2CacheBytes: l2CacheBytes, kernelless: Fusion.kernelless(in: analysis.graph),
+                  threads: threads, splitOutputs: cold ? [] : PredictionContext.splitOutputs(analysis, threads: threads))
     }
 
     /// Outputs of the nodes whose work the runtime splits across `threads`
@@ -301,11 +312,16 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, con
             return productSplitsAcrossThreads(m: product.m, n: product.n, k: product.k, threads: context.threads)
                 ? 0 : Double(cost.macs)
         case .sharedInputBytes:
+            // Reshape-like ops relabel their input without reading it.
+            guard OpKind.of(index, in: analysis) != .reshape else { return 0 }
             let shared = node.inputs.filter { context.splitOutputs.contains($0) }
                 .reduce(0) { $0 + (analysis.types[$1]?.byteCount ?? 0) }
             return Double(shared) * Double(context.threads - 1) / Double(context.threads)
         case .columnBytes:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
+            return Double(conv.columnBytes)
+        case .spilledColumnBytes:
+            guard let conv = ConvShape(index, in: analysis), conv.bandColumnBytes > context.l2CacheBytes else { return 0 }
             return Double(conv.columnBytes)
         case .columnSegments:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
@@ -352,6 +368,9 @@ struct ConvShape {
     var columnSegments: Int
     /// Separate sgemm calls per group and batch element (im2col bands).
     var bands: Int
+    /// Bytes of the largest band's column matrix, what one sgemm call reads
+    /// (0 for a pointwise Conv, which has none).
+    var bandColumnBytes: Int
 
     init?(_ index: Int, in analysis: Analysis) {
         let node = analysis.graph.nodes[index]
@@ -372,15 +391,18 @@ struct ConvShape {
         columnSegments = spatialRank == 2 && !isPointwise ? columnRows * y.shape[2] * y.shape[0] * group : 0
         // Band size as ConvPlan chooses it: whole output rows for 2-D, positions otherwise.
         let wanted = im2colBandWidth(rows: columnRows)
-        let bandsPerImage: Int
+        let bandsPerImage: Int, bandPositions: Int
         if y.shape.rank == 4 {
             let height = y.shape[2], width = Swift.max(1, y.shape[3])
             let rows = Swift.min(height, Swift.max(1, wanted / width))
             bandsPerImage = rows > 0 ? (height + rows - 1) / rows : 0
+            bandPositions = rows * width
         } else {
             bandsPerImage = (positions + wanted - 1) / wanted
+            bandPositions = Swift.min(positions, wanted)
         }
         bands = isPointwise ? 1 : bandsPerImage * y.shape[0]
+        bandColumnBytes = isPointwise ? 0 : columnRows * bandPositions * 4
     }
 }
 

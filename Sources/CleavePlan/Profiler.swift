@@ -86,25 +86,25 @@ public enum Profiler {
         let specs = Sweep.specs(quick: options.quick)
         let networks = SyntheticNetworks.specs(quick: options.quick)
         let timing = Timing(quick: options.quick, threads: options.threads)
-        // Each configuration is measured in two passes a while apart and the
-        // faster kept: another process that holds a core for a whole
-        // measurement rarely does so twice.
-        let passes = 2
+        // Each configuration is measured in passes a while apart and the
+        // fastest kept: another process that holds a core for a whole
+        // measurement rarely does so in every pass.
+        let passes = options.quick ? 2 : 3
         let total = passes * (specs.count + networks.count) + 1
         func report(_ done: Int, _ what: String) {
             progress?(Progress(done: done, total: total, kind: what, elapsedSeconds: Session.now() - start))
         }
         var overhead = Double.infinity
         var samples: [Sample] = []
-        let cacheBytes = lastLevelCacheBytes()
+        let caches = MachineCaches.current
         for pass in 0..<passes {
-            // Every node's constant term is net of it, so it gets two passes as well.
+            // Every node's constant term is net of it, so it gets the passes as well.
             overhead = Swift.min(overhead, try runOverhead(threads: options.threads, timing: timing))
             if pass == 0 { report(1, "run overhead") }
             for (index, spec) in specs.enumerated() {
                 // Every other configuration with weights runs with them evicted, so the fit sees both.
                 let sample = try measure(spec.make(), threads: options.threads, timing: timing,
-                                         coldWeights: index % 2 == 1, cacheBytes: cacheBytes)
+                                         coldWeights: index % 2 == 1, caches: caches)
                 if pass == 0 {
                     samples.append(sample)
                 } else {
@@ -113,7 +113,7 @@ public enum Profiler {
                 report(pass * specs.count + index + 2, spec.kind.rawValue)
             }
         }
-        var profile = fit(samples, options: options, overhead: overhead, cacheBytes: cacheBytes)
+        var profile = fit(samples, options: options, overhead: overhead, caches: caches)
 
         var measured: [(analysis: Analysis, milliseconds: Double)] = []
         for pass in 0..<passes {
@@ -135,14 +135,14 @@ public enum Profiler {
     }
 
     /// Fits one model per kind to `samples`.
-    static func fit(_ samples: [Sample], options: Options, overhead: Double, cacheBytes: Int) -> DeviceProfile {
+    static func fit(_ samples: [Sample], options: Options, overhead: Double, caches: MachineCaches) -> DeviceProfile {
         var models: [OpKind: DeviceProfile.KindModel] = [:]
         for kind in OpKind.allCases {
             models[kind] = fitKind(samples.filter { $0.kind == kind }, features: kind.features, overhead: overhead)
         }
         return DeviceProfile(name: options.name, threads: options.threads, slowdown: 1,
                              machine: .current, sweep: options.quick ? "quick" : "full",
-                             runOverheadMilliseconds: overhead, cacheBytes: cacheBytes, models: models)
+                             runOverheadMilliseconds: overhead, cacheBytes: caches.lastLevel, l2CacheBytes: caches.l2, models: models)
             .slowed(by: options.slowdown)
     }
 
@@ -200,7 +200,8 @@ public enum Profiler {
         var bare = profile.slowed(by: 1)
         bare.context = .none
         for (analysis, milliseconds) in networks {
-            let context = PredictionContext(analysis: analysis, cacheBytes: profile.cacheBytes, threads: profile.threads)
+            let context = PredictionContext(analysis: analysis, cacheBytes: profile.cacheBytes, l2CacheBytes: profile.l2CacheBytes,
+                                            threads: profile.threads)
             let hot = bare.predictMilliseconds(graph: analysis.graph, analysis: analysis)
             var sums = [Double](repeating: 0, count: features.count)
             for index in analysis.graph.nodes.indices where !context.kernelless.contains(index) && OpKind.of(index, in: analysis) != nil {
@@ -229,7 +230,9 @@ public enum Profiler {
     /// the code and the runtime's own data stay warm; otherwise one session
     /// runs again and again and its weights stay cached, as in a small model.
     /// Weights over half the cache are cold either way.
-    static func measure(_ layer: LayerCase, threads: Int, timing: Timing, coldWeights: Bool, cacheBytes: Int) throws -> Sample {
+    static func measure(_ layer: LayerCase, threads: Int, timing: Timing, coldWeights: Bool,
+                        caches: MachineCaches) throws -> Sample {
+        let cacheBytes = caches.lastLevel
         let analysis = try Analysis(graph: layer.graph)
         let weightBytes = layer.graph.initializers.reduce(0) { $0 + $1.tensor.byteCount }
         let replicate = coldWeights && weightBytes >= 64 << 10
@@ -250,7 +253,7 @@ public enum Profiler {
         // The kind prediction will assign (a 1×1 Conv of the Conv sweep is pointwise).
         let kind = OpKind.of(0, in: analysis) ?? layer.kind
         // Only the weights are cold here; the rest of a cold model's context is the context model's part.
-        let context = PredictionContext(cold: false, cacheBytes: replicate ? 0 : cacheBytes, threads: threads)
+        let context = PredictionContext(cold: false, cacheBytes: replicate ? 0 : cacheBytes, l2CacheBytes: caches.l2, threads: threads)
         let features = featureValues(0, features: kind.features, in: analysis, context: context)
         let cold = replicate || weightBytes > cacheBytes / 2
         // A floor keeps the relative-error weights finite if a clock ever reads 0.

@@ -15,17 +15,18 @@ struct Profile: ParsableCommand {
             stride, channels, spatial size and groups; 1×1 and depthwise Conv; Gemm and \
             MatMul; pooling; normalisation; element-wise, activation and broadcasting \
             ops; copies, transposes and reshapes — each with warm-up runs and repeats \
-            (median), and fits one linear latency model per op kind by non-negative \
-            least squares on relative error. The profile stores the coefficients, the \
-            number of samples and the fit quality (R², MAPE) per kind; its format is \
-            schemas/profile.schema.json.
+            (lower quartile), and fits one linear latency model per op kind by \
+            non-negative least squares on relative error, with a measured factor per op \
+            within its kind (Div runs slower than Add on the same bytes). The profile \
+            stores the coefficients, the factors, the number of samples and the fit \
+            quality (R², MAPE) per kind; its format is schemas/profile.schema.json.
 
             Then whole generated networks, too big for the cache, of cached size and \
             small, calibrate the context model: what a node costs inside a model \
             beyond what it costs alone.
 
-            A full profile takes about a minute and a half (every configuration is \
-            measured in two passes and the faster kept); --quick a few seconds. At 1 \
+            A full profile takes about two minutes (every configuration is measured \
+            in three passes and the fastest kept); --quick a few seconds. At 1 \
             thread runs of 2 ms and more are timed with the CPU clock, so other \
             processes hardly disturb it; with more threads measure on an idle machine.
 

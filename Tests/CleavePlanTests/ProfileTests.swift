@@ -23,7 +23,7 @@ final class ProfileTests: XCTestCase {
         // The fields schemas/profile.schema.json documents, in order.
         let json = profile.json
         XCTAssertEqual(json.objectValue?.map(\.0), ["format", "version", "name", "threads", "slowdown", "machine", "sweep",
-                                                     "run_overhead_ms", "cache_bytes", "context", "kinds"])
+                                                     "run_overhead_ms", "cache_bytes", "l2_cache_bytes", "context", "kinds"])
         XCTAssertEqual(json["kinds"]?.objectValue?.map(\.0), OpKind.allCases.map(\.rawValue))
         for (_, model) in json["kinds"]?.objectValue ?? [] {
             XCTAssertEqual(model.objectValue?.map(\.0), ["features", "coefficients", "op_factors", "samples", "r2", "mape"])
@@ -142,6 +142,27 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(ConvShape(0, in: analysis)?.bands, bands)
         let values = featureValues(0, features: [.weightBytes, .packedBytes], in: analysis, context: PredictionContext(cold: false, cacheBytes: 32 << 20))
         XCTAssertEqual(values[1], Double(bands) * values[0])
+    }
+
+    /// spilled_column_bytes counts a Conv's im2col matrix when one band of it
+    /// outgrows the L2 cache: VGG's 64-channel 3×3 Conv at 224 (bands of about
+    /// 2 MiB), not the digits model's 8-channel one at 16 (73 KiB in all);
+    /// with no L2 known, every band spills.
+    func testSpilledColumnBytesCountBandsLargerThanL2() throws {
+        func values(_ config: ConvConfig, l2: Int) throws -> (spilled: Double, column: Double) {
+            let analysis = try Analysis(graph: config.build().graph)
+            let context = PredictionContext(cold: false, cacheBytes: 32 << 20, l2CacheBytes: l2)
+            let v = featureValues(0, features: [.spilledColumnBytes, .columnBytes], in: analysis, context: context)
+            return (v[0], v[1])
+        }
+        let vgg = ConvConfig(cin: 64, cout: 64, size: 224, kernel: 3, stride: 1)
+        let small = ConvConfig(cin: 8, cout: 8, size: 16, kernel: 3, stride: 1)
+        let big = try values(vgg, l2: 1 << 20)
+        XCTAssertEqual(big.column, Double(64 * 9 * 224 * 224 * 4))
+        XCTAssertEqual(big.spilled, big.column)
+        XCTAssertEqual(try values(small, l2: 1 << 20).spilled, 0)
+        XCTAssertEqual(try values(small, l2: 0).spilled, Double(8 * 9 * 16 * 16 * 4))
+        XCTAssertEqual(try values(vgg, l2: 4 << 20).spilled, 0)
     }
 
     /// serial_macs marks the products the runtime leaves on one thread: the
@@ -336,7 +357,8 @@ final class ProfileTests: XCTestCase {
         timing.minimumRuns = 2
         timing.minimumMilliseconds = 0
         let layer = ConvConfig(cin: 8, cout: 8, size: 8, kernel: 3, stride: 1).build()
-        let sample = try Profiler.measure(layer, threads: 1, timing: timing, coldWeights: false, cacheBytes: 32 << 20)
+        let sample = try Profiler.measure(layer, threads: 1, timing: timing, coldWeights: false,
+                                          caches: MachineCaches(lastLevel: 32 << 20, l2: 1 << 20))
         XCTAssertEqual(sample.kind, .conv)
         XCTAssertEqual(sample.features.count, OpKind.conv.features.count)
         XCTAssertEqual(sample.features[1], Double(8 * 8 * 8 * 8 * 9))  // MACs
