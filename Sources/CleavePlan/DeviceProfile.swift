@@ -10,14 +10,16 @@ import Glibc
 /// Stored as JSON (`schemas/profile.schema.json`).
 ///
 /// Predicted time of node *v* of kind *k* = `slowdown` × (h + d₀·[cold]·h +
-/// d₁), with h = φₖ(op) · Σⱼ cₖⱼ · fⱼ(v) the kind model: the fⱼ are the kind's
+/// d₁ + d₂·s(v) + d₃·[split]·h), with h = φₖ(op) · Σⱼ cₖⱼ · fⱼ(v) the kind model: the fⱼ are the kind's
 /// features (`Feature`: a constant 1, MACs, activation input bytes, output
 /// bytes, weight bytes and those read from DRAM, im2col column and packed
 /// bytes, contiguous runs) computed from `Analysis`, cₖⱼ ≥ 0 the fitted
 /// coefficients in milliseconds per unit, and φₖ(op) the measured factor of
-/// the node's op against its kind's typical op; d₀, d₁ ≥ 0 are the context model's
+/// the node's op against its kind's typical op; d₀…d₃ ≥ 0 are the context model's
 /// (`ContextModel`), [cold] whether the model is too big for the cache
-/// (`PredictionContext`). A whole run adds `runOverheadMilliseconds` once.
+/// (`PredictionContext`), s(v) the bytes it reads that other cores wrote and
+/// [split] whether its own work splits across the threads of a model that is
+/// not cold. A whole run adds `runOverheadMilliseconds` once.
 ///
 /// `slowdown` stands in for a slower device that cleave cannot measure
 /// directly: a profile measured here at 1 thread with `slowdown` 8 predicts a
@@ -62,9 +64,13 @@ public struct DeviceProfile: Sendable {
     }
 
     /// The extra cost of a node inside a model rather than alone — a fixed
-    /// amount (its code and branches compete with the other nodes'), and in a
-    /// model too big for the cache a fraction of a streaming node's time — fitted on whole
-    /// synthetic networks after the kind models (`Profiler`).
+    /// amount (its code and branches compete with the other nodes'); in a
+    /// model too big for the cache a fraction of a streaming node's time; at
+    /// several threads in a cached model, a cost per byte it reads that other
+    /// cores wrote, and a fraction of its time if it splits across the
+    /// threads itself (its data was written by other cores' splits, and it
+    /// waits for the slower thread) — fitted on whole synthetic networks after
+    /// the kind models (`Profiler`).
     public struct ContextModel: Sendable, Equatable {
         public var features: [Feature]
         public var coefficients: [Double]
@@ -83,13 +89,20 @@ public struct DeviceProfile: Sendable {
         }
 
         /// The features of the context model.
-        public static let features: [Feature] = [.coldMemoryMilliseconds, .constant, .sharedInputBytes]
+        public static let features: [Feature] = [.coldMemoryMilliseconds, .constant, .sharedInputBytes, .warmSplitMilliseconds]
 
         /// The context features of node `index`, whose kind model predicts `hot` milliseconds.
         func values(_ index: Int, hot: Double, in analysis: Analysis, context: PredictionContext) -> [Double] {
             let others = featureValues(index, features: features, in: analysis, context: context)
             let streams = context.cold && OpKind.of(index, in: analysis)?.isComputeBound == false
-            return zip(features, others).map { feature, value in feature == .coldMemoryMilliseconds ? (streams ? hot : 0) : value }
+            let splits = !context.cold && splitsAcrossThreads(index, in: analysis, threads: context.threads)
+            return zip(features, others).map { feature, value in
+                switch feature {
+                case .coldMemoryMilliseconds: streams ? hot : 0
+                case .warmSplitMilliseconds: splits ? hot : 0
+                default: value
+                }
+            }
         }
 
         /// No extra cost.

@@ -150,6 +150,9 @@ public enum Feature: String, CaseIterable, Sendable {
     /// cache finds its input partly evicted and writes its output to memory
     /// that was, so a streaming node runs a fraction slower than alone.
     case coldMemoryMilliseconds = "cold_memory_ms"
+    /// The node's predicted milliseconds by its kind model when the runtime
+    /// splits its work across threads in a model that is not cold, else 0.
+    case warmSplitMilliseconds = "warm_split_ms"
     /// `macs` when the device has more than one thread but the runtime runs
     /// the node's matrix products on one, each being too small to split
     /// (`productSplitsAcrossThreads`), else 0: such a node runs at the
@@ -306,7 +309,7 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, con
         case .outputBytes: return Double(cost.bytesWritten)
         case .weightBytes: return Double(weightBytes)
         case .coldWeightBytes: return context.cold || weightBytes > context.cacheBytes / 2 ? Double(weightBytes) : 0
-        case .coldMemoryMilliseconds: return 0  // needs the kind model: DeviceProfile.ContextModel.values
+        case .coldMemoryMilliseconds, .warmSplitMilliseconds: return 0  // need the kind model: DeviceProfile.ContextModel.values
         case .serialMacs:
             guard context.threads > 1, let product = productShape(index, in: analysis) else { return 0 }
             return productSplitsAcrossThreads(m: product.m, n: product.n, k: product.k, threads: context.threads)

@@ -59,22 +59,44 @@ public enum Profiler {
         public var milliseconds: Double
     }
 
+    /// One measured network of the context fit.
+    public struct NetworkSample: Sendable {
+        public var label: String
+        /// The context model's features, summed over the network's nodes.
+        public var contextFeatures: [Double]
+        /// The run overhead plus the kind models' predictions of its nodes, without context.
+        public var bareMilliseconds: Double
+        /// Typical milliseconds of a run.
+        public var milliseconds: Double
+    }
+
     /// A fitted profile and the samples it was fitted on.
     public struct Result: Sendable {
         public var profile: DeviceProfile
         public var samples: [Sample]
+        public var networks: [NetworkSample]
 
         /// The samples with the profile's prediction next to each, as JSON
-        /// (`[{"kind", "label", "features", "measured_ms", "predicted_ms"}]`).
+        /// (`[{"kind", "label", "features", "measured_ms", "predicted_ms"}]`),
+        /// then the networks as `"kind": "network"`, their features the
+        /// context model's summed over their nodes.
         public var samplesJSON: JSON {
-            .array(samples.map { sample in
+            let layers = samples.map { sample in
                 // Predicted like the sample was measured: one node plus one run overhead.
                 let node = profile.models[sample.kind]?.milliseconds(sample.features, op: sample.op) ?? 0
                 let predicted = profile.runOverheadMilliseconds + node
-                return .object([("kind", .string(sample.kind.rawValue)), ("label", .string(sample.label)),
-                                ("features", .array(sample.features.map { .double($0) })),
-                                ("measured_ms", .double(sample.milliseconds)), ("predicted_ms", .double(predicted))])
-            })
+                return JSON.object([("kind", .string(sample.kind.rawValue)), ("label", .string(sample.label)),
+                                    ("features", .array(sample.features.map { .double($0) })),
+                                    ("measured_ms", .double(sample.milliseconds)), ("predicted_ms", .double(predicted))])
+            }
+            let networks = networks.map { network in
+                let predicted = network.bareMilliseconds
+                    + zip(network.contextFeatures, profile.context.coefficients).reduce(0) { $0 + $1.0 * $1.1 }
+                return JSON.object([("kind", .string("network")), ("label", .string(network.label)),
+                                    ("features", .array(network.contextFeatures.map { .double($0) })),
+                                    ("measured_ms", .double(network.milliseconds)), ("predicted_ms", .double(predicted))])
+            }
+            return .array(layers + networks)
         }
     }
 
@@ -115,7 +137,7 @@ public enum Profiler {
         }
         var profile = fit(samples, options: options, overhead: overhead, caches: caches)
 
-        var measured: [(analysis: Analysis, milliseconds: Double)] = []
+        var measured: [NetworkSample] = []
         for pass in 0..<passes {
             for (index, spec) in networks.enumerated() {
                 let network = try spec.make()
@@ -123,15 +145,15 @@ public enum Profiler {
                 // As many runs as a layer gets: a small network of 30 µs needs hundreds for a steady quartile.
                 let milliseconds = try timing.typical([session], network.feeds)
                 if pass == 0 {
-                    measured.append((try Analysis(graph: network.graph), milliseconds))
+                    measured.append(networkSample(try Analysis(graph: network.graph), milliseconds: milliseconds, profile: profile))
                 } else {
                     measured[index].milliseconds = Swift.min(measured[index].milliseconds, milliseconds)
                 }
                 report(passes * specs.count + pass * networks.count + index + 2, "network")
             }
         }
-        profile.context = fitContext(measured, profile: profile)
-        return Result(profile: profile, samples: samples)
+        profile.context = fitContext(measured)
+        return Result(profile: profile, samples: samples, networks: measured)
     }
 
     /// Fits one model per kind to `samples`.
@@ -190,36 +212,38 @@ public enum Profiler {
                                        samples: samples.count, r2: quality.r2, mape: quality.mape)
     }
 
-    /// Fits the context model: per network, measured time minus the run
-    /// overhead and the kind models' predictions, against the sums of the
-    /// context features over its nodes (the kind models' predictions in a cold
-    /// network, and the number of nodes), relative to the measured time.
-    static func fitContext(_ networks: [(analysis: Analysis, milliseconds: Double)], profile: DeviceProfile) -> DeviceProfile.ContextModel {
-        let features = DeviceProfile.ContextModel.features
-        var rows: [[Double]] = [], residuals: [Double] = [], totals: [Double] = [], base: [Double] = []
+    /// A measured network with the sums of the context features over its
+    /// nodes (the kind models' predictions in a cold network, the number of
+    /// nodes, the shared input bytes) and its prediction without context.
+    static func networkSample(_ analysis: Analysis, milliseconds: Double, profile: DeviceProfile) -> NetworkSample {
         var bare = profile.slowed(by: 1)
         bare.context = .none
-        for (analysis, milliseconds) in networks {
-            let context = PredictionContext(analysis: analysis, cacheBytes: profile.cacheBytes, l2CacheBytes: profile.l2CacheBytes,
-                                            threads: profile.threads)
-            let hot = bare.predictMilliseconds(graph: analysis.graph, analysis: analysis)
-            var sums = [Double](repeating: 0, count: features.count)
-            for index in analysis.graph.nodes.indices where !context.kernelless.contains(index) && OpKind.of(index, in: analysis) != nil {
-                let values = DeviceProfile.ContextModel.none.values(index, hot: hot[index], in: analysis, context: context)
-                for j in sums.indices { sums[j] += values[j] }
-            }
-            let predicted = bare.runOverheadMilliseconds + hot.reduce(0, +)
-            rows.append(sums)
-            residuals.append(milliseconds - predicted)
-            totals.append(milliseconds)
-            base.append(predicted)
+        let context = PredictionContext(analysis: analysis, cacheBytes: profile.cacheBytes, l2CacheBytes: profile.l2CacheBytes,
+                                        threads: profile.threads)
+        let hot = bare.predictMilliseconds(graph: analysis.graph, analysis: analysis)
+        var sums = [Double](repeating: 0, count: DeviceProfile.ContextModel.features.count)
+        for index in analysis.graph.nodes.indices where !context.kernelless.contains(index) && OpKind.of(index, in: analysis) != nil {
+            let values = DeviceProfile.ContextModel.none.values(index, hot: hot[index], in: analysis, context: context)
+            for j in sums.indices { sums[j] += values[j] }
         }
+        return NetworkSample(label: analysis.graph.name, contextFeatures: sums,
+                             bareMilliseconds: bare.runOverheadMilliseconds + hot.reduce(0, +), milliseconds: milliseconds)
+    }
+
+    /// Fits the context model: per network, measured time minus its
+    /// prediction without context, against the sums of the context features
+    /// over its nodes, relative to the measured time.
+    static func fitContext(_ networks: [NetworkSample]) -> DeviceProfile.ContextModel {
+        let rows = networks.map(\.contextFeatures), totals = networks.map(\.milliseconds)
+        let residuals = networks.map { $0.milliseconds - $0.bareMilliseconds }
         guard let fit = LinearFit.fit(rows: rows, targets: residuals, scales: totals) else { return .none }
         // Quality of the whole prediction (kind models + context) on the networks.
-        let predictions = zip(rows, base).map { row, b in b + zip(row, fit.coefficients).reduce(0) { $0 + $1.0 * $1.1 } }
+        let predictions = zip(rows, networks).map { row, network in
+            network.bareMilliseconds + zip(row, fit.coefficients).reduce(0) { $0 + $1.0 * $1.1 }
+        }
         let quality = LinearFit.quality(predictions: predictions, targets: totals)
-        return DeviceProfile.ContextModel(features: features, coefficients: fit.coefficients, samples: networks.count,
-                                          r2: quality.r2, mape: quality.mape)
+        return DeviceProfile.ContextModel(features: DeviceProfile.ContextModel.features, coefficients: fit.coefficients,
+                                          samples: networks.count, r2: quality.r2, mape: quality.mape)
     }
 
     /// Runs one configuration and returns its features and time.

@@ -7,7 +7,7 @@ import XCTest
 
 final class ProfileTests: XCTestCase {
     func testJSONRoundTripKeepsEveryField() throws {
-        let context = DeviceProfile.ContextModel(features: DeviceProfile.ContextModel.features, coefficients: [0.125, 0.0004, 2e-7],
+        let context = DeviceProfile.ContextModel(features: DeviceProfile.ContextModel.features, coefficients: [0.125, 0.0004, 2e-7, 0.1],
                                                  samples: 12, r2: 0.9, mape: 0.07)
         var profile = syntheticProfile(name: "board", threads: 1, overhead: 0.0012, context: context).slowed(by: 8)
         profile.models[.binary]?.opFactors = ["Div": 1.75, "Add": 0.8]
@@ -258,6 +258,26 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(try afterLoop(channels: 64, size: 56, concat: false), Double(64 * 56 * 56 * 4) / 2)
         XCTAssertEqual(try afterLoop(channels: 8, size: 8, concat: false), 0)
         XCTAssertEqual(try afterLoop(channels: 64, size: 56, concat: true), 0)
+    }
+
+    /// warm_split_ms is a node's own prediction when its work splits across
+    /// the threads of a cached model: a 64-channel Conv at 56 pixels at two
+    /// threads, not at one, not an 8-channel one at 8, not in a cold model.
+    func testWarmSplitMillisecondsTakeTheSplitNodesPrediction() throws {
+        func warmSplit(channels: Int, size: Int, threads: Int, cacheBytes: Int = 32 << 20) throws -> (split: Double, hot: Double) {
+            let net = NetworkBuilder(input: [1, channels, size, size])
+            net.conv(out: channels, kernel: 3, stride: 1)
+            let analysis = try Analysis(graph: net.build(name: "g").graph)
+            let context = PredictionContext(analysis: analysis, cacheBytes: cacheBytes, threads: threads)
+            let features = DeviceProfile.ContextModel.features
+            let values = DeviceProfile.ContextModel.none.values(0, hot: 0.25, in: analysis, context: context)
+            return (values[features.firstIndex(of: .warmSplitMilliseconds) ?? 0], 0.25)
+        }
+        let split = try warmSplit(channels: 64, size: 56, threads: 2)
+        XCTAssertEqual(split.split, split.hot)
+        XCTAssertEqual(try warmSplit(channels: 64, size: 56, threads: 1).split, 0)
+        XCTAssertEqual(try warmSplit(channels: 8, size: 8, threads: 2).split, 0)
+        XCTAssertEqual(try warmSplit(channels: 64, size: 56, threads: 2, cacheBytes: 1 << 20).split, 0)
     }
 
     /// A model is cold by its weights plus the activations alive at once, not
