@@ -60,8 +60,17 @@ public enum OpKind: String, CaseIterable, Sendable {
         }
     }
 
-    /// The features this kind's model is linear in.
+    /// The features this kind's model is linear in: its own, and
+    /// `serial_bytes` for the kinds whose loops the runtime splits by their
+    /// size (the products have `serial_macs` instead; copies never split).
     public var features: [Feature] {
+        switch self {
+        case .conv, .convPointwise, .gemm, .gemv, .copy, .reshape: return ownFeatures
+        default: return ownFeatures + [.serialBytes]
+        }
+    }
+
+    private var ownFeatures: [Feature] {
         switch self {
         case .conv:
             return [.constant, .macs, .serialMacs, .inputBytes, .outputBytes, .weightBytes, .coldWeightBytes,
@@ -158,6 +167,12 @@ public enum Feature: String, CaseIterable, Sendable {
     /// (`productSplitsAcrossThreads`), else 0: such a node runs at the
     /// one-thread speed that a fit over mostly split products would not give it.
     case serialMacs = "serial_macs"
+    /// Activation input plus output bytes when the device has more than one
+    /// thread but the runtime runs the node's loop on one, being too small
+    /// to split (`splitsAcrossThreads`), else 0: such a node streams its bytes
+    /// at the one-thread rate that a fit over mostly split loops would not
+    /// give it.
+    case serialBytes = "serial_bytes"
     /// At more than one thread in a model that stays in the cache, bytes of
     /// the node's activation inputs written by a node whose work the runtime
     /// splits across threads (`splitsAcrossThreads`), × (threads − 1) / threads:
@@ -310,6 +325,9 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, con
         case .weightBytes: return Double(weightBytes)
         case .coldWeightBytes: return context.cold || weightBytes > context.cacheBytes / 2 ? Double(weightBytes) : 0
         case .coldMemoryMilliseconds, .warmSplitMilliseconds: return 0  // need the kind model: DeviceProfile.ContextModel.values
+        case .serialBytes:
+            guard context.threads > 1, !splitsAcrossThreads(index, in: analysis, threads: context.threads) else { return 0 }
+            return Double(inputBytes + cost.bytesWritten)
         case .serialMacs:
             guard context.threads > 1, let product = productShape(index, in: analysis) else { return 0 }
             return productSplitsAcrossThreads(m: product.m, n: product.n, k: product.k, threads: context.threads)

@@ -260,6 +260,24 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(try afterLoop(channels: 64, size: 56, concat: true), 0)
     }
 
+    /// serial_bytes are the bytes of a loop too small to split at several
+    /// threads: a BatchNormalization over 8×8×8 at two threads, not one over
+    /// 64×56×56 (which splits), nor anything at one thread.
+    func testSerialBytesFollowTheRuntimesSplit() throws {
+        func serial(channels: Int, size: Int, threads: Int) throws -> Double {
+            let net = NetworkBuilder(input: [1, channels, size, size])
+            net.batchNorm()
+            let analysis = try Analysis(graph: net.build(name: "g").graph)
+            let context = PredictionContext(cold: false, cacheBytes: 32 << 20, threads: threads)
+            return featureValues(0, features: [.serialBytes], in: analysis, context: context)[0]
+        }
+        XCTAssertEqual(try serial(channels: 8, size: 8, threads: 2), Double(2 * 8 * 8 * 8 * 4))
+        XCTAssertEqual(try serial(channels: 64, size: 56, threads: 2), 0)
+        XCTAssertEqual(try serial(channels: 8, size: 8, threads: 1), 0)
+        XCTAssertTrue(OpKind.normalization.features.contains(.serialBytes))
+        XCTAssertFalse(OpKind.gemm.features.contains(.serialBytes))  // products have serial_macs
+    }
+
     /// warm_split_ms is a node's own prediction when its work splits across
     /// the threads of a cached model: a 64-channel Conv at 56 pixels at two
     /// threads, not at one, not an 8-channel one at 8, not in a cold model.
