@@ -160,7 +160,9 @@ public enum Feature: String, CaseIterable, Sendable {
     /// that was, so a streaming node runs a fraction slower than alone.
     case coldMemoryMilliseconds = "cold_memory_ms"
     /// The node's predicted milliseconds by its kind model when the runtime
-    /// splits its work across threads in a model that is not cold, else 0.
+    /// splits its work across threads in a model that is not cold, else 0:
+    /// such a node reads what other cores' splits wrote and waits for the
+    /// slower thread, which a one-node profile does not see. Context model only.
     case warmSplitMilliseconds = "warm_split_ms"
     /// `macs` when the device has more than one thread but the runtime runs
     /// the node's matrix products on one, each being too small to split
