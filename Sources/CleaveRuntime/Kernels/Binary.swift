@@ -197,8 +197,9 @@ final class BinaryKernel: Kernel {
 
     /// Exponents models use all the time (x², √x) without calling powf.
     private func scalarPower(_ base: Tensor, _ e: Float, _ context: KernelContext) throws -> Tensor? {
+        guard powerWithoutPowf(exponent: e) else { return nil }
         let shape = try setup.broadcastPlan(base, Tensor([], floats: [e])).shape
-        guard shape == base.shape, powerWithoutPowf(exponent: e) else { return nil }
+        guard shape == base.shape else { return nil }
         switch e {
         case 1: return base
         case 2: return mapElements(SquareFunction(), base, context)
