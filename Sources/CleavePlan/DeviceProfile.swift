@@ -144,7 +144,7 @@ public struct DeviceProfile: Sendable {
     /// (`PredictionContext`).
     public var cacheBytes: Int
     /// Size of one core's L2 cache, which decides whether a Conv's im2col
-    /// bands stay in it (`Feature.spilledColumnBytes`); 0 if unknown.
+    /// tiles stay in it (`Feature.spilledColumnBytes`); 0 if unknown.
     public var l2CacheBytes: Int
     public var models: [OpKind: KindModel]
     public var context: ContextModel
@@ -266,7 +266,7 @@ public struct DeviceProfile: Sendable {
         guard let cacheBytes = json["cache_bytes"]?.intValue, cacheBytes >= 0 else {
             throw fail("\"cache_bytes\" must be an integer ≥ 0")
         }
-        // Profiles written before it existed have none: every im2col band then counts as spilled.
+        // Profiles written before it existed have none: every im2col tile then counts as spilled.
         let l2CacheBytes = json["l2_cache_bytes"]?.intValue ?? 0
         guard l2CacheBytes >= 0 else { throw fail("\"l2_cache_bytes\" must be an integer ≥ 0") }
         guard let kinds = json["kinds"]?.objectValue else { throw fail("\"kinds\" must be an object") }

@@ -187,21 +187,20 @@ public enum Feature: String, CaseIterable, Sendable {
     /// Bytes of Conv's im2col column matrix: (C/group)·kH·kW × output positions × 4.
     /// (Profiles before `spilled_column_bytes` used it.)
     case columnBytes = "column_bytes"
-    /// `column_bytes` when one band of the column matrix — what one sgemm
-    /// call multiplies — is larger than the L2 cache, else 0: im2col then
-    /// writes it out to the last-level cache and sgemm reads it back from
-    /// there, while a smaller band stays in L2 between the two.
+    /// `column_bytes` when one tile of the column matrix — what one sgemm
+    /// call multiplies (`Im2colTiling`) — is larger than the L2 cache, else 0:
+    /// im2col then writes it out to the last-level cache and sgemm reads it
+    /// back from there, while a smaller tile stays in L2 between the two.
     case spilledColumnBytes = "spilled_column_bytes"
     /// Row segments a 2-D im2col writes, (C/group)·kH·kW × output rows × N ×
     /// group (0 for other Convs): each is a copy of one input row plus the
     /// zeros of its padding, so a Conv of small planes pays per segment more
     /// than per byte.
     case columnSegments = "column_segments"
-    /// Bytes of weights sgemm packs over all the calls of an im2col Conv: the
-    /// runtime builds the column matrix in bands of output rows that fit a
-    /// 2 MiB budget (but at least 1024 positions) and multiplies each band
-    /// separately, and sgemm packs the weights again for every band, so a
-    /// large Conv re-reads its weights once per band.
+    /// Bytes of weights sgemm packs over all the calls of a Conv: the runtime
+    /// builds an im2col column matrix in tiles of output rows that fit a 2 MiB
+    /// budget, or one tile per thread (`Im2colTiling`), and sgemm packs the
+    /// weights again for every tile, so a large Conv re-reads its weights once per tile.
     case packedBytes = "packed_bytes"
     /// MACs of a windowed op with a stride above 1, whose inputs are not
     /// contiguous (0 otherwise).
@@ -331,9 +330,8 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, con
             guard context.threads > 1, !splitsAcrossThreads(index, in: analysis, threads: context.threads) else { return 0 }
             return Double(inputBytes + cost.bytesWritten)
         case .serialMacs:
-            guard context.threads > 1, let product = productShape(index, in: analysis) else { return 0 }
-            return productSplitsAcrossThreads(m: product.m, n: product.n, k: product.k, threads: context.threads)
-                ? 0 : Double(cost.macs)
+            guard context.threads > 1, productShape(index, in: analysis, threads: context.threads) != nil else { return 0 }
+            return splitsAcrossThreads(index, in: analysis, threads: context.threads) ? 0 : Double(cost.macs)
         case .sharedInputBytes:
             // Reshape-like ops relabel their input without reading it.
             guard OpKind.of(index, in: analysis) != .reshape else { return 0 }
@@ -344,14 +342,15 @@ func featureValues(_ index: Int, features: [Feature], in analysis: Analysis, con
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
             return Double(conv.columnBytes)
         case .spilledColumnBytes:
-            guard let conv = ConvShape(index, in: analysis), conv.bandColumnBytes > context.l2CacheBytes else { return 0 }
+            guard let conv = ConvShape(index, in: analysis, threads: context.threads),
+                  conv.tileColumnBytes > context.l2CacheBytes else { return 0 }
             return Double(conv.columnBytes)
         case .columnSegments:
             guard let conv = ConvShape(index, in: analysis) else { return 0 }
             return Double(conv.columnSegments)
         case .packedBytes:
-            guard let conv = ConvShape(index, in: analysis) else { return 0 }
-            return Double(conv.bands * weightBytes)
+            guard let conv = ConvShape(index, in: analysis, threads: context.threads) else { return 0 }
+            return Double(conv.calls / conv.group * weightBytes)
         case .stridedMacs:
             return (node.ints("strides") ?? []).contains { $0 > 1 } ? Double(cost.macs) : 0
         case .genericMacs:
@@ -389,13 +388,15 @@ struct ConvShape {
     var columnBytes: Int
     /// Input-row copies of a 2-D im2col (0 for other ranks and for pointwise Convs).
     var columnSegments: Int
-    /// Separate sgemm calls per group and batch element (im2col bands).
-    var bands: Int
-    /// Bytes of the largest band's column matrix, what one sgemm call reads
+    /// How the runtime cuts an im2col Conv at the thread count it was built for (nil for a pointwise Conv).
+    var tiling: Im2colTiling?
+    /// Separate sgemm calls: per group, batch element and im2col tile.
+    var calls: Int
+    /// Bytes of the largest tile's column matrix, what one sgemm call reads
     /// (0 for a pointwise Conv, which has none).
-    var bandColumnBytes: Int
+    var tileColumnBytes: Int
 
-    init?(_ index: Int, in analysis: Analysis) {
+    init?(_ index: Int, in analysis: Analysis, threads: Int = 1) {
         let node = analysis.graph.nodes[index]
         guard let x = node.input(0).flatMap({ analysis.types[$0] }), let w = node.input(1).flatMap({ analysis.types[$0] }),
               let y = node.outputs.first.flatMap({ analysis.types[$0] }),
@@ -412,20 +413,19 @@ struct ConvShape {
         let columnRows = groupInputChannels * kernel.reduce(1, *)
         columnBytes = columnRows * positions * y.shape[0] * group * 4
         columnSegments = spatialRank == 2 && !isPointwise ? columnRows * y.shape[2] * y.shape[0] * group : 0
-        // Band size as ConvPlan chooses it: whole output rows for 2-D, positions otherwise.
-        let wanted = im2colBandWidth(rows: columnRows)
-        let bandsPerImage: Int, bandPositions: Int
-        if y.shape.rank == 4 {
-            let height = y.shape[2], width = Swift.max(1, y.shape[3])
-            let rows = Swift.min(height, Swift.max(1, wanted / width))
-            bandsPerImage = rows > 0 ? (height + rows - 1) / rows : 0
-            bandPositions = rows * width
+        if isPointwise {
+            tiling = nil
+            calls = y.shape[0] * group
+            tileColumnBytes = 0
         } else {
-            bandsPerImage = (positions + wanted - 1) / wanted
-            bandPositions = Swift.min(positions, wanted)
+            // Tiles keep whole output rows for 1-D and 2-D, as the Conv kernel builds them.
+            let tiling = Im2colTiling(positions: positions, rowLength: spatialRank <= 2 ? y.shape[y.shape.rank - 1] : 1,
+                                      columnRows: columnRows, groupOutputChannels: y.shape[1] / group,
+                                      planes: y.shape[0] * group, threads: threads)
+            self.tiling = tiling
+            calls = tiling.perPlane * y.shape[0] * group
+            tileColumnBytes = columnRows * Swift.min(positions, tiling.width) * 4
         }
-        bands = isPointwise ? 1 : bandsPerImage * y.shape[0]
-        bandColumnBytes = isPointwise ? 0 : columnRows * bandPositions * 4
     }
 }
 
@@ -484,31 +484,31 @@ struct MatrixShape {
     }
 }
 
-/// One sgemm call of a Conv (per group, batch element and im2col band) or of
-/// a Gemm/MatMul: C[m×n] with inner dim k, as the runtime issues it.
-func productShape(_ index: Int, in analysis: Analysis) -> (m: Int, n: Int, k: Int)? {
+/// One sgemm call of a Conv (per group, batch element and im2col tile) or of
+/// a Gemm/MatMul, as the runtime issues it at `threads` threads: C[m×n] with inner dim k.
+func productShape(_ index: Int, in analysis: Analysis, threads: Int) -> (m: Int, n: Int, k: Int)? {
     let node = analysis.graph.nodes[index]
     guard node.op == .conv else { return MatrixShape(index, in: analysis).map { ($0.m, $0.n, $0.k) } }
     guard let y = node.outputs.first.flatMap({ analysis.types[$0] }), y.shape.rank >= 3,
-          let conv = ConvShape(index, in: analysis), conv.bands > 0 else { return nil }
+          let conv = ConvShape(index, in: analysis, threads: threads), conv.calls > 0 else { return nil }
     let m = y.shape[1] / conv.group
-    let positions = y.shape.dims.dropFirst(2).reduce(1, *)
-    let calls = conv.isPointwise ? y.shape[0] * conv.group : conv.bands * conv.group
-    let n = conv.isPointwise ? positions : positions * y.shape[0] / Swift.max(1, conv.bands)
-    return (m, n, m * n == 0 ? 0 : analysis.costs[index].macs / calls / (m * n))
+    let n = conv.tiling.map { Swift.min($0.width, y.shape.dims.dropFirst(2).reduce(1, *)) }
+        ?? y.shape.dims.dropFirst(2).reduce(1, *)
+    return (m, n, m * n == 0 ? 0 : analysis.costs[index].macs / conv.calls / (m * n))
 }
 
 /// Whether the runtime spreads node `index`'s work over `threads` threads:
-/// the matrix products of a Conv, Gemm or MatMul by their own rule; the
-/// parallel loop of any other kind by its total work, which the output's
-/// elements (times the window, for a pooling or depthwise Conv: its MACs)
-/// stand for. Copies (Concat and Split copy inline) and reshapes do no
-/// parallel work.
+/// an im2col Conv by its tiling, and its tiles' or any other Conv, Gemm or
+/// MatMul's matrix products by their own rule; the parallel loop of any
+/// other kind by its total work, which the output's elements (times the
+/// window, for a pooling or depthwise Conv: its MACs) stand for. Copies
+/// (Concat and Split copy inline) and reshapes do no parallel work.
 func splitsAcrossThreads(_ index: Int, in analysis: Analysis, threads: Int) -> Bool {
     guard threads > 1, let kind = OpKind.of(index, in: analysis) else { return false }
     switch kind {
     case .conv, .convPointwise, .gemm, .gemv:
-        guard let product = productShape(index, in: analysis) else { return false }
+        if kind == .conv, ConvShape(index, in: analysis, threads: threads)?.tiling?.splits == true { return true }
+        guard let product = productShape(index, in: analysis, threads: threads) else { return false }
         return productSplitsAcrossThreads(m: product.m, n: product.n, k: product.k, threads: threads)
     case .copy, .reshape:
         return false

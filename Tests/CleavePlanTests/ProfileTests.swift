@@ -131,17 +131,35 @@ final class ProfileTests: XCTestCase {
         let gemm = GemmConfig(m: 8, k: 64, n: 10, transB: false, matMul: true).build()
         XCTAssertEqual(OpKind.of(0, in: try Analysis(graph: gemm.graph)), .gemm)
 
-        // A 3×3 conv over 512 channels at 56×56 is built in bands of whole output
-        // rows, as wide as the runtime's im2col rule allows; its weights are
-        // packed once per band.
+        // A 3×3 conv over 512 channels at 56×56 is built in tiles of whole output
+        // rows, 2 of them within the 2 MiB column budget (4608 rows × 112
+        // positions); its weights are packed once per tile.
         let wide = ConvConfig(cin: 512, cout: 512, size: 56, kernel: 3, stride: 1).build()
         let analysis = try Analysis(graph: wide.graph)
-        let rowsPerBand = max(1, im2colBandWidth(rows: 512 * 9) / 56)
-        let bands = (56 + rowsPerBand - 1) / rowsPerBand
-        XCTAssertGreaterThan(bands, 1)
-        XCTAssertEqual(ConvShape(0, in: analysis)?.bands, bands)
+        XCTAssertEqual(ConvShape(0, in: analysis)?.calls, 28)
         let values = featureValues(0, features: [.weightBytes, .packedBytes], in: analysis, context: PredictionContext(cold: false, cacheBytes: 32 << 20))
-        XCTAssertEqual(values[1], Double(bands) * values[0])
+        XCTAssertEqual(values[1], 28 * values[0])
+    }
+
+    /// An im2col Conv with work for two threads gives each its own tiles; the
+    /// planner's ConvShape and the kernel read the same rule.
+    func testIm2colTilesSplitAcrossThreadsByWork() {
+        func facts(_ tiling: Im2colTiling) -> [Int] { [tiling.width, tiling.perPlane, tiling.splits ? 1 : 0] }
+        // 192 → 64 channels, 3×3 over 8×8: 7 M multiply-adds, one tile at 1 thread, 4 rows each at 2.
+        let medium = { (threads: Int) in
+            Im2colTiling(positions: 64, rowLength: 8, columnRows: 192 * 9, groupOutputChannels: 64, planes: 1, threads: threads)
+        }
+        XCTAssertEqual(facts(medium(1)), [64, 1, 0])
+        XCTAssertEqual(facts(medium(2)), [32, 2, 1])
+        // caffe2_style's first Conv, 3 → 8 channels, 5×5 over 16×16 outputs: 150 k multiply-adds stay on one thread.
+        let small = Im2colTiling(positions: 256, rowLength: 16, columnRows: 75, groupOutputChannels: 8, planes: 1, threads: 2)
+        XCTAssertEqual(facts(small), [256, 1, 0])
+        // Four groups are four planes: one thread each, no plane cut.
+        let grouped = Im2colTiling(positions: 49, rowLength: 7, columnRows: 16 * 49, groupOutputChannels: 128, planes: 4, threads: 2)
+        XCTAssertEqual(facts(grouped), [49, 1, 1])
+        // A 1-D Conv keeps its one row whole.
+        let line = Im2colTiling(positions: 4096, rowLength: 4096, columnRows: 64 * 3, groupOutputChannels: 64, planes: 1, threads: 2)
+        XCTAssertFalse(line.splits)
     }
 
     /// spilled_column_bytes counts a Conv's im2col matrix when one band of it

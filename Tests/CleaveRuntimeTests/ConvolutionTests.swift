@@ -92,6 +92,39 @@ final class ConvolutionTests: XCTestCase {
         assertClose(y[0], Naive.conv2D(x, w, strides: [1, 1], pads: [1, 1, 1, 1]), "banded")
     }
 
+    /// Convs with work for two threads give each thread whole tiles of output
+    /// rows (or positions, beyond 2-D): an even and an odd number of rows, planes
+    /// from batch and an odd group count, and three spatial dims.
+    func testConvTilesSplitAcrossThreads() throws {
+        var random = SeededRandom(5)
+        let cases: [(x: [Int], w: [Int], group: Int, pad: Int)] = [
+            ([1, 96, 8, 8], [48, 96, 3, 3], 1, 1),
+            ([1, 32, 7, 7], [64, 32, 5, 5], 1, 2),
+            ([2, 48, 10, 10], [96, 16, 3, 3], 3, 1),
+            ([1, 8, 6, 10, 10], [20, 8, 3, 3, 3], 1, 1),
+        ]
+        for c in cases {
+            let x = random.tensor(c.x), w = random.tensor(c.w), b = random.tensor([c.w[0]])
+            let rank = c.x.count - 2
+            let output = zip(c.x.dropFirst(2), c.w.dropFirst(2)).map { $0 + 2 * c.pad - $1 + 1 }
+            let tiling = Im2colTiling(positions: output.reduce(1, *), rowLength: rank == 2 ? output[1] : 1,
+                                      columnRows: c.w.dropFirst().reduce(1, *), groupOutputChannels: c.w[0] / c.group,
+                                      planes: c.x[0] * c.group, threads: 2)
+            XCTAssertTrue(tiling.splits, "\(c)")
+            let attributes: [String: AttributeValue] = ["pads": .ints(Array(repeating: c.pad, count: 2 * rank)), "group": .int(c.group)]
+            let inputs = [("X", x), ("W", w), ("B", b)]
+            let tiled = try runNode("Conv", inputs: inputs, constants: ["W", "B"], attributes: attributes, threads: 2)[0]
+            // One thread takes the untiled path, which the random cases check against the naive Conv.
+            let whole = try runNode("Conv", inputs: inputs, constants: ["W", "B"], attributes: attributes, threads: 1)[0]
+            assertClose(tiled, whole, "tiled \(c)")
+            if c.x.count == 5 {
+                let ones = Array(repeating: 1, count: rank), pads = Array(repeating: c.pad, count: rank)
+                assertClose(tiled, Naive.conv(x, w, b, group: c.group, strides: ones, dilations: ones, padsBegin: pads, padsEnd: pads),
+                            "tiled 3-D")
+            }
+        }
+    }
+
     func testAutoPad() throws {
         var random = SeededRandom(4)
         let x = random.tensor([1, 2, 7, 8])

@@ -10,8 +10,8 @@ import CleaveIR
 ///   whose inner dimension is the kernel area would be all overhead;
 /// - otherwise im2col + sgemm (Chellapilla, Puri, Simard, "High Performance
 ///   Convolutional Neural Networks for Document Processing", 2006), building
-///   the column matrix one band of output rows at a time so it stays in cache
-///   and small.
+///   the column matrix one tile of output rows at a time so it stays in cache
+///   and small (`Im2colTiling`).
 final class ConvKernel: Kernel {
     private let setup: KernelSetup
     private let group: Int
@@ -82,37 +82,46 @@ final class ConvKernel: Kernel {
                 }
             }
         case .im2col(let window):
+            let tiling = plan.tiling(threads: context.threads)
+            // A split Conv gives each thread whole tiles: the thread that writes
+            // a column matrix multiplies it, so no core reads what another just
+            // wrote (on this kind of machine that costs more than building it).
+            // Unsplit, a tile's column builder and product may still use the threads.
+            let inner = tiling.splits ? KernelContext(threads: 1) : context
+            let tiles = plan.batch * group * tiling.perPlane
             // Taken from the heap per call rather than kept: between Convs the
             // same memory holds activations, so a session never keeps a
-            // column matrix beside its live tensors.
-            let column = UnsafeMutablePointer<Float>.allocate(capacity: plan.columnRows * plan.band)
-            defer { column.deallocate() }
-            for n in 0..<plan.batch {
-                for g in 0..<group {
+            // column matrix beside its live tensors. One per thread.
+            let columnFloats = plan.columnRows * tiling.width
+            let chunks = tiling.splits ? Swift.min(tiles, context.threads) : 1
+            let columns = UnsafeMutablePointer<Float>.allocate(capacity: columnFloats * chunks)
+            defer { columns.deallocate() }
+            context.parallelFor(tiles, grain: tiling.splits ? 1 : tiles) { range in
+                // parallelFor's chunk c starts at tiles·c/chunks (rounded down).
+                let column = columns + columnFloats * ((range.lowerBound * chunks + tiles - 1) / tiles)
+                for tile in range {
+                    let plane = tile / tiling.perPlane, n = plane / group, g = plane % group
+                    let start = tile % tiling.perPlane * tiling.width
+                    let end = Swift.min(plan.outputPlane, start + tiling.width)
                     let input = x + (n * plan.inputChannels + g * plan.groupInputChannels) * plan.inputPlane
                     let output = y + (n * plan.outputChannels + g * plan.groupOutputChannels) * plan.outputPlane
-                    var start = 0
-                    while start < plan.outputPlane {
-                        let end = Swift.min(plan.outputPlane, start + plan.band)
-                        if let window {
-                            Im2col.rows(input, channels: plan.groupInputChannels, window,
-                                        outputRows: (start / window.outWidth)..<(end / window.outWidth),
-                                        into: column, context)
-                        } else {
-                            Im2col.positions(input, channels: plan.groupInputChannels, plan.geometry,
-                                             inputDims: plan.inputSpatial, positions: start..<end,
-                                             into: column, context)
-                        }
-                        bandProduct(plan, g: g, columns: start..<end, column, w, bias, output, context)
-                        start = end
+                    if let window {
+                        Im2col.rows(input, channels: plan.groupInputChannels, window,
+                                    outputRows: (start / window.outWidth)..<(end / window.outWidth),
+                                    into: column, inner)
+                    } else {
+                        Im2col.positions(input, channels: plan.groupInputChannels, plan.geometry,
+                                         inputDims: plan.inputSpatial, positions: start..<end,
+                                         into: column, inner)
                     }
+                    tileProduct(plan, g: g, columns: start..<end, column, w, bias, output, inner)
                 }
             }
         }
     }
 
-    /// Output rows of group `g` for a band of positions: bias, then W_g · column.
-    private func bandProduct(_ plan: ConvPlan, g: Int, columns: Range<Int>, _ column: UnsafePointer<Float>,
+    /// Output rows of group `g` for a tile of positions: bias, then W_g · column.
+    private func tileProduct(_ plan: ConvPlan, g: Int, columns: Range<Int>, _ column: UnsafePointer<Float>,
                              _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                              _ output: UnsafeMutablePointer<Float>, _ context: KernelContext) {
         if let bias {
@@ -216,10 +225,6 @@ final class ConvKernel: Kernel {
     }
 }
 
-/// Output positions per im2col band for a column matrix of `rows` rows, as the
-/// Conv kernel chooses them; the planner's cost features use the same rule.
-package func im2colBandWidth(rows: Int) -> Int { ConvPlan.bandWidth(rows: rows) }
-
 /// Everything about a Conv that depends only on the input and weight shapes.
 struct ConvPlan {
     enum Method {
@@ -229,8 +234,8 @@ struct ConvPlan {
         case im2col(Window2D?)
     }
 
-    /// Floats of im2col column matrix per band: 2 MiB, about what one core's
-    /// L2 holds (1–2 MiB on current x86), so the sgemm that reads the band
+    /// Floats of im2col column matrix per tile: 2 MiB, about what one core's
+    /// L2 holds (1–2 MiB on current x86), so the sgemm that reads the tile
     /// finds it in cache. Also the most memory a Conv takes beside its input
     /// and output.
     static let columnBudget = 1 << 19
@@ -245,14 +250,15 @@ struct ConvPlan {
     var geometry: WindowGeometry
     var outputShape: Shape
     var method: Method
-    var batch, inputChannels, outputChannels: Int
+    var batch, group, inputChannels, outputChannels: Int
     var groupInputChannels, groupOutputChannels: Int
     var inputSpatial: [Int]
     var inputPlane, outputPlane: Int
     /// Rows of the column matrix: input channels per group × kernel area.
     var columnRows: Int
-    /// Output positions per im2col band (a whole number of rows for 2-D).
-    var band: Int
+    /// Output positions of one row of the output plane that im2col tiles
+    /// keep whole (2-D: the output width), 1 for other ranks.
+    var tileRowLength = 1
 
     init(_ setup: KernelSetup, group: Int, input: Shape, weight: Shape) throws {
         guard input.rank >= 3 else {
@@ -264,6 +270,7 @@ struct ConvPlan {
         inputShape = input
         weightShape = weight
         batch = input[0]
+        self.group = group
         inputChannels = input[1]
         outputChannels = weight[0]
         groupInputChannels = weight[1]
@@ -286,21 +293,57 @@ struct ConvPlan {
         }
         let window = Window2D(geometry, input: inputSpatial)
         let unpadded = geometry.padsBegin.allSatisfy { $0 == 0 } && geometry.padsEnd.allSatisfy { $0 == 0 }
-        band = outputPlane
         if kernel.allSatisfy({ $0 == 1 }) && geometry.strides.allSatisfy({ $0 == 1 }) && unpadded {
             method = .pointwise
         } else if let window, groupInputChannels == 1, group > 1 {
             method = .depthwise(window)
         } else {
             method = .im2col(window)
-            let wanted = ConvPlan.bandWidth(rows: columnRows)
-            if let window {
-                let rows = Swift.min(window.outHeight, Swift.max(1, wanted / Swift.max(1, window.outWidth)))
-                band = rows * window.outWidth
-            } else {
-                band = Swift.min(outputPlane, wanted)
-            }
+            if let window { tileRowLength = window.outWidth }
         }
+    }
+
+    /// How the im2col method cuts this Conv's work on `threads` threads.
+    func tiling(threads: Int) -> Im2colTiling {
+        Im2colTiling(positions: outputPlane, rowLength: tileRowLength, columnRows: columnRows,
+                     groupOutputChannels: groupOutputChannels, planes: batch * group, threads: threads)
+    }
+}
+
+/// How an im2col Conv cuts its output positions into tiles, each built into
+/// one column matrix and multiplied by one sgemm; the planner's cost
+/// features use the same rule.
+///
+/// One thread takes each plane (batch element × group) in bands that keep
+/// the column matrix within `ConvPlan.columnBudget`. A Conv with enough work
+/// (products or column entries) for several threads is cut further, so every
+/// thread gets whole tiles of its own.
+package struct Im2colTiling: Equatable, Sendable {
+    /// Output positions per tile (whole output rows for 2-D); the last tile of a plane may be shorter.
+    package var width: Int
+    /// Tiles per plane.
+    package var perPlane: Int
+    /// Whether the tiles are spread over the threads (each then built and multiplied on one thread).
+    package var splits: Bool
+
+    /// - Parameters:
+    ///   - positions: output positions per plane.
+    ///   - rowLength: positions a tile keeps together (the output width for 2-D, else 1).
+    ///   - columnRows: rows of the column matrix, input channels per group × kernel area.
+    ///   - planes: batch × group.
+    package init(positions: Int, rowLength: Int, columnRows: Int, groupOutputChannels: Int, planes: Int, threads: Int) {
+        let rowLength = Swift.max(1, rowLength)
+        let rows = Swift.max(1, positions / rowLength)
+        let columnEntries = planes * positions * columnRows
+        let macs = columnEntries * groupOutputChannels
+        splits = threads > 1 && (planes > 1 || rows > 1)
+            && (macs >= 2 * BLAS.minimumThreadMACs || columnEntries >= 2 * KernelContext.minimumThreadWork)
+        // Split planes into enough parts that every thread has one.
+        let parts = splits ? (threads + planes - 1) / planes : 1
+        let bandRows = Swift.max(1, ConvPlan.bandWidth(rows: columnRows) / rowLength)
+        let tileRows = Swift.min(rows, bandRows, (rows + parts - 1) / parts)
+        width = tileRows * rowLength
+        perPlane = (rows + tileRows - 1) / tileRows
     }
 }
 
