@@ -40,6 +40,14 @@ public struct DeviceProfile: Sendable {
         /// loops' shape but not their cost per element (Div against Add, Log
         /// against Exp). An op without a factor takes 1.
         public var opFactors: [String: Double]
+        /// In a profile of several threads, the coefficients for a node the
+        /// runtime runs on one (`splitsAcrossThreads`), fitted on such
+        /// configurations alone: they run the one-thread code, whose costs a
+        /// fit over mostly split nodes misjudges beyond what `serial_macs` and
+        /// `serial_bytes` correct. Nil at one thread, for kinds that never
+        /// split, and with too few such configurations; `coefficients` then
+        /// serve every node.
+        public var serialCoefficients: [Double]?
         /// Configurations measured to fit it.
         public var samples: Int
         /// Fit quality on those configurations: R² (linear space) and mean
@@ -48,18 +56,21 @@ public struct DeviceProfile: Sendable {
         public var mape: Double
 
         public init(features: [Feature], coefficients: [Double], opFactors: [String: Double] = [:],
-                    samples: Int, r2: Double, mape: Double) {
+                    serialCoefficients: [Double]? = nil, samples: Int, r2: Double, mape: Double) {
             self.features = features
             self.coefficients = coefficients
             self.opFactors = opFactors
+            self.serialCoefficients = serialCoefficients
             self.samples = samples
             self.r2 = r2
             self.mape = mape
         }
 
-        /// Milliseconds, before `slowdown`, of a node of `op` with feature `values`.
-        func milliseconds(_ values: [Double], op: String) -> Double {
-            Swift.max(0, zip(values, coefficients).reduce(0) { $0 + $1.0 * $1.1 }) * (opFactors[op] ?? 1)
+        /// Milliseconds, before `slowdown`, of a node of `op` with feature
+        /// `values`, which the runtime runs on one thread of several if `serial`.
+        func milliseconds(_ values: [Double], op: String, serial: Bool) -> Double {
+            let coefficients = serial ? serialCoefficients ?? self.coefficients : self.coefficients
+            return Swift.max(0, zip(values, coefficients).reduce(0) { $0 + $1.0 * $1.1 }) * (opFactors[op] ?? 1)
         }
     }
 
@@ -180,7 +191,8 @@ public struct DeviceProfile: Sendable {
     func nodeMilliseconds(_ index: Int, in analysis: Analysis, context: PredictionContext) -> Double {
         guard !context.kernelless.contains(index), let kind = OpKind.of(index, in: analysis), let model = models[kind] else { return 0 }
         let values = featureValues(index, features: model.features, in: analysis, context: context)
-        let hot = model.milliseconds(values, op: analysis.graph.nodes[index].opType)
+        let serial = context.threads > 1 && !splitsAcrossThreads(index, in: analysis, threads: context.threads)
+        let hot = model.milliseconds(values, op: analysis.graph.nodes[index].opType, serial: serial)
         let extra = self.context.values(index, hot: hot, in: analysis, context: context)
         let raw = hot + zip(extra, self.context.coefficients).reduce(0) { $0 + $1.0 * $1.1 }
         return Swift.max(0, raw) * slowdown
@@ -227,14 +239,16 @@ public struct DeviceProfile: Sendable {
             ])),
             ("kinds", .object(OpKind.allCases.compactMap { kind in
                 models[kind].map { model in
-                    (kind.rawValue, JSON.object([
+                    var fields: [(String, JSON)] = [
                         ("features", .array(model.features.map { .string($0.rawValue) })),
                         ("coefficients", .array(model.coefficients.map { .double($0) })),
                         ("op_factors", .object(model.opFactors.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) })),
-                        ("samples", .int(model.samples)),
-                        ("r2", .double(model.r2)),
-                        ("mape", .double(model.mape)),
-                    ]))
+                    ]
+                    if let serial = model.serialCoefficients {
+                        fields.append(("serial_coefficients", .array(serial.map { .double($0) })))
+                    }
+                    fields += [("samples", .int(model.samples)), ("r2", .double(model.r2)), ("mape", .double(model.mape))]
+                    return (kind.rawValue, JSON.object(fields))
                 }
             })),
         ])
@@ -283,6 +297,14 @@ public struct DeviceProfile: Sendable {
                   coefficients.count == features.count, coefficients.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
                 throw fail("\(path).coefficients must be \(features.count) numbers ≥ 0, one per feature")
             }
+            var serialCoefficients: [Double]?
+            if let serial = value["serial_coefficients"] {
+                guard let numbers = serial.arrayValue?.compactMap(\.doubleValue), numbers.count == features.count,
+                      numbers.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+                    throw fail("\(path).serial_coefficients must be \(features.count) numbers ≥ 0, one per feature")
+                }
+                serialCoefficients = numbers
+            }
             guard let samples = value["samples"]?.intValue, samples >= 0,
                   let r2 = value["r2"]?.doubleValue, let mape = value["mape"]?.doubleValue else {
                 throw fail("\(path) needs \"samples\" (integer), \"r2\" and \"mape\" (numbers)")
@@ -298,6 +320,7 @@ public struct DeviceProfile: Sendable {
                 }
             }
             return KindModel(features: features, coefficients: coefficients, opFactors: opFactors,
+                             serialCoefficients: serialCoefficients,
                              samples: samples, r2: r2, mape: mape)
         }
         var models: [OpKind: KindModel] = [:]

@@ -55,6 +55,8 @@ public enum Profiler {
         public var label: String
         /// Values of the kind's features (`OpKind.features`).
         public var features: [Double]
+        /// The runtime runs the node on one thread of the profile's several.
+        public var serial: Bool
         /// Typical milliseconds of the one-node run (run overhead included).
         public var milliseconds: Double
     }
@@ -77,16 +79,16 @@ public enum Profiler {
         public var networks: [NetworkSample]
 
         /// The samples with the profile's prediction next to each, as JSON
-        /// (`[{"kind", "label", "features", "measured_ms", "predicted_ms"}]`),
+        /// (`[{"kind", "label", "features", "serial", "measured_ms", "predicted_ms"}]`),
         /// then the networks as `"kind": "network"`, their features the
         /// context model's summed over their nodes.
         public var samplesJSON: JSON {
             let layers = samples.map { sample in
                 // Predicted like the sample was measured: one node plus one run overhead.
-                let node = profile.models[sample.kind]?.milliseconds(sample.features, op: sample.op) ?? 0
+                let node = profile.models[sample.kind]?.milliseconds(sample.features, op: sample.op, serial: sample.serial) ?? 0
                 let predicted = profile.runOverheadMilliseconds + node
                 return JSON.object([("kind", .string(sample.kind.rawValue)), ("label", .string(sample.label)),
-                                    ("features", .array(sample.features.map { .double($0) })),
+                                    ("features", .array(sample.features.map { .double($0) })), ("serial", .bool(sample.serial)),
                                     ("measured_ms", .double(sample.milliseconds)), ("predicted_ms", .double(predicted))])
             }
             let networks = networks.map { network in
@@ -174,6 +176,9 @@ public enum Profiler {
     /// ratio of its samples to the linear model, scaled so that their
     /// geometric mean over the samples is 1.
     ///
+    /// At several threads, the samples the runtime split across them and
+    /// those it ran on one are then fitted again apart (`regimes`).
+    ///
     /// The samples are whole one-node runs, so every one includes the run
     /// overhead; the fit sees them as measured (the relative error of a 1 µs
     /// ReLU stays meaningful) and the overhead is then taken out of the
@@ -203,13 +208,51 @@ public enum Profiler {
             factors = next
             if settled { break }
         }
-        let predictions = samples.map { overhead + Swift.max(0, linear($0)) * (factors[$0.op] ?? 1) }
-        let quality = LinearFit.quality(predictions: predictions, targets: samples.map(\.milliseconds))
-        if let constant = features.firstIndex(of: .constant) {
-            coefficients[constant] = Swift.max(0, coefficients[constant] - overhead)
+        func model(_ coefficients: [Double], serial: [Double]?) -> DeviceProfile.KindModel {
+            var model = DeviceProfile.KindModel(
+                features: features, coefficients: netOfOverhead(coefficients, features: features, overhead: overhead), opFactors: factors,
+                serialCoefficients: serial.map { netOfOverhead($0, features: features, overhead: overhead) },
+                samples: samples.count, r2: 0, mape: 0)
+            // Predicted as measured: one node plus one run overhead.
+            let predictions = samples.map { overhead + model.milliseconds($0.features, op: $0.op, serial: $0.serial) }
+            (model.r2, model.mape) = LinearFit.quality(predictions: predictions, targets: samples.map(\.milliseconds))
+            return model
         }
-        return DeviceProfile.KindModel(features: features, coefficients: coefficients, opFactors: factors,
-                                       samples: samples.count, r2: quality.r2, mape: quality.mape)
+        let one = model(coefficients, serial: nil)
+        // Two regimes only where they describe the samples better than one model.
+        guard let regimes = regimes(samples, features: features, factors: factors, overhead: overhead) else { return one }
+        let two = model(regimes.split, serial: regimes.serial)
+        return two.mape < one.mape ? two : one
+    }
+
+    /// A kind's two regimes at several threads: the linear model refitted
+    /// on the samples the runtime split across threads and, apart, on those
+    /// it ran on one (`KindModel.serialCoefficients`), with the ops' factors
+    /// of the fit over all. Nil when the kind has no serial feature (it never
+    /// splits) or either regime has fewer than two samples per coefficient.
+    private static func regimes(_ samples: [Sample], features: [Feature], factors: [String: Double],
+                                overhead: Double) -> (split: [Double], serial: [Double])? {
+        let markers: Set<Feature> = [.serialMacs, .serialBytes]
+        let serial = samples.filter(\.serial), split = samples.filter { !$0.serial }
+        let free = features.filter { !markers.contains($0) }.count
+        guard features.contains(where: markers.contains), serial.count >= 2 * free, split.count >= 2 * free else { return nil }
+        func fit(_ samples: [Sample]) -> [Double]? {
+            // The markers are 0 on split samples and repeat the products or bytes on serial ones: leave them out.
+            let rows = samples.map { sample in zip(features, sample.features).map { markers.contains($0) ? 0 : $1 } }
+            let targets = samples.map { overhead + ($0.milliseconds - overhead) / (factors[$0.op] ?? 1) }
+            return LinearFit.fit(rows: rows, targets: targets)?.coefficients
+        }
+        guard let splitCoefficients = fit(split), let serialCoefficients = fit(serial) else { return nil }
+        return (splitCoefficients, serialCoefficients)
+    }
+
+    /// Coefficients fitted on whole one-node runs with the run overhead taken
+    /// out of the constant term: a model pays it once, not once per node.
+    private static func netOfOverhead(_ coefficients: [Double], features: [Feature], overhead: Double) -> [Double] {
+        guard let constant = features.firstIndex(of: .constant) else { return coefficients }
+        var net = coefficients
+        net[constant] = Swift.max(0, net[constant] - overhead)
+        return net
     }
 
     /// A measured network with the sums of the context features over its
@@ -282,7 +325,8 @@ public enum Profiler {
         let cold = replicate || weightBytes > cacheBytes / 2
         // A floor keeps the relative-error weights finite if a clock ever reads 0.
         return Sample(kind: kind, op: layer.graph.nodes.first?.opType ?? "", label: describe(layer) + (cold ? " (weights in DRAM)" : ""),
-                      features: features, milliseconds: Swift.max(milliseconds, 1e-6))
+                      features: features, serial: threads > 1 && !splitsAcrossThreads(0, in: analysis, threads: threads),
+                      milliseconds: Swift.max(milliseconds, 1e-6))
     }
 
     /// `Conv x[1, 3, 224, 224] w[64, 3, 11, 11] strides=4,4`.

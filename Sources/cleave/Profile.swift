@@ -17,7 +17,9 @@ struct Profile: ParsableCommand {
             ops; copies, transposes and reshapes — each with warm-up runs and repeats \
             (lower quartile), and fits one linear latency model per op kind by \
             non-negative least squares on relative error, with a measured factor per op \
-            within its kind (Div runs slower than Add on the same bytes). The profile \
+            within its kind (Div runs slower than Add on the same bytes). With several \
+            threads, a kind gets a second model for the layers too small to split, \
+            fitted on those alone, where two models fit better than one. The profile \
             stores the coefficients, the factors, the number of samples and the fit \
             quality (R², MAPE) per kind; its format is schemas/profile.schema.json.
 

@@ -361,11 +361,11 @@ final class ProfileTests: XCTestCase {
         for (index, bytes) in [1_000.0, 10_000, 100_000, 1_000_000, 3_000_000].enumerated() {
             for (op, cost) in [("Add", 1.0), ("Mul", 1.0), ("Div", 2.0)] {
                 let node = cost * (0.0005 + 2e-7 * bytes)
-                samples.append(Profiler.Sample(kind: .binary, op: op, label: op, features: [1, bytes, bytes / 2, 1],
-                                               milliseconds: overhead + node))
+                samples.append(Profiler.Sample(kind: .binary, op: op, label: op, features: [1, bytes, bytes / 2, 1, 0],
+                                               serial: false, milliseconds: overhead + node))
             }
-            if index == 0 { samples.append(Profiler.Sample(kind: .binary, op: "Max", label: "Max", features: [1, bytes, bytes / 2, 1],
-                                                           milliseconds: overhead + 3 * (0.0005 + 2e-7 * bytes))) }
+            if index == 0 { samples.append(Profiler.Sample(kind: .binary, op: "Max", label: "Max", features: [1, bytes, bytes / 2, 1, 0],
+                                                           serial: false, milliseconds: overhead + 3 * (0.0005 + 2e-7 * bytes))) }
         }
         let model = Profiler.fitKind(samples, features: OpKind.binary.features, overhead: overhead)
         let factors = model.opFactors
@@ -373,11 +373,49 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(factors["Div"]) / XCTUnwrap(factors["Add"]), 2, accuracy: 1e-4)
         XCTAssertEqual(try XCTUnwrap(factors["Mul"]), try XCTUnwrap(factors["Add"]), accuracy: 1e-9)
         for sample in samples {
-            XCTAssertEqual(overhead + model.milliseconds(sample.features, op: sample.op), sample.milliseconds,
+            XCTAssertEqual(overhead + model.milliseconds(sample.features, op: sample.op, serial: false), sample.milliseconds,
                            accuracy: 1e-3 * sample.milliseconds, sample.op)
         }
         // The overhead is paid once per run, not per node.
         XCTAssertEqual(model.coefficients[0] * (factors["Add"] ?? 0), 0.0005, accuracy: 1e-7)
+        XCTAssertNil(model.serialCoefficients, "no sample ran on one thread")
+    }
+
+    /// At two threads, loops too small to split run the one-thread code with
+    /// its own fixed cost (here 2 µs against 1 µs) and rate: the serial regime
+    /// is fitted on those samples alone, and each regime predicts its own.
+    func testSerialSamplesGetTheirOwnCoefficients() throws {
+        let overhead = 0.0003
+        var samples: [Profiler.Sample] = []
+        for bytes in stride(from: 1_000.0, through: 64_000, by: 9_000) {
+            samples.append(Profiler.Sample(kind: .activation, op: "Relu", label: "serial", features: [1, bytes, bytes, 2 * bytes],
+                                           serial: true, milliseconds: overhead + 0.002 + 1e-7 * 2 * bytes))
+        }
+        for bytes in [300_000.0, 600_000, 1_000_000, 3_000_000, 10_000_000, 30_000_000] {
+            samples.append(Profiler.Sample(kind: .activation, op: "Relu", label: "split", features: [1, bytes, bytes, 0],
+                                           serial: false, milliseconds: overhead + 0.001 + 0.5e-7 * 2 * bytes))
+        }
+        let model = Profiler.fitKind(samples, features: OpKind.activation.features, overhead: overhead)
+        let serial = try XCTUnwrap(model.serialCoefficients)
+        XCTAssertEqual(serial[0], 0.002, accuracy: 1e-6, "its own fixed cost, net of the run overhead")
+        XCTAssertEqual(serial[3], 0, "serial_bytes is the serial regime's bytes again: left out")
+        for sample in samples {
+            XCTAssertEqual(overhead + model.milliseconds(sample.features, op: sample.op, serial: sample.serial), sample.milliseconds,
+                           accuracy: 1e-3 * sample.milliseconds, sample.label)
+        }
+        XCTAssertLessThan(model.mape, 1e-3)
+
+        // Round trip through JSON, and a bad serial_coefficients named.
+        var profile = DeviceProfile.builtInCloud
+        profile.models[.activation] = model
+        let read = try DeviceProfile(json: profile.json)
+        XCTAssertEqual(read.models[.activation]?.serialCoefficients?.count, serial.count)
+        XCTAssertEqual(try XCTUnwrap(read.models[.activation]?.serialCoefficients?[0]), serial[0], accuracy: 1e-12)
+        var text = profile.json.serialized()
+        text = text.replacingOccurrences(of: "\"serial_coefficients\":[", with: "\"serial_coefficients\":[-1,")
+        XCTAssertThrowsError(try DeviceProfile(json: JSON.parse(text))) { error in
+            XCTAssertTrue("\(error)".contains("activation.serial_coefficients"), "\(error)")
+        }
     }
 
     /// Pow is predicted like the loop the kernel runs for it; PRelu broadcasts
