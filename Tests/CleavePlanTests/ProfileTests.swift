@@ -157,6 +157,15 @@ final class ProfileTests: XCTestCase {
         // Four groups are four planes: one thread each, no plane cut.
         let grouped = Im2colTiling(positions: 49, rowLength: 7, columnRows: 16 * 49, groupOutputChannels: 128, planes: 4, threads: 2)
         XCTAssertEqual(facts(grouped), [49, 1, 1])
+        // VGG's 64-channel 3×3 Conv at 56×56: each thread's tiles keep to half the
+        // 2 MiB column budget (8 rows), and 8 tiles of 7 rows give both threads 4.
+        let large = Im2colTiling(positions: 56 * 56, rowLength: 56, columnRows: 64 * 9, groupOutputChannels: 64, planes: 1, threads: 2)
+        XCTAssertEqual(facts(large), [7 * 56, 8, 1])
+        // ResNet-50's last 3×3 Conv, 512 → 512 channels over 7×7: with 9 MiB of
+        // weights and more channels than positions, its product splits over the
+        // channels instead, and the plane stays whole.
+        let deep = Im2colTiling(positions: 49, rowLength: 7, columnRows: 512 * 9, groupOutputChannels: 512, planes: 1, threads: 2)
+        XCTAssertEqual(facts(deep), [49, 1, 0])
         // A 1-D Conv keeps its one row whole.
         let line = Im2colTiling(positions: 4096, rowLength: 4096, columnRows: 64 * 3, groupOutputChannels: 64, planes: 1, threads: 2)
         XCTAssertFalse(line.splits)
@@ -407,6 +416,7 @@ final class ProfileTests: XCTestCase {
 
         // Round trip through JSON, and a bad serial_coefficients named.
         var profile = DeviceProfile.builtInCloud
+        for kind in OpKind.allCases { profile.models[kind]?.serialCoefficients = nil }
         profile.models[.activation] = model
         let read = try DeviceProfile(json: profile.json)
         XCTAssertEqual(read.models[.activation]?.serialCoefficients?.count, serial.count)

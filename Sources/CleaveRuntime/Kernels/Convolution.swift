@@ -314,10 +314,10 @@ struct ConvPlan {
 /// one column matrix and multiplied by one sgemm; the planner's cost
 /// features use the same rule.
 ///
-/// One thread takes each plane (batch element × group) in bands that keep
-/// the column matrix within `ConvPlan.columnBudget`. A Conv with enough work
-/// (products or column entries) for several threads is cut further, so every
-/// thread gets whole tiles of its own.
+/// A plane (batch element × group) is cut into the fewest tiles of equal
+/// rows that keep the column matrix within `ConvPlan.columnBudget`. A Conv
+/// with enough work (products or column entries) for several threads is cut
+/// further, until every thread gets the same number of whole tiles of its own.
 package struct Im2colTiling: Equatable, Sendable {
     /// Output positions per tile (whole output rows for 2-D); the last tile of a plane may be shorter.
     package var width: Int
@@ -336,12 +336,21 @@ package struct Im2colTiling: Equatable, Sendable {
         let rows = Swift.max(1, positions / rowLength)
         let columnEntries = planes * positions * columnRows
         let macs = columnEntries * groupOutputChannels
-        splits = threads > 1 && (planes > 1 || rows > 1)
+        // Every thread of a split Conv reads all of a group's weights. When there
+        // are more output channels than positions and the weights outgrow a
+        // thread's share of the budget, a band split over the output channels
+        // (BLAS.gemm's rule) reads less.
+        let weightsShared = groupOutputChannels <= positions || groupOutputChannels * columnRows <= ConvPlan.columnBudget / threads
+        splits = threads > 1 && (planes > 1 || rows > 1) && weightsShared
             && (macs >= 2 * BLAS.minimumThreadMACs || columnEntries >= 2 * KernelContext.minimumThreadWork)
-        // Split planes into enough parts that every thread has one.
-        let parts = splits ? (threads + planes - 1) / planes : 1
-        let bandRows = Swift.max(1, ConvPlan.bandWidth(rows: columnRows) / rowLength)
-        let tileRows = Swift.min(rows, bandRows, (rows + parts - 1) / parts)
+        // Split, the threads' tiles share the budget, as the cores share the
+        // cache a band of columns was sized for.
+        let bandRows = Swift.max(1, ConvPlan.bandWidth(rows: columnRows * (splits ? threads : 1)) / rowLength)
+        var parts = (rows + bandRows - 1) / bandRows
+        // Split, every thread gets the same number of tiles: parallelFor hands
+        // each a contiguous run of them, and one more tile is a slower thread.
+        while splits && (planes * parts) % threads != 0 { parts += 1 }
+        let tileRows = (rows + parts - 1) / parts
         width = tileRows * rowLength
         perPlane = (rows + tileRows - 1) / tileRows
     }
