@@ -42,11 +42,12 @@ public struct DeviceProfile: Sendable {
         public var opFactors: [String: Double]
         /// In a profile of several threads, the coefficients for a node the
         /// runtime runs on one (`splitsAcrossThreads`), fitted on such
-        /// configurations alone: they run the one-thread code, whose costs a
-        /// fit over mostly split nodes misjudges beyond what `serial_macs` and
-        /// `serial_bytes` correct. Nil at one thread, for kinds that never
-        /// split, and with too few such configurations; `coefficients` then
-        /// serve every node.
+        /// configurations alone (and `coefficients` then on the split ones):
+        /// they run the one-thread code, whose costs a fit over mostly split
+        /// nodes misjudges beyond what `serial_macs` and `serial_bytes`
+        /// correct. Nil at one thread, for kinds that never split, with too
+        /// few configurations of either regime, or where one model fits the
+        /// kind's configurations better; `coefficients` then serve every node.
         public var serialCoefficients: [Double]?
         /// Configurations measured to fit it.
         public var samples: Int

@@ -256,8 +256,8 @@ struct ConvPlan {
     var inputPlane, outputPlane: Int
     /// Rows of the column matrix: input channels per group × kernel area.
     var columnRows: Int
-    /// Output positions of one row of the output plane that im2col tiles
-    /// keep whole (2-D: the output width), 1 for other ranks.
+    /// Output positions that im2col tiles keep together: the output width for
+    /// 1-D and 2-D (the row builder's unit), 1 for more spatial dims.
     var tileRowLength = 1
 
     init(_ setup: KernelSetup, group: Int, input: Shape, weight: Shape) throws {
