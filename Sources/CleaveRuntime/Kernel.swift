@@ -54,17 +54,29 @@ public struct KernelContext: Sendable {
     /// `threads` threads (`WorkerPool`); runs inline when one thread or little work.
     /// - Parameter grain: the smallest chunk worth a thread.
     public func parallelFor(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+        parallelChunks(count, grain: grain) { _, range in body(range) }
+    }
+
+    /// `parallelFor` that also tells `body` which chunk it runs, numbered
+    /// from 0 to below `chunks(count, grain:)`: per-chunk scratch memory
+    /// can be indexed by it, since no two chunks run the same number.
+    func parallelChunks(_ count: Int, grain: Int, _ body: (_ chunk: Int, Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let chunks = KernelContext.chunks(count, grain: grain, threads: threads)
+        let chunks = chunks(count, grain: grain)
         if chunks <= 1 {
-            body(0..<count)
+            body(0, 0..<count)
             return
         }
         WorkerPool.shared.run(chunks: chunks) { chunk in
             let start = count * chunk / chunks
             let end = count * (chunk + 1) / chunks
-            if start < end { body(start..<end) }
+            if start < end { body(chunk, start..<end) }
         }
+    }
+
+    /// Chunks `parallelFor(count, grain:)` runs in on this context's threads (1: inline).
+    func chunks(_ count: Int, grain: Int) -> Int {
+        KernelContext.chunks(count, grain: grain, threads: threads)
     }
 
     /// The fewest inner-loop steps (element-wise: elements) worth a thread:

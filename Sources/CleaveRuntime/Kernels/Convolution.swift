@@ -93,12 +93,11 @@ final class ConvKernel: Kernel {
             // same memory holds activations, so a session never keeps a
             // column matrix beside its live tensors. One per thread.
             let columnFloats = plan.columnRows * tiling.width
-            let chunks = tiling.splits ? Swift.min(tiles, context.threads) : 1
-            let columns = UnsafeMutablePointer<Float>.allocate(capacity: columnFloats * chunks)
+            let grain = tiling.splits ? 1 : tiles
+            let columns = UnsafeMutablePointer<Float>.allocate(capacity: columnFloats * context.chunks(tiles, grain: grain))
             defer { columns.deallocate() }
-            context.parallelFor(tiles, grain: tiling.splits ? 1 : tiles) { range in
-                // parallelFor's chunk c starts at tiles·c/chunks (rounded down).
-                let column = columns + columnFloats * ((range.lowerBound * chunks + tiles - 1) / tiles)
+            context.parallelChunks(tiles, grain: grain) { chunk, range in
+                let column = columns + columnFloats * chunk
                 for tile in range {
                     let plane = tile / tiling.perPlane, n = plane / group, g = plane % group
                     let start = tile % tiling.perPlane * tiling.width
