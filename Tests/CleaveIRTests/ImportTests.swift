@@ -44,7 +44,14 @@ final class ImportTests: XCTestCase {
         let constantNodes = paddle.nodes.filter { $0.opType == "Constant" }
         XCTAssertFalse(constantNodes.isEmpty)
         XCTAssertEqual(paddle.constants.count, constantNodes.count)
-        XCTAssertEqual(paddle.runtimeInputs.first?.dims, [.symbolic("N"), .fixed(3), .symbolic("H"), .symbolic("W")])
+        // paddle2onnx writes -1 for a dynamic dim: it reads as unknown, resolved from --input-shape.
+        XCTAssertEqual(paddle.runtimeInputs.first?.dims, [.unknown, .fixed(3), .unknown, .unknown])
+        XCTAssertEqual(paddle.outputs.first?.dims, [.unknown, .fixed(10)])
+        assertThrowsCleaveError(.usage, containing: "input 'x' has an unknown dim at axis 2; give --input-shape x=1,3,?,?") {
+            _ = try Analysis(graph: paddle)
+        }
+        let resolved = try Analysis(graph: paddle, inputShapes: ["x": [1, 3, 48, 192]])
+        XCTAssertEqual(resolved.types["save_infer_model/scale_0.tmp_1"]?.shape, [1, 10])
 
         // tf2onnx: NHWC input with a symbolic batch dim.
         let tf = try ONNXImporter.load(path: "\(fixturesDirectory)/tf2onnx_style/model.onnx")

@@ -171,12 +171,13 @@ struct ProtoReader {
         }
         if let shape = tensorType.shape?.pointee {
             var dims: [Dim] = []
-            for (axis, dim) in buffer(shape.dim, shape.n_dim).enumerated() {
+            for dim in buffer(shape.dim, shape.n_dim) {
                 guard let dim = dim?.pointee else { dims.append(.unknown); continue }
                 switch dim.value_case {
                 case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE:
-                    guard dim.dim_value >= 0 else { throw fail("value '\(name)' has negative dim \(dim.dim_value) at axis \(axis)") }
-                    dims.append(.fixed(Int(dim.dim_value)))
+                    // paddle2onnx writes -1 and old Caffe2/tf2onnx 0 for a dynamic dim; a declared
+                    // type never means an empty tensor, so both resolve like a missing dim.
+                    dims.append(dim.dim_value > 0 ? .fixed(Int(dim.dim_value)) : .unknown)
                 case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM:
                     let param = string(dim.dim_param)
                     dims.append(param.isEmpty ? .unknown : .symbolic(param))
