@@ -53,7 +53,7 @@ def supported_ops() -> set[str]:
     text = open(os.path.join(ROOT, "Sources/CleaveIR/Op.swift"), encoding="utf-8").read()
     body = text[text.index("public enum Op"):]
     body = body[: body.index("\n}")]
-    return set(re.findall(r'case \w+ = "(\w+)"', body))
+    return set(re.findall(r'case `?\w+`? = "(\w+)"', body))
 
 
 def exclusions() -> list[tuple[str, str]]:

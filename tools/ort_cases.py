@@ -27,7 +27,7 @@ import onnxruntime as ort
 from onnx import helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IR_FOR_OPSET = {7: 3, 8: 3, 9: 4, 10: 5, 11: 6, 12: 7, 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
+IR_FOR_OPSET = {1: 3, 7: 3, 8: 3, 9: 4, 10: 5, 11: 6, 12: 7, 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
 
 rng = np.random.default_rng(20240611)
 
@@ -98,6 +98,30 @@ case("mean8_three", "Mean", 8, [("a", floats(2, 3)), ("b", floats(3)), ("c", flo
 case("max8_three", "Max", 8, [("a", floats(2, 3)), ("b", floats(3)), ("c", floats(2, 1))])
 case("min13_int64", "Min", 13, [("a", ints(1, 5, -3)), ("b", ints(2))])
 case("sum13_one", "Sum", 13, [("a", floats(2, 3))])
+case("reciprocal13", "Reciprocal", 13, [("x", floats(3, 7, low=0.1, high=5) * np.where(floats(3, 7) > 0, 1, -1).astype(np.float32))])
+
+# MARK: comparisons, logic, Where, Range, Size
+c = floats(2, 3, 4)
+c[0, 0, :2] = np.nan
+b = np.array(rng.integers(0, 2, (3, 1)), dtype=bool)
+case("equal13_int32_one_hot", "Equal", 13, [("a", rng.integers(0, 5, (2, 6, 1), dtype=np.int32)), ("b", np.arange(5, dtype=np.int32))])
+case("equal11_bool", "Equal", 11, [("a", b), ("b", np.array([True]))])
+case("less13_nan_broadcast", "Less", 13, [("a", c), ("b", floats(4))])
+case("greater13_int64", "Greater", 13, [("a", ints(-3, 0, 5, 9)), ("b", ints(0))])
+case("lessorequal16_uint8", "LessOrEqual", 16, [("a", rng.integers(0, 9, (4, 5), dtype=np.uint8)), ("b", rng.integers(0, 9, (1, 5), dtype=np.uint8))])
+case("greaterorequal16_float", "GreaterOrEqual", 16, [("a", c), ("b", c[:, :1, :])])
+case("and7_broadcast", "And", 7, [("a", b), ("b", np.array(rng.integers(0, 2, (2, 3, 4)), dtype=bool))])
+case("or7_broadcast", "Or", 7, [("a", b), ("b", np.array([False, True, True, False]))])
+case("xor7_broadcast", "Xor", 7, [("a", b), ("b", np.array([False, True, True, False]))])
+case("not1", "Not", 1, [("x", np.array(rng.integers(0, 2, (3, 4)), dtype=bool))])
+case("where9_float", "Where", 9, [("c", b), ("x", floats(2, 3, 4)), ("z", floats(4))])
+case("where16_attention_mask", "Where", 16, [("c", np.array(rng.integers(0, 2, (1, 1, 5, 7)), dtype=bool)), ("x", floats(2, 3, 5, 7)), ("z", scalar(-1e9))])
+case("where16_int64", "Where", 16, [("c", np.array([True, False, True])), ("x", ints(1, 2, 3)), ("z", ints(-1))])
+case("range11_float_fraction", "Range", 11, [("s", scalar(-1.5)), ("l", scalar(2.9)), ("d", scalar(0.3))])
+case("range11_float_negative", "Range", 11, [("s", scalar(3.0)), ("l", scalar(-1.0)), ("d", scalar(-0.7))])
+case("range11_int32", "Range", 11, [("s", scalar(7, np.int32)), ("l", scalar(-8, np.int32)), ("d", scalar(-4, np.int32))])
+case("range11_int64_empty", "Range", 11, [("s", scalar(4, np.int64)), ("l", scalar(4, np.int64)), ("d", scalar(1, np.int64))])
+case("size13", "Size", 13, [("x", floats(2, 3, 4))])
 
 # MARK: casts and quantisation
 mixed = np.array([-2.7, -1.5, -0.4, 0.0, 0.5, 1.5, 2.5, 100.9], dtype=np.float32)

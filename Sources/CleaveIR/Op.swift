@@ -37,6 +37,7 @@ public enum Op: String, CaseIterable, Sendable {
     case log = "Log"
     case neg = "Neg"
     case abs = "Abs"
+    case reciprocal = "Reciprocal"
     case sum = "Sum"
     case max = "Max"
     case min = "Min"
@@ -44,6 +45,16 @@ public enum Op: String, CaseIterable, Sendable {
     case reduceMean = "ReduceMean"
     case reduceSum = "ReduceSum"
     case reduceMax = "ReduceMax"
+    case equal = "Equal"
+    case less = "Less"
+    case lessOrEqual = "LessOrEqual"
+    case greater = "Greater"
+    case greaterOrEqual = "GreaterOrEqual"
+    case not = "Not"
+    case and = "And"
+    case or = "Or"
+    case xor = "Xor"
+    case `where` = "Where"
     case concat = "Concat"
     case split = "Split"
     case slice = "Slice"
@@ -61,6 +72,8 @@ public enum Op: String, CaseIterable, Sendable {
     case cast = "Cast"
     case constant = "Constant"
     case constantOfShape = "ConstantOfShape"
+    case range = "Range"
+    case size = "Size"
     case identity = "Identity"
     case dropout = "Dropout"
     case quantizeLinear = "QuantizeLinear"
@@ -94,14 +107,15 @@ extension Op {
         case .prelu:
             return OpTraits(elementwise: true, dataMovement: false, weightInputs: [1])
         case .relu, .leakyRelu, .elu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf,
-             .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs, .sum, .max, .min, .mean,
+             .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs, .reciprocal, .sum, .max, .min, .mean,
+             .equal, .less, .lessOrEqual, .greater, .greaterOrEqual, .not, .and, .or, .xor, .where,
              .quantizeLinear, .dequantizeLinear:
             return OpTraits(elementwise: true, dataMovement: false, weightInputs: [])
         case .lrn, .softmax, .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool,
-             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample:
+             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample, .range:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [])
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze,
-             .expand, .pad, .shape, .cast, .constant, .constantOfShape, .identity, .dropout:
+             .expand, .pad, .shape, .size, .cast, .constant, .constantOfShape, .identity, .dropout:
             return OpTraits(elementwise: false, dataMovement: true, weightInputs: [])
         }
     }

@@ -107,16 +107,18 @@ public enum OpKind: String, CaseIterable, Sendable {
         case .instanceNormalization: return .instanceNorm
         case .lrn: return .lrn
         case .softmax, .logSoftmax: return .softmax
-        case .relu, .leakyRelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs: return .activation
+        case .relu, .leakyRelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs, .reciprocal, .not: return .activation
         case .quantizeLinear, .dequantizeLinear: return .quantize
         case .sigmoid, .tanh, .elu, .erf, .exp, .log, .sqrt: return .transcendental
         case .pow: return powerKind(node, in: analysis)
-        case .add, .sub, .mul, .div, .prelu, .sum, .max, .min, .mean: return .binary
-        case .concat, .split, .slice, .gather, .expand, .cast, .constantOfShape: return .copy
+        case .add, .sub, .mul, .div, .prelu, .sum, .max, .min, .mean, .equal, .less, .lessOrEqual, .greater,
+             .greaterOrEqual, .and, .or, .xor, .where:
+            return .binary
+        case .concat, .split, .slice, .gather, .expand, .cast, .constantOfShape, .range: return .copy
         case .pad: return .pad
         case .transpose: return .transpose
         case .resize, .upsample: return .resize
-        case .reshape, .flatten, .squeeze, .unsqueeze, .identity, .dropout, .shape, .constant: return .reshape
+        case .reshape, .flatten, .squeeze, .unsqueeze, .identity, .dropout, .shape, .size, .constant: return .reshape
         }
     }
 

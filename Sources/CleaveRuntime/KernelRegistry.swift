@@ -17,7 +17,7 @@ enum KernelRegistry {
         case .globalAveragePool, .globalMaxPool: return try GlobalPoolKernel(setup)
         // MARK: element-wise
         case .relu, .leakyRelu, .elu, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf,
-             .sqrt, .exp, .log, .neg, .abs:
+             .sqrt, .exp, .log, .neg, .abs, .reciprocal:
             return try UnaryKernel(setup)
         case .clip: return try ClipKernel(setup)
         case .prelu: return try PReluKernel(setup)
@@ -26,6 +26,9 @@ enum KernelRegistry {
         case .quantizeLinear: return try QuantizeLinearKernel(setup)
         case .dequantizeLinear: return try DequantizeLinearKernel(setup)
         case .cast: return try CastKernel(setup)
+        case .equal, .less, .lessOrEqual, .greater, .greaterOrEqual: return try ComparisonKernel(setup)
+        case .not, .and, .or, .xor: return try LogicalKernel(setup)
+        case .where: return try WhereKernel(setup)
         // MARK: reductions
         case .softmax, .logSoftmax: return try SoftmaxKernel(setup)
         case .reduceMean, .reduceSum, .reduceMax: return try ReduceKernel(setup)
@@ -40,6 +43,8 @@ enum KernelRegistry {
         case .pad: return try PadKernel(setup)
         case .resize, .upsample: return try ResizeKernel(setup)
         case .shape: return try ShapeKernel(setup)
+        case .size: return try SizeKernel(setup)
+        case .range: return try RangeKernel(setup)
         case .constant: return try ConstantKernel(setup)
         case .constantOfShape: return try ConstantOfShapeKernel(setup)
         case .identity, .dropout: return try IdentityKernel(setup)

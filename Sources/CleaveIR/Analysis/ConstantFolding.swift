@@ -20,13 +20,21 @@ extension NodeContext {
         case .shape:
             guard let input = inputTypes.first ?? nil, let range = try? shapeRange(rank: input.shape.rank) else { return nil }
             return [Tensor(Shape([range.count]), int64s: input.shape.dims[range].map { Int64($0) })]
+        case .size:
+            guard let input = inputTypes.first ?? nil else { return nil }
+            return [Tensor([], int64s: [Int64(input.shape.elementCount)])]
+        case .range:
+            guard let output = outputs.first, output.shape.elementCount <= NodeContext.foldingLimit,
+                  let range = try? rangeOutput() else { return nil }
+            return rangeValues(range.start, range.delta, output).map { [$0.tensor()] }
         case .identity:
             return inputValues.first.flatMap { $0 }.map { [$0] }
         case .reshape, .flatten, .squeeze, .unsqueeze:
             guard let value = inputValues.first ?? nil, let type = outputs.first else { return nil }
             return [value.reshaped(type.shape)]
         case .cast, .gather, .concat, .slice, .transpose, .expand, .constantOfShape, .add, .sub, .mul, .div, .neg,
-             .abs, .sum, .max, .min:
+             .abs, .sum, .max, .min, .equal, .less, .lessOrEqual, .greater, .greaterOrEqual, .not, .and, .or, .xor,
+             .where:
             guard outputs.allSatisfy({ $0.shape.elementCount <= NodeContext.foldingLimit }) else { return nil }
             var values: [FoldValue] = []
             for (i, name) in node.inputs.enumerated() where !name.isEmpty {
@@ -40,7 +48,7 @@ extension NodeContext {
              .leakyRelu, .prelu, .elu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .softmax,
              .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool, .pow, .sqrt, .exp, .log,
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
-             .quantizeLinear, .dequantizeLinear:
+             .quantizeLinear, .dequantizeLinear, .reciprocal:
             return nil
         }
     }
@@ -104,19 +112,38 @@ extension NodeContext {
             case .reals(let v):
                 return FoldValue(dtype: first.dtype, shape: first.shape, elements: .reals(op == .neg ? v.map { -$0 } : v.map { Swift.abs($0) }))
             }
-        case .add, .sub, .mul, .div, .sum, .max, .min:
+        case .add, .sub, .mul, .div, .sum, .max, .min, .equal, .less, .lessOrEqual, .greater, .greaterOrEqual,
+             .and, .or, .xor:
             var result = first
             for next in inputs.dropFirst() {
                 guard let combined = combine(result, next, output.dtype) else { return nil }
                 result = combined
             }
             return result
+        case .not:
+            guard let v = first.integers else { return nil }
+            return FoldValue(dtype: .bool, shape: first.shape, elements: .integers(v.map { $0 == 0 ? 1 : 0 }))
+        case .where:
+            guard inputs.count == 3, let condition = first.integers else { return nil }
+            let ic = broadcastIndices(from: first.shape, to: output.shape)
+            let ix = broadcastIndices(from: inputs[1].shape, to: output.shape)
+            let iy = broadcastIndices(from: inputs[2].shape, to: output.shape)
+            switch (inputs[1].elements, inputs[2].elements) {
+            case (.integers(let x), .integers(let y)):
+                let picked = ic.indices.map { condition[ic[$0]] != 0 ? x[ix[$0]] : y[iy[$0]] }
+                return FoldValue(dtype: output.dtype, shape: output.shape, elements: .integers(picked))
+            case (.reals(let x), .reals(let y)):
+                let picked = ic.indices.map { condition[ic[$0]] != 0 ? x[ix[$0]] : y[iy[$0]] }
+                return FoldValue(dtype: output.dtype, shape: output.shape, elements: .reals(picked))
+            default:
+                return nil
+            }
         case .conv, .convTranspose, .gemm, .matMul, .batchNormalization, .instanceNormalization, .lrn, .relu,
              .leakyRelu, .prelu, .elu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .softmax,
              .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool, .pow, .sqrt, .exp, .log,
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
              .quantizeLinear, .dequantizeLinear, .constant, .shape, .identity, .reshape, .flatten, .squeeze,
-             .unsqueeze:
+             .unsqueeze, .reciprocal, .range, .size:
             return nil
         }
     }
@@ -168,11 +195,16 @@ extension NodeContext {
                     out[i] = l / r
                 case .max: out[i] = Swift.max(l, r)
                 case .min: out[i] = Swift.min(l, r)
-                default: return nil
+                case .and: out[i] = l != 0 && r != 0 ? 1 : 0
+                case .or: out[i] = l != 0 || r != 0 ? 1 : 0
+                case .xor: out[i] = (l != 0) != (r != 0) ? 1 : 0
+                default:
+                    guard let truth = compare(l, r) else { return nil }
+                    out[i] = truth ? 1 : 0
                 }
             }
             return FoldValue(dtype: dtype, shape: shape, elements: .integers(out)).normalized()
-        case (.reals(let x), .reals(let y)):
+        case (.reals(let x), .reals(let y)) where dtype != .bool:
             var out = [Double](repeating: 0, count: ia.count)
             for i in out.indices {
                 let (l, r) = (x[ia[i]], y[ib[i]])
@@ -188,6 +220,49 @@ extension NodeContext {
                 }
             }
             return FoldValue(dtype: dtype, shape: shape, elements: .reals(out)).normalized()
+        case (.reals(let x), .reals(let y)) where dtype == .bool:
+            var out = [Int64](repeating: 0, count: ia.count)
+            for i in out.indices {
+                guard let truth = compare(x[ia[i]], y[ib[i]]) else { return nil }
+                out[i] = truth ? 1 : 0
+            }
+            return FoldValue(dtype: .bool, shape: shape, elements: .integers(out))
+        default:
+            return nil
+        }
+    }
+}
+
+extension NodeContext {
+    /// Equal, Less, LessOrEqual, Greater or GreaterOrEqual of two elements; nil for other ops.
+    private func compare<T: Comparable>(_ l: T, _ r: T) -> Bool? {
+        switch op {
+        case .equal: return l == r
+        case .less: return l < r
+        case .lessOrEqual: return l <= r
+        case .greater: return l > r
+        case .greaterOrEqual: return l >= r
+        default: return nil
+        }
+    }
+
+    /// Range's elements: start, then each one delta more, accumulated in the
+    /// element type as ONNX Runtime does.
+    func rangeValues(_ start: FoldValue, _ delta: FoldValue, _ output: TensorType) -> FoldValue? {
+        let count = output.shape.elementCount
+        switch (start.elements, delta.elements) {
+        case (.integers(let s), .integers(let d)):
+            var values: [Int64] = [], next = s[0]
+            for _ in 0..<count { values.append(next); next = next &+ d[0] }
+            return FoldValue(dtype: output.dtype, shape: output.shape, elements: .integers(values)).normalized()
+        case (.reals(let s), .reals(let d)) where output.dtype == .float:
+            var values: [Double] = [], next = Float(s[0])
+            for _ in 0..<count { values.append(Double(next)); next += Float(d[0]) }
+            return FoldValue(dtype: .float, shape: output.shape, elements: .reals(values))
+        case (.reals(let s), .reals(let d)):
+            var values: [Double] = [], next = s[0]
+            for _ in 0..<count { values.append(next); next += d[0] }
+            return FoldValue(dtype: output.dtype, shape: output.shape, elements: .reals(values))
         default:
             return nil
         }

@@ -11,7 +11,8 @@
 /// | MatMul | batch·M·N·K (batch = the broadcast leading dims) |
 /// | BatchNormalization, InstanceNormalization | 1 per element |
 /// | Relu, LeakyRelu, PRelu, Elu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf | 1 per element |
-/// | Add, Sub, Mul, Div, Pow, Sqrt, Exp, Log, Neg, Abs | 1 per element |
+/// | Add, Sub, Mul, Div, Pow, Sqrt, Exp, Log, Neg, Abs, Reciprocal | 1 per element |
+/// | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, Not, And, Or, Xor, Where, Range | 1 per element |
 /// | Sum, Max, Min, Mean | 1 per element per input after the first (at least 1) |
 /// | QuantizeLinear, DequantizeLinear | 1 per element |
 /// | LRN | elements × size (the window across channels) |
@@ -19,7 +20,7 @@
 /// | MaxPool, AveragePool | elements × window size (kernel_shape product) |
 /// | GlobalAveragePool, GlobalMaxPool, ReduceMean, ReduceSum, ReduceMax | 1 per input element |
 /// | Resize, Upsample | nearest: 0; linear: 2^k per element; cubic: 4^k per element, k = number of resized axes |
-/// | Concat, Split, Slice, Gather, Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Expand, Pad, Shape, Cast, Constant, ConstantOfShape, Identity, Dropout | 0 (data movement) |
+/// | Concat, Split, Slice, Gather, Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Expand, Pad, Shape, Size, Cast, Constant, ConstantOfShape, Identity, Dropout | 0 (data movement) |
 /// | ops cleave does not know | 0 |
 ///
 /// `params` counts elements of constant tensors (initializers and Constant
@@ -94,7 +95,8 @@ extension NodeContext {
             return saturatingProduct(elements, dims(0).last ?? 0)
         case .batchNormalization, .instanceNormalization, .relu, .leakyRelu, .prelu, .elu, .clip, .sigmoid,
              .hardSigmoid, .hardSwish, .tanh, .erf, .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs,
-             .quantizeLinear, .dequantizeLinear:
+             .reciprocal, .quantizeLinear, .dequantizeLinear, .equal, .less, .lessOrEqual, .greater, .greaterOrEqual,
+             .not, .and, .or, .xor, .where, .range:
             return elements
         case .sum, .max, .min, .mean:
             let operands = node.inputs.filter { !$0.isEmpty }.count
@@ -114,7 +116,7 @@ extension NodeContext {
             let taps = mode == "cubic" ? 4 : 2
             return saturatingProduct(elements, (0..<resized).reduce(1) { acc, _ in saturatingProduct(acc, taps) })
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze, .expand, .pad,
-             .shape, .cast, .constant, .constantOfShape, .identity, .dropout:
+             .shape, .size, .cast, .constant, .constantOfShape, .identity, .dropout:
             return 0
         }
     }

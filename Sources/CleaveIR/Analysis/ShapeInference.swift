@@ -29,7 +29,7 @@ extension NodeContext {
             guard x.shape.rank >= 3 else { throw fail("input \(x.shape) must have rank 3 or more") }
             types = [x]
         case .relu, .leakyRelu, .elu, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .sqrt, .exp, .log, .neg,
-             .abs, .clip:
+             .abs, .reciprocal, .clip:
             types = [try type(0)]
         case .prelu:
             let x = try type(0)
@@ -61,6 +61,19 @@ extension NodeContext {
             for i in 1..<Swift.max(1, node.inputs.count) { shape = try broadcastShapes(shape, try self.shape(i)) }
             types = [TensorType(first.dtype, shape)]
         case .reduceMean, .reduceSum, .reduceMax: types = [try reduceOutput()]
+        case .equal, .less, .lessOrEqual, .greater, .greaterOrEqual:
+            let a = try type(0), b = try type(1)
+            guard a.dtype == b.dtype else { throw fail("operands have different dtypes (\(a.dtype.name) and \(b.dtype.name))") }
+            types = [TensorType(.bool, try broadcastShapes(a.shape, b.shape))]
+        case .and, .or, .xor:
+            let a = try boolType(0), b = try boolType(1)
+            types = [TensorType(.bool, try broadcastShapes(a.shape, b.shape))]
+        case .not: types = [try boolType(0)]
+        case .where:
+            let condition = try boolType(0)
+            let x = try type(1), y = try type(2)
+            guard x.dtype == y.dtype else { throw fail("X and Y have different dtypes (\(x.dtype.name) and \(y.dtype.name))") }
+            types = [TensorType(x.dtype, try broadcastShapes(try broadcastShapes(condition.shape, x.shape), y.shape))]
         case .concat: types = [try concatOutput()]
         case .split: types = try splitOutputs()
         case .slice:
@@ -106,6 +119,10 @@ extension NodeContext {
                 throw fail("has no tensor, float or int value (sparse_value and string values are not supported)")
             }
             types = [value.type]
+        case .range: types = [try rangeOutput().type]
+        case .size:
+            _ = try type(0)
+            types = [TensorType(.int64, [])]
         case .constantOfShape:
             guard let dims = try integers(0, "shape") else { throw fail("input 0 (shape) is required") }
             guard try shape(0).rank == 1 else { throw fail("input 0 (shape) must be 1-D, got \(try shape(0))") }
@@ -188,6 +205,13 @@ extension NodeContext {
         guard let value = node.tensor("value") else { return nil }
         guard value.elementCount == 1 else { throw fail("attribute 'value' must hold one element, has \(value.elementCount)") }
         return value
+    }
+
+    /// The type of required input `i`, which must be bool (logical ops, Where's condition).
+    func boolType(_ i: Int) throws -> TensorType {
+        let t = try type(i)
+        guard t.dtype == .bool else { throw fail("input \(i) must be bool, got \(t.dtype.name)") }
+        return t
     }
 
     /// A float scale times a dim, floored, as ONNX Runtime sizes Resize and Upsample outputs.
@@ -603,4 +627,46 @@ extension NodeContext {
         }
         return TensorType(dtype, x.shape)
     }
+}
+
+// MARK: Sequences
+
+extension NodeContext {
+    /// Range's start, limit and delta, which must be known before running
+    /// (the output's length depends on them), and its output type.
+    func rangeOutput() throws -> (start: FoldValue, delta: FoldValue, type: TensorType) {
+        let dtype = try type(0).dtype
+        var scalars: [FoldValue] = []
+        for (i, what) in ["start", "limit", "delta"].enumerated() {
+            guard try type(i).dtype == dtype else { throw fail("\(what) is \(try type(i).dtype.name), start is \(dtype.name)") }
+            guard let tensor = try value(i, what), tensor.elementCount == 1, let scalar = FoldValue(tensor) else {
+                throw fail("\(what) must be a scalar of float, double or a signed integer type")
+            }
+            scalars.append(scalar)
+        }
+        let count: Int?
+        switch (scalars[0].elements, scalars[1].elements, scalars[2].elements) {
+        case (.integers(let start), .integers(let limit), .integers(let delta)):
+            count = rangeCount(difference: Double(limit[0]) - Double(start[0]), delta: Double(delta[0]))
+        case (.reals(let start), .reals(let limit), .reals(let delta)):
+            // float32 subtracts in float32, as ONNX Runtime does, before the division in double.
+            let difference = dtype == .float ? Double(Float(limit[0]) - Float(start[0])) : limit[0] - start[0]
+            count = rangeCount(difference: difference, delta: delta[0])
+        default:
+            count = nil
+        }
+        guard let count else { throw fail("delta must be non-zero and the range finite") }
+        return (scalars[0], scalars[2], TensorType(dtype, try checkedShape([count])))
+    }
+}
+
+/// Range's length as ONNX Runtime computes it: ⌈difference / delta⌉, at
+/// least 0 (`difference` = limit − start in the element type); nil when
+/// delta is 0 or the length is not a finite count.
+package func rangeCount(difference: Double, delta: Double) -> Int? {
+    guard delta != 0 else { return nil }
+    let count = (difference / delta).rounded(.up)
+    guard count.isFinite else { return nil }
+    if count <= 0 { return 0 }
+    return count < 9.0e15 ? Int(count) : nil
 }

@@ -61,6 +61,65 @@ final class ShapeKernel: Kernel {
     }
 }
 
+/// Size: the element count of the input, an int64 scalar.
+final class SizeKernel: Kernel {
+    private let setup: KernelSetup
+
+    init(_ setup: KernelSetup) throws { self.setup = setup }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let data = try setup.required(inputs, 0, "data")
+        return [Tensor([], int64s: [Int64(data.elementCount)])]
+    }
+}
+
+/// Range(start, limit, delta): start, start + delta, … up to (not including)
+/// limit, each element one delta more than the last, accumulated in the
+/// element type as ONNX Runtime does (float32, float64, int64, int32, int16).
+final class RangeKernel: Kernel {
+    private let setup: KernelSetup
+
+    init(_ setup: KernelSetup) throws { self.setup = setup }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let scalars = try ["start", "limit", "delta"].enumerated().map { i, what in
+            let t = try setup.required(inputs, i, what)
+            guard t.elementCount == 1 else { throw setup.error("\(what) must be a scalar, got shape \(t.shape)") }
+            return t
+        }
+        let dtype = scalars[0].dtype
+        guard scalars.allSatisfy({ $0.dtype == dtype }) else {
+            throw setup.error("start, limit and delta must share a dtype, got \(scalars.map(\.dtype.name))")
+        }
+        switch dtype {
+        case .float: return [try sequence(scalars, Float.self, difference: { Double($1 - $0) }, real: { Double($0) }, next: +)]
+        case .double: return [try sequence(scalars, Double.self, difference: { $1 - $0 }, real: { $0 }, next: +)]
+        case .int64: return [try sequence(scalars, Int64.self, difference: { Double($1) - Double($0) }, real: { Double($0) }, next: &+)]
+        case .int32: return [try sequence(scalars, Int32.self, difference: { Double($1) - Double($0) }, real: { Double($0) }, next: &+)]
+        case .int16: return [try sequence(scalars, Int16.self, difference: { Double($1) - Double($0) }, real: { Double($0) }, next: &+)]
+        default: throw setup.error("dtype \(dtype.name) is not supported (float32, float64, int64, int32, int16)")
+        }
+    }
+
+    /// - Parameters:
+    ///   - difference: limit − start, computed in the element type as ONNX Runtime does, then widened.
+    ///   - next: one step (wrapping for integers: ONNX Runtime's integer Range does not trap).
+    private func sequence<T: BitwiseCopyable>(
+        _ scalars: [Tensor], _ type: T.Type, difference: (T, T) -> Double, real: (T) -> Double, next: (T, T) -> T
+    ) throws -> Tensor {
+        let start = scalars[0].elements(as: T.self)[0]
+        let limit = scalars[1].elements(as: T.self)[0]
+        let delta = scalars[2].elements(as: T.self)[0]
+        guard let count = rangeCount(difference: difference(start, limit), delta: real(delta)) else {
+            throw setup.error("delta must be non-zero and the range finite")
+        }
+        let shape = try setup.shape([count], "output shape")
+        var values = [T](repeating: start, count: count)
+        for i in values.indices.dropFirst() { values[i] = next(values[i - 1], delta) }
+        return Tensor(scalars[0].dtype, shape, values)
+    }
+}
+
 /// Identity, and Dropout at inference: the input itself, not a copy.
 ///
 /// Dropout's optional mask follows ONNX Runtime: from opset 12 it is all

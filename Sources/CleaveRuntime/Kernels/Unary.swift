@@ -78,6 +78,10 @@ struct LogFunction: UnaryFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { logf(x) }
 }
 
+struct ReciprocalFunction: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: Float) -> Float { 1 / x }
+}
+
 struct NegateFunction<T: SignedNumeric>: UnaryFunction {
     @inline(__always) func callAsFunction(_ x: T) -> T { 0 - x }
 }
@@ -100,7 +104,7 @@ struct IntegerReluFunction<T: FixedWidthInteger & SignedInteger>: UnaryFunction 
 }
 
 /// Relu, LeakyRelu, Elu, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Sqrt,
-/// Exp, Log, Neg and Abs on float32; Relu, Neg and Abs also on int64, int32
+/// Exp, Log, Neg, Abs and Reciprocal on float32; Relu, Neg and Abs also on int64, int32
 /// and int8.
 ///
 /// Exp, Sigmoid, Tanh, Elu and Erf use `FastMath` (vectorised, within a few
@@ -157,6 +161,7 @@ final class UnaryKernel: Kernel {
         case .log: return mapElements(LogFunction(), x, context)
         case .neg: return mapElements(NegateFunction<Float>(), x, context)
         case .abs: return mapElements(AbsFunction(), x, context)
+        case .reciprocal: return mapElements(ReciprocalFunction(), x, context)
         default: throw setup.error("is not a unary op")
         }
     }
