@@ -115,18 +115,23 @@ enum LinearAlgebra {
     ///
     /// A ridge of 1e-6 × the mean diagonal keeps G invertible when features
     /// are collinear or dead (ReLU channels that never fire), at a bias far
-    /// below float precision of the fit.
+    /// below float precision of the fit. When there are fewer samples than
+    /// features, rounding can still leave G indefinite; the ridge then grows
+    /// a hundredfold at a time, up to 1e-2, before giving up.
     static func solveNormalEquations(gram: [Double], n: Int, rhs: [Double], count p: Int) throws -> [Double] {
         guard n > 0, p > 0 else { return [] }
-        var g = gram
-        let trace = (0..<n).reduce(0.0) { $0 + g[$1 * n + $1] }
-        let ridge = Swift.max(1e-6 * trace / Double(n), 1e-12)
-        for i in 0..<n { g[i * n + i] += ridge }
-        // Column-major n×p B is row-major p×n R: each right-hand side is one row of R.
-        var b = rhs
-        var size = Int32(n), count = Int32(p), lda = Int32(n), ldb = Int32(n), info: Int32 = 0
-        dposv_("U", &size, &count, &g, &lda, &b, &ldb, &info, 1)
-        guard info == 0 else { throw CleaveError.badInput("cannot refit: the normal equations are singular (LAPACK dposv info \(info))") }
-        return b
+        let trace = (0..<n).reduce(0.0) { $0 + gram[$1 * n + $1] }
+        var info: Int32 = 0
+        for relativeRidge in [1e-6, 1e-4, 1e-2] {
+            var g = gram
+            let ridge = Swift.max(relativeRidge * trace / Double(n), 1e-12)
+            for i in 0..<n { g[i * n + i] += ridge }
+            // Column-major n×p B is row-major p×n R: each right-hand side is one row of R.
+            var b = rhs
+            var size = Int32(n), count = Int32(p), lda = Int32(n), ldb = Int32(n)
+            dposv_("U", &size, &count, &g, &lda, &b, &ldb, &info, 1)
+            if info == 0 { return b }
+        }
+        throw CleaveError.badInput("cannot refit: the normal equations are singular (LAPACK dposv info \(info))")
     }
 }
