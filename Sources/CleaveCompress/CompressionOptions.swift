@@ -27,6 +27,10 @@ public struct CompressionOptions: Sendable {
     /// feed for `Session.run`). Empty: data-free decomposition, no refit after
     /// pruning, fidelity measured on a deterministic synthetic input.
     public var calibration: [[String: Tensor]]
+    /// Input sets the fit never sees, on which fidelity is measured
+    /// (`Calibration.fitAndHeldOutSets`). Empty: fidelity is measured on
+    /// `calibration` (or the synthetic input), and the report says so.
+    public var heldOut: [[String: Tensor]] = []
     /// Remove this fraction (0 ≤ P < 1) of the output channels of each prunable Conv.
     public var pruneRatio: Double?
     public var weights: WeightStorage

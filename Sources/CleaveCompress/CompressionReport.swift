@@ -17,7 +17,9 @@ public struct CompressionReport: Sendable {
         public var relativeL2: Double?
         /// Samples compared (rows of the first output).
         public var samples: Int
-        /// "calibration" or "synthetic" (one deterministic standard-normal input, when no calibration data was given).
+        /// "held_out" (calibration samples the fit never saw), "calibration" (the
+        /// fitted samples themselves, for library callers that hold none back) or
+        /// "synthetic" (one deterministic standard-normal input, when no calibration data was given).
         public var evaluatedOn: String
     }
 
@@ -86,7 +88,11 @@ public struct CompressionReport: Sendable {
         lines.append("params:  \(Self.count(m.paramsBefore)) → \(Self.count(m.paramsAfter)); weights \(Self.count(m.weightBytesBefore))B → \(Self.count(m.weightBytesAfter))B (\(weights.rawValue))")
         let top1 = m.top1Agreement.map { Self.fixed($0 * 100, 2) + "%" } ?? "n/a"
         let l2 = m.relativeL2.map { Self.fixed($0 * 100, 3) + "%" } ?? "n/a"
-        let source = m.evaluatedOn == "calibration" ? "\(m.samples) calibration samples" : "a synthetic input (no calibration data)"
+        let source = switch m.evaluatedOn {
+        case "held_out": "\(m.samples) held-back calibration samples the fit did not use"
+        case "calibration": "\(m.samples) calibration samples"
+        default: "a synthetic input (no calibration data)"
+        }
         lines.append("outputs: top-1 agreement \(top1), relative L2 \(l2), on \(source)")
         if !bottlenecks.isEmpty { lines.append("bottlenecks (cut points): \(bottlenecks.joined(separator: ", "))") }
         for s in skipped { lines.append("skipped \(s.node): \(s.reason)") }

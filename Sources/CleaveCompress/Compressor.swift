@@ -62,7 +62,8 @@ public enum Compressor {
         for i in reports.indices where reports[i].probeChannels == nil {
             reports[i].probeChannels = reports.first { $0.probe == reports[i].probe && $0.probeChannels != nil }?.probeChannels
         }
-        let inputs = Activations.evaluationInputs(options.calibration, graph: graph, analysis: original)
+        let inputs = options.heldOut.isEmpty
+            ? Activations.evaluationInputs(options.calibration, graph: graph, analysis: original) : options.heldOut
         let fidelity = try Fidelity.measure(original: graph, compressed: compressed, reports: reports, inputs: inputs,
                                             threads: options.threads)
         for i in reports.indices { reports[i].relativeError = fidelity.layerErrors[i] }
@@ -72,7 +73,7 @@ public enum Compressor {
             paramsBefore: original.totals.params, paramsAfter: final.totals.params,
             weightBytesBefore: weightBytes(graph), weightBytesAfter: weightBytes(compressed),
             top1Agreement: fidelity.top1Agreement, relativeL2: fidelity.relativeL2, samples: fidelity.samples,
-            evaluatedOn: options.calibration.isEmpty ? "synthetic" : "calibration")
+            evaluatedOn: !options.heldOut.isEmpty ? "held_out" : options.calibration.isEmpty ? "synthetic" : "calibration")
         return (compressed, CompressionReport(layers: reports, model: model, bottlenecks: bottlenecks, skipped: skipped,
                                               weights: options.weights))
     }

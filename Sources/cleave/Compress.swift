@@ -23,13 +23,22 @@ struct Compress: ParsableCommand {
             Every run reports the fidelity it costs: per changed layer the rank or kept \
             channels, MACs and output elements before and after, and the relative error of \
             its output; for the model, MACs and parameters before and after, top-1 agreement \
-            and the relative L2 of the outputs — on the calibration data, or on one \
-            synthetic input when there is none.
+            and the relative L2 of the outputs — on the calibration samples held back from \
+            the fit (every fourth one: the fit never sees them), or on one synthetic input \
+            when there is no calibration data.
 
-            Example:
+            --max-accuracy-drop P (points of top-1 agreement with the original) and/or \
+            --max-relative-l2 E search the strength instead of taking one: every rung of a \
+            ladder (rank energy 0.999 … 0.9, rank ratio 0.5 … 0.1, pruning 0.25 and 0.5) is \
+            applied and measured on the held-back samples, and the smallest model (fewest \
+            MACs) inside the budget is written; the report lists every rung tried.
+
+            Examples:
               cleave compress fixtures/digits/model.onnx -o digits_small.onnx \\
                 --rank-ratio 0.25 --layers 'conv2|conv3|fc1' \\
                 --calibration image=fixtures/digits/calibration.npy
+              cleave compress fixtures/digits/model.onnx -o digits_small.onnx \\
+                --max-accuracy-drop 1 --calibration image=fixtures/digits/calibration.npy
             """)
 
     @Argument(help: "The ONNX model to compress.")
@@ -52,12 +61,27 @@ struct Compress: ParsableCommand {
     func run() throws {
         let graph = try ONNXImporter.load(path: model)
         let inputShapes = try shapes.parsed()
-        let sets = try Calibration.inputSets(try calibration.arrays(), for: graph, inputShapes: inputShapes)
-        let options = compression.options(calibration: sets, threads: threading.threads)
-        let (compressed, report) = try Compressor.compress(graph, options: options, inputShapes: inputShapes)
+        let arrays = try calibration.arrays()
+        let options = try compression.options(arrays: arrays, graph: graph, inputShapes: inputShapes, threads: threading.threads)
+        var compressed: Graph, report: CompressionReport
+        var search: JSON?
+        if let budget = compression.budget {
+            guard !arrays.isEmpty else {
+                throw CleaveError(.usage, "--max-accuracy-drop/--max-relative-l2 need --calibration samples to measure fidelity on")
+            }
+            let result = try CompressionSearch.search(graph, base: options, budget: budget, inputShapes: inputShapes,
+                                                      score: { _, report in Double(report.model.macsAfter) },
+                                                      progress: progressLine)
+            (compressed, report) = (result.graph, result.report)
+            search = result.json(budget: budget, scoreName: "macs")
+            if !json { print(result.frontierTable(scoreName: "MACs (score)", format: { humanCount(Int($0)) })); print("") }
+        } else {
+            (compressed, report) = try Compressor.compress(graph, options: options, inputShapes: inputShapes)
+        }
         try ONNXExporter.write(compressed, to: output)
         if json {
-            let document = JSON.object([("input", .string(model)), ("output", .string(output))] + (report.json.objectValue ?? []))
+            let document = JSON.object([("input", .string(model)), ("output", .string(output))] + (report.json.objectValue ?? [])
+                                       + (search.map { [("search", $0)] } ?? []))
             print(document.serialized(pretty: true))
         } else {
             print(report.table)
@@ -87,17 +111,75 @@ struct CompressionArguments: ParsableArguments {
     @Flag(name: .customLong("no-fold-batch-norm"), help: "Keep BatchNormalization nodes instead of folding them.")
     var keepBatchNorm = false
 
+    @Option(name: .customLong("max-accuracy-drop"),
+            help: ArgumentHelp("Search the compression strength: the most points (0-100) of top-1 agreement with the original that may be lost on held-back calibration samples.", valueName: "P"))
+    var maxAccuracyDrop: Double?
+
+    @Option(name: .customLong("max-relative-l2"),
+            help: ArgumentHelp("Search the compression strength: the largest relative L2 of the outputs allowed on held-back calibration samples.", valueName: "E"))
+    var maxRelativeL2: Double?
+
     func validate() throws {
         do {
             try options(calibration: [], threads: nil).validate()
+            try FidelityBudget(maxAccuracyDrop: maxAccuracyDrop, maxRelativeL2: maxRelativeL2).validate()
         } catch let error as CleaveError {
             throw ValidationError(error.message)
         }
+        if budget != nil && explicitStrength {
+            throw ValidationError("--max-accuracy-drop/--max-relative-l2 search the strength themselves; drop --rank-energy, --rank-ratio and --prune-ratio")
+        }
+    }
+
+    /// Whether the user fixed the compression strength.
+    var explicitStrength: Bool { rankEnergy != nil || rankRatio != nil || pruneRatio != nil }
+
+    /// The budget the user gave, if any.
+    var budget: FidelityBudget? {
+        maxAccuracyDrop == nil && maxRelativeL2 == nil ? nil : FidelityBudget(maxAccuracyDrop: maxAccuracyDrop, maxRelativeL2: maxRelativeL2)
     }
 
     func options(calibration sets: [[String: Tensor]], threads: Int?) -> CompressionOptions {
         CompressionOptions(rankEnergy: rankEnergy, rankRatio: rankRatio, layers: layers, calibration: sets,
                            pruneRatio: pruneRatio, weights: weights, foldBatchNorm: !keepBatchNorm, threads: threads)
+    }
+
+    /// The options with the calibration arrays split into samples to fit on
+    /// and samples held back to measure fidelity on.
+    func options(arrays: [String: Tensor], graph: Graph, inputShapes: [String: Shape], threads: Int?) throws -> CompressionOptions {
+        let (fit, heldOut) = try Calibration.fitAndHeldOutSets(arrays, for: graph, inputShapes: inputShapes)
+        var result = options(calibration: fit, threads: threads)
+        result.heldOut = heldOut
+        return result
+    }
+}
+
+extension CompressionSearch.Result {
+    /// The frontier: every compression tried, its fidelity and score, the chosen one marked.
+    func frontierTable(scoreName: String, format: (Double) -> String) -> String {
+        let rows = points.enumerated().map { i, p -> [String] in
+            let m = p.report.model
+            return [(i == chosen ? "* " : "  ") + p.label, humanCount(m.macsAfter),
+                    m.top1Agreement.map { fixed($0 * 100, 2) + "%" } ?? "n/a",
+                    m.relativeL2.map { fixed($0 * 100, 3) + "%" } ?? "n/a", format(p.score), p.withinBudget ? "yes" : "no"]
+        }
+        return table(["compression", "MACs", "top-1 agreement", "relative L2", scoreName, "in budget"], rows,
+                               rightAligned: [1, 2, 3, 4])
+    }
+
+    /// `{"budget", "score", "chosen", "frontier": [{"label", "macs", "top1_agreement", "relative_l2", "score", "within_budget", "chosen"}]}`
+    func json(budget: FidelityBudget, scoreName: String) -> JSON {
+        .object([
+            ("budget", budget.json), ("score", .string(scoreName)), ("chosen", .string(points[chosen].label)),
+            ("frontier", .array(points.enumerated().map { i, p in
+                let m = p.report.model
+                return .object([("label", .string(p.label)), ("macs", .int(m.macsAfter)),
+                                ("top1_agreement", m.top1Agreement.map(JSON.double) ?? .null),
+                                ("relative_l2", m.relativeL2.map(JSON.double) ?? .null),
+                                ("samples", .int(m.samples)), ("score", .double(p.score)),
+                                ("within_budget", .bool(p.withinBudget)), ("chosen", .bool(i == chosen))])
+            })),
+        ])
     }
 }
 

@@ -79,6 +79,13 @@ func printError(_ line: String) {
     fputs(line + "\n", stderr)
 }
 
+/// Shows which compression a search is trying, on a terminal only (one line,
+/// rewritten; cleared when `index` reaches `count`).
+func progressLine(_ index: Int, _ count: Int, _ label: String) {
+    guard isatty(STDERR_FILENO) != 0 else { return }
+    fputs(index < count ? "\r\u{1B}[Ksearching \(index + 1)/\(count): \(label)" : "\r\u{1B}[K", stderr)
+}
+
 /// A name that is safe as a file name: every character outside [A-Za-z0-9._-] becomes "_".
 func fileSafe(_ name: String) -> String {
     let safe = String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })

@@ -16,14 +16,22 @@ struct Split: ParsableCommand {
             OUTDIR/edge and OUTDIR/cloud. Each manifest records the plan and the compression \
             with its measured fidelity.
 
+            With --calibration and no fixed strength, split searches the compression jointly \
+            with the cut: every rung of a ladder (rank energy 0.999 … 0.9, rank ratio 0.5 … 0.1, \
+            pruning 0.25 and 0.5) is applied, its fidelity measured on calibration samples held \
+            back from the fit, the model planned, and the fastest predicted plan inside the \
+            budget wins — --max-accuracy-drop P points of top-1 agreement (default 1) and/or \
+            --max-relative-l2 E. A model no compression fits is split uncompressed, and the \
+            output says so. --rank-energy, --rank-ratio or --prune-ratio fix the strength instead.
+
             Defaults work on a fresh machine: built-in device profiles (see the README for the \
-            hardware they were measured on), a 10 Mbps link with 20 ms RTT, data-free \
-            decomposition at --rank-energy 0.98 (fidelity measured on a synthetic input unless \
-            --calibration is given).
+            hardware they were measured on), a 10 Mbps link with 20 ms RTT; without \
+            --calibration, data-free decomposition at --rank-energy 0.98 (fidelity measured on \
+            a synthetic input).
 
             Example:
               cleave split fixtures/digits/model.onnx -o out \\
-                --calibration input=fixtures/digits/calibration.npy --bandwidth 5Mbps
+                --calibration image=fixtures/digits/calibration.npy --bandwidth 5Mbps --max-accuracy-drop 1
             """)
 
     @Argument(help: "The ONNX model to split.")
@@ -60,16 +68,34 @@ struct Split: ParsableCommand {
         let arrays = try calibration.arrays()
         let sets = try Calibration.inputSets(arrays, for: original, inputShapes: inputShapes)
 
-        // 1. Compress.
+        // 1. Compress: with calibration data, the fastest plan inside the fidelity budget.
         var graph = original
         var compressionReport: CompressionReport?
+        var search: (result: CompressionSearch.Result, budget: FidelityBudget)?
         if !noCompress {
-            var options = compression.options(calibration: sets, threads: threading.threads)
-            if options.rankEnergy == nil && options.rankRatio == nil { options.rankEnergy = Split.defaultRankEnergy }
-            let (compressed, report) = try Compressor.compress(original, options: options, inputShapes: inputShapes)
-            graph = compressed
-            compressionReport = report
+            if compression.budget != nil && arrays.isEmpty {
+                throw CleaveError(.usage, "--max-accuracy-drop/--max-relative-l2 need --calibration samples to measure fidelity on")
+            }
+            var options = try compression.options(arrays: arrays, graph: original, inputShapes: inputShapes, threads: threading.threads)
+            if !arrays.isEmpty && !compression.explicitStrength {
+                let budget = compression.budget ?? FidelityBudget(maxAccuracyDrop: FidelityBudget.defaultAccuracyDrop)
+                let result = try CompressionSearch.search(original, base: options, budget: budget, inputShapes: inputShapes,
+                                                          score: { compressed, _ in
+                    let analysis = try Analysis(graph: compressed, inputShapes: inputShapes)
+                    return try planning.plan(graph: compressed, analysis: analysis, calibration: arrays).best.totalMilliseconds
+                }, progress: progressLine)
+                if budget.maxAccuracyDrop != nil && result.points[0].report.model.top1Agreement == nil {
+                    let advice = "the model's first output is not a score vector, so top-1 agreement cannot be measured; give --max-relative-l2"
+                    if compression.maxAccuracyDrop != nil { throw CleaveError(.usage, "--max-accuracy-drop: \(advice)") }
+                    printError("note: \(advice) to allow compression; splitting uncompressed")
+                }
+                (graph, compressionReport, search) = (result.graph, result.report, (result, budget))
+            } else {
+                if options.rankEnergy == nil && options.rankRatio == nil { options.rankEnergy = Split.defaultRankEnergy }
+                (graph, compressionReport) = try Compressor.compress(original, options: options, inputShapes: inputShapes)
+            }
         }
+        let searchJSON = search.map { $0.result.json(budget: $0.budget, scoreName: "predicted_total_ms") }
 
         // 2. Plan.
         var analysis = try Analysis(graph: graph, inputShapes: inputShapes)
@@ -88,6 +114,7 @@ struct Split: ParsableCommand {
         // 4. Write and verify.
         var record: [(String, JSON)] = [("chosen", best.json(best: true)), ("plan", plan.json)]
         if let compressionReport { record.insert(("compression", compressionReport.json), at: 0) }
+        if let searchJSON { record.insert(("search", searchJSON), at: 0) }
         let request = BundleRequest(graph: graph, types: analysis.types, partition: partition, sourcePath: model,
                                     plan: .object(record), quantizedBoundary: quantized)
         let (edge, cloud) = try BundleWriter.write(request, to: output, force: force, signingKey: key)
@@ -102,12 +129,21 @@ struct Split: ParsableCommand {
 
         if json {
             print(JSON.object([
+                ("search", searchJSON ?? .null),
                 ("compression", compressionReport?.json ?? .null),
                 ("plan", plan.json),
                 ("bundles", .object([("edge", .string(output + "/edge")), ("cloud", cloud == nil ? .null : .string(output + "/cloud")),
                                      ("pair_id", .string(edge.pairID))])),
             ]).serialized(pretty: true))
         } else {
+            if let search {
+                print(search.result.frontierTable(scoreName: "predicted ms", format: { fixed($0, 2) }))
+                let chosen = search.result.points[search.result.chosen]
+                print(search.result.chosen == 0
+                      ? "no compression fits the budget (\(search.budget.summary)): splitting the model uncompressed"
+                      : "chosen: \(chosen.label), the fastest plan within \(search.budget.summary)")
+                print("")
+            }
             if let compressionReport { print(compressionReport.table); print("") }
             print(plan.table())
             print("")
