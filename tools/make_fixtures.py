@@ -365,8 +365,8 @@ def build_paddle_style() -> onnx.ModelProto:
 
     graph = helper.make_graph(
         b.nodes, "paddle-onnx",
-        # paddle2onnx writes -1, not a dim_param, for every dynamic dim.
-        [value_info("x", FLOAT, [-1, 3, -1, -1])],
+        # paddle2onnx writes -1 (older versions) or the dim_param "?" for each dynamic dim.
+        [value_info("x", FLOAT, [-1, 3, "?", "?"])],
         [value_info("save_infer_model/scale_0.tmp_1", FLOAT, [-1, 10])])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)],
                              ir_version=8, producer_name="PaddlePaddle")
@@ -693,7 +693,7 @@ def main() -> int:
                   "paddle2onnx style MobileNetV3-like block: all weights in Constant nodes, "
                   "Conv, Add bias, HardSwish, depthwise Conv, Clip(min/max inputs), SE gate "
                   "(GlobalAveragePool/Conv/Relu/Conv/HardSigmoid/Mul), residual Add, "
-                  "GlobalAveragePool, Flatten, MatMul; dynamic batch, H, W written as -1",
+                  "GlobalAveragePool, Flatten, MatMul; dynamic batch, H, W written as -1, ?, ?",
                   build_paddle_style(),
                   {"x": f32(rng.standard_normal((1, 3, 24, 24)))}, ["x=1,3,24,24"])
 

@@ -44,7 +44,7 @@ final class ImportTests: XCTestCase {
         let constantNodes = paddle.nodes.filter { $0.opType == "Constant" }
         XCTAssertFalse(constantNodes.isEmpty)
         XCTAssertEqual(paddle.constants.count, constantNodes.count)
-        // paddle2onnx writes -1 for a dynamic dim: it reads as unknown, resolved from --input-shape.
+        // paddle2onnx writes -1 or "?" for a dynamic dim: each reads as its own unknown, resolved from --input-shape.
         XCTAssertEqual(paddle.runtimeInputs.first?.dims, [.unknown, .fixed(3), .unknown, .unknown])
         XCTAssertEqual(paddle.outputs.first?.dims, [.unknown, .fixed(10)])
         assertThrowsCleaveError(.usage, containing: "input 'x' has an unknown dim at axis 2; give --input-shape x=1,3,?,?") {

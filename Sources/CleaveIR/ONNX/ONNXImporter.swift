@@ -179,8 +179,9 @@ struct ProtoReader {
                     // type never means an empty tensor, so both resolve like a missing dim.
                     dims.append(dim.dim_value > 0 ? .fixed(Int(dim.dim_value)) : .unknown)
                 case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM:
+                    // Paddle names every dynamic dim "?": each is its own unknown, not one shared size.
                     let param = string(dim.dim_param)
-                    dims.append(param.isEmpty ? .unknown : .symbolic(param))
+                    dims.append(param.isEmpty || param == "?" ? .unknown : .symbolic(param))
                 default:
                     dims.append(.unknown)
                 }
