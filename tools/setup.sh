@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(pkg-config protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libopenblas-dev python3-venv time openssl)
+# espeak-ng speaks the speech that tools/zoo.py feeds the voice-activity detector.
+apt_packages=(pkg-config protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libopenblas-dev python3-venv time openssl espeak-ng)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
