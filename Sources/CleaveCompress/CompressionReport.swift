@@ -17,6 +17,17 @@ public struct CompressionReport: Sendable {
         public var relativeL2: Double?
         /// Samples compared (rows of the first output).
         public var samples: Int
+
+        /// The sampling noise of `top1Agreement`: the lower end of its 95 %
+        /// Wilson score interval over `samples` (with 64 samples all agreeing,
+        /// 94.3 %: a fit could still lose up to ~6 points on other data).
+        public var top1AgreementLowerBound: Double? {
+            guard let p = top1Agreement, samples > 0 else { return nil }
+            let n = Double(samples), z = 1.96
+            let centre = p + z * z / (2 * n)
+            let spread = z * (p * (1 - p) / n + z * z / (4 * n * n)).squareRoot()
+            return Swift.max(0, (centre - spread) / (1 + z * z / n))
+        }
         /// "held_out" (calibration samples the fit never saw), "calibration" (the
         /// fitted samples themselves, for library callers that hold none back) or
         /// "synthetic" (one deterministic standard-normal input, when no calibration data was given).
@@ -42,7 +53,8 @@ public struct CompressionReport: Sendable {
                 ("macs_reduction", .double(m.macsAfter > 0 ? Double(m.macsBefore) / Double(m.macsAfter) : 0)),
                 ("params_before", .int(m.paramsBefore)), ("params_after", .int(m.paramsAfter)),
                 ("weight_bytes_before", .int(m.weightBytesBefore)), ("weight_bytes_after", .int(m.weightBytesAfter)),
-                ("top1_agreement", optional(m.top1Agreement)), ("relative_l2", optional(m.relativeL2)),
+                ("top1_agreement", optional(m.top1Agreement)), ("top1_agreement_lower_95", optional(m.top1AgreementLowerBound)),
+                ("relative_l2", optional(m.relativeL2)),
                 ("samples", .int(m.samples)), ("evaluated_on", .string(m.evaluatedOn)),
             ])),
             ("weights", .string(weights.rawValue)),
@@ -86,7 +98,8 @@ public struct CompressionReport: Sendable {
         lines.append("")
         lines.append("MACs:    \(Self.count(m.macsBefore)) → \(Self.count(m.macsAfter)) (\(Self.fixed(reduction, 2))× fewer)")
         lines.append("params:  \(Self.count(m.paramsBefore)) → \(Self.count(m.paramsAfter)); weights \(Self.count(m.weightBytesBefore))B → \(Self.count(m.weightBytesAfter))B (\(weights.rawValue))")
-        let top1 = m.top1Agreement.map { Self.fixed($0 * 100, 2) + "%" } ?? "n/a"
+        var top1 = m.top1Agreement.map { Self.fixed($0 * 100, 2) + "%" } ?? "n/a"
+        if let low = m.top1AgreementLowerBound { top1 += " (95% lower bound \(Self.fixed(low * 100, 1))%)" }
         let l2 = m.relativeL2.map { Self.fixed($0 * 100, 3) + "%" } ?? "n/a"
         let source = switch m.evaluatedOn {
         case "held_out": "\(m.samples) held-back calibration samples the fit did not use"

@@ -15,7 +15,7 @@ final class CompressCLITests: XCTestCase {
         XCTAssertFalse(result.stdout.contains("\"model\": \"/"), "one 'model' key only")
         let model = try XCTUnwrap(report["model"] as? [String: Any])
         XCTAssertEqual(Set(model.keys), ["macs_before", "macs_after", "macs_reduction", "params_before", "params_after",
-                                         "weight_bytes_before", "weight_bytes_after", "top1_agreement", "relative_l2",
+                                         "weight_bytes_before", "weight_bytes_after", "top1_agreement", "top1_agreement_lower_95", "relative_l2",
                                          "samples", "evaluated_on"])
         // A quarter of the 256 calibration images is held back from the fit and scores it.
         XCTAssertEqual(model["evaluated_on"] as? String, "held_out")
