@@ -47,7 +47,7 @@ SUPPORTED = {
     "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Exp", "Log", "Neg", "Abs", "Sum", "Max", "Min", "Mean",
     "ReduceMean", "ReduceSum", "ReduceMax", "Concat", "Split", "Slice", "Gather", "Reshape", "Flatten",
     "Transpose", "Squeeze", "Unsqueeze", "Expand", "Pad", "Resize", "Upsample", "Shape", "Cast",
-    "Constant", "ConstantOfShape", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear",
+    "Constant", "ConstantOfShape", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear", "LSTM", "GRU", "RNN",
 }
 
 # Element types the test can build tensors of (ONNX TensorProto codes).
