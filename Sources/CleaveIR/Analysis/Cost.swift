@@ -94,12 +94,12 @@ extension NodeContext {
         case .matMul:
             return saturatingProduct(elements, dims(0).last ?? 0)
         case .lstm, .gru, .rnn:
-            // W is [dirs, G·H, I], R is [dirs, G·H, H]; X holds seq·batch rows of I.
-            let w = dims(1), r = dims(2)
-            guard w.count == 3, r.count == 3, w[2] > 0 else { return 0 }
+            // X is [seq, batch, I] or [batch, seq, I], W is [dirs, G·H, I], R is [dirs, G·H, H].
+            let x = dims(0), w = dims(1), r = dims(2)
+            guard x.count == 3, w.count == 3, r.count == 3 else { return 0 }
             let rows = w[1], hidden = r[2], input = w[2]
             let perStep = saturatingSum(saturatingProduct(rows, saturatingSum(saturatingSum(input, hidden), 1)), hidden)
-            return saturatingProduct(inputElements / input, w[0], perStep)
+            return saturatingProduct(x[0], x[1], w[0], perStep)
         case .batchNormalization, .instanceNormalization, .relu, .leakyRelu, .prelu, .elu, .clip, .sigmoid,
              .hardSigmoid, .hardSwish, .tanh, .erf, .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs,
              .quantizeLinear, .dequantizeLinear:
