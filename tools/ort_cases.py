@@ -7,7 +7,10 @@ only; models in the wild use opsets 7-21, whose forms differ (Clip bounds as
 attributes before 11, Pad pads as attributes before 11, Squeeze axes as
 attributes before 13, Softmax's 2-D coercion before 13, Resize-10 and
 Upsample, ...). This writes one case per form, in the folder layout and
-index.json format of node_cases.py, so NodeCaseTests runs them too:
+index.json format of node_cases.py, so NodeCaseTests runs them too. It also
+covers the forms of LSTM, GRU and RNN that ONNX's suite leaves out; where ONNX
+Runtime cannot run a form (layout 1, float64), the expected outputs are its
+outputs for the equivalent model (see `case`'s reference):
 
     .venv/bin/python tools/ort_cases.py [-o .models/ort-cases]
     CLEAVE_NODE_CASES=$PWD/.models/ort-cases swift test --filter NodeCaseTests
@@ -27,7 +30,7 @@ import onnxruntime as ort
 from onnx import helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-IR_FOR_OPSET = {1: 3, 7: 3, 8: 3, 9: 4, 10: 5, 11: 6, 12: 7, 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
+IR_FOR_OPSET = {1: 3, 7: 3, 8: 3, 9: 4, 10: 5, 11: 6, 12: 7, 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10, 22: 10}
 
 rng = np.random.default_rng(20240611)
 
@@ -47,9 +50,15 @@ def scalar(value, dtype=np.float32):
 CASES = []
 
 
-def case(name, op, opset, inputs, outputs=1, **attrs):
-    """inputs: list of (name, array) with None for an omitted optional input."""
-    CASES.append((name, op, opset, inputs, outputs, attrs))
+def case(name, op, opset, inputs, outputs=1, reference=None, **attrs):
+    """inputs: list of (name, array) with None for an omitted optional input.
+
+    outputs: how many outputs (named y, y1, ...), or their names with "" for
+    an omitted optional output. reference: a function of (op, opset, inputs,
+    outputs, attrs) that returns the expected outputs, for forms ONNX Runtime
+    does not run itself but computes through an equivalent model; by default
+    ONNX Runtime runs the node."""
+    CASES.append((name, op, opset, inputs, outputs, attrs, reference))
 
 
 def image(*shape):
@@ -272,19 +281,147 @@ case("resize19_half_pixel_symmetric", "Resize", 19, [("x", img), ("", None), ("s
      mode="linear", coordinate_transformation_mode="half_pixel_symmetric")
 
 
+# MARK: recurrent layers
+# The forms ONNX's node suite leaves out: reverse and bidirectional,
+# sequence_lens of unequal lengths, initial states, peepholes, clip,
+# input_forget, GRU's linear_before_reset 0 and 1, every activation function,
+# omitted outputs, layout 1 and float64. ONNX Runtime runs neither layout 1
+# nor float64, so those expectations are its results for the equivalent
+# layout-0 (inputs and outputs transposed) or float32 model.
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+
+
+def transposed_layout(op, opset, inputs, outputs, attrs):
+    """ORT on the layout-0 model: X and the initial states transposed in, Y, Y_h and Y_c back out."""
+    swap = {"x": (1, 0, 2), "h0": (1, 0, 2), "c0": (1, 0, 2)}
+    moved = [(n, None if a is None else np.ascontiguousarray(a.transpose(swap[n])) if n in swap else a) for n, a in inputs]
+    plain = {k: v for k, v in attrs.items() if k != "layout"}
+    results = run_ort(op, opset, moved, outputs, plain)
+    back = [(2, 0, 1, 3) if o == "y" else (1, 0, 2) for o in outputs if o]
+    return [np.ascontiguousarray(r.transpose(perm)) for r, perm in zip(results, back)]
+
+
+def float32_model(op, opset, inputs, outputs, attrs):
+    """ORT on the float32 model, widened back to float64."""
+    narrow = [(n, a.astype(np.float32) if a is not None and a.dtype == np.float64 else a) for n, a in inputs]
+    return [r.astype(np.float64) for r in run_ort(op, opset, narrow, outputs, attrs)]
+
+
+def recurrent(name, op, opset, seq=5, batch=3, size=4, hidden=6, direction=None, bias=True, lengths=None,
+              initial=False, peepholes=False, layout=0, outputs=None, dtype=np.float32, **attrs):
+    """A case of LSTM, GRU or RNN with inputs drawn for these sizes; weights in [-1, 1]."""
+    g, dirs = GATES[op], 2 if direction == "bidirectional" else 1
+    state = (dirs, batch, hidden) if layout == 0 else (batch, dirs, hidden)
+
+    def weights(*shape):
+        return floats(*shape, low=-1, high=1).astype(dtype)
+
+    inputs = [("x", floats(*((seq, batch, size) if layout == 0 else (batch, seq, size))).astype(dtype)),
+              ("w", weights(dirs, g * hidden, size)), ("r", weights(dirs, g * hidden, hidden)),
+              ("b", weights(dirs, 2 * g * hidden)) if bias else ("", None),
+              ("lens", np.array(lengths, np.int32)) if lengths is not None else ("", None),
+              ("h0", weights(*state)) if initial else ("", None)]
+    if op == "LSTM":
+        inputs += [("c0", weights(*state)) if initial else ("", None),
+                   ("p", weights(dirs, 3 * hidden)) if peepholes else ("", None)]
+    if direction is not None:
+        attrs["direction"] = direction
+    if layout:
+        attrs["layout"] = layout
+    reference = transposed_layout if layout else float32_model if dtype == np.float64 else None
+    names = outputs or (["y", "y_h", "y_c"] if op == "LSTM" else ["y", "y_h"])
+    case(name, op, opset, inputs, names, reference=reference, hidden_size=hidden, **attrs)
+
+
+for op, opset in [("LSTM", 7), ("GRU", 7), ("RNN", 7)]:
+    low = op.lower()
+    recurrent(f"{low}{opset}_forward_bias", op, opset)
+    recurrent(f"{low}{opset}_no_bias_initial_h", op, opset, bias=False, initial=True)
+    recurrent(f"{low}14_reverse", op, 14, direction="reverse", initial=True)
+    recurrent(f"{low}14_bidirectional", op, 14, direction="bidirectional", initial=True)
+    # Lengths below seq_length, unequal: outputs past a length are 0, the reverse direction starts at its end.
+    recurrent(f"{low}14_bidirectional_sequence_lens", op, 14, seq=6, batch=4, direction="bidirectional",
+              lengths=[6, 3, 1, 4], initial=True)
+    recurrent(f"{low}14_reverse_sequence_lens", op, 14, seq=6, batch=3, direction="reverse", lengths=[2, 6, 5])
+    recurrent(f"{low}14_clip", op, 14, direction="bidirectional", clip=0.8, initial=True)
+    recurrent(f"{low}14_layout1_bidirectional", op, 14, seq=4, batch=3, direction="bidirectional",
+              lengths=[4, 2, 3], initial=True, layout=1)
+    recurrent(f"{low}14_only_y_h", op, 14, direction="bidirectional", lengths=[5, 3, 4], outputs=["", "y_h"])
+    recurrent(f"{low}14_only_y", op, 14, direction="reverse", lengths=[5, 3, 4], outputs=["y"])
+    # At batch 1 each step's product is a matrix-vector one.
+    recurrent(f"{low}14_batch1_long", op, 14, seq=40, batch=1, size=10, hidden=16, direction="bidirectional")
+    # Large enough that the runtime splits the input projection across threads.
+    recurrent(f"{low}14_large", op, 14, seq=16, batch=4, size=128, hidden=64, initial=True)
+    recurrent(f"{low}22_forward", op, 22, initial=True)
+    recurrent(f"{low}22_float64", op, 22, direction="bidirectional", lengths=[5, 2, 4], initial=True, dtype=np.float64)
+
+# LSTM: peepholes, input_forget, Y_c alone, a sequence of length 0 (ONNX Runtime's Y_h, Y_c: 0).
+recurrent("lstm7_peepholes", "LSTM", 7, peepholes=True, initial=True)
+recurrent("lstm14_bidirectional_peepholes_sequence_lens", "LSTM", 14, direction="bidirectional", peepholes=True,
+          lengths=[5, 1, 3], initial=True)
+recurrent("lstm14_input_forget", "LSTM", 14, input_forget=1, peepholes=True, initial=True)
+recurrent("lstm14_peepholes_clip", "LSTM", 14, peepholes=True, clip=0.5, initial=True)
+recurrent("lstm14_only_y_c", "LSTM", 14, direction="reverse", lengths=[2, 5, 4], outputs=["", "", "y_c"])
+recurrent("lstm14_zero_length", "LSTM", 14, direction="bidirectional", lengths=[0, 5, 2], initial=True)
+recurrent("lstm14_layout1_peepholes", "LSTM", 14, direction="reverse", peepholes=True, initial=True, layout=1)
+# GRU: linear_before_reset 1 (the form PyTorch exports) and 0.
+for lbr in (0, 1):
+    recurrent(f"gru14_linear_before_reset_{lbr}", "GRU", 14, linear_before_reset=lbr, initial=True)
+    recurrent(f"gru14_linear_before_reset_{lbr}_bidirectional_sequence_lens", "GRU", 14, direction="bidirectional",
+              linear_before_reset=lbr, lengths=[5, 2, 4], initial=True)
+    recurrent(f"gru14_linear_before_reset_{lbr}_no_bias", "GRU", 14, bias=False, linear_before_reset=lbr)
+recurrent("gru14_zero_length", "GRU", 14, lengths=[3, 0, 5], initial=True, linear_before_reset=1)
+recurrent("gru14_layout1_linear_before_reset", "GRU", 14, linear_before_reset=1, lengths=[5, 4, 2], initial=True, layout=1)
+
+# Every activation function, each at least once with explicit alpha/beta, and
+# the defaults where ONNX Runtime takes the spec's (LeakyRelu 0.01,
+# HardSigmoid 0.2/0.5, Elu 1). alpha/beta are consumed in order by the
+# functions that take them.
+recurrent("lstm14_activations_defaults", "LSTM", 14, activations=["HardSigmoid", "LeakyRelu", "Elu"], initial=True)
+recurrent("lstm14_activations_bidirectional", "LSTM", 14, direction="bidirectional", initial=True,
+          activations=["HardSigmoid", "Affine", "ScaledTanh", "Sigmoid", "Softsign", "Softplus"],
+          activation_alpha=[0.3, 0.6, 0.9], activation_beta=[0.4, -0.2, 1.3])
+recurrent("lstm14_activations_thresholded", "LSTM", 14, activations=["Sigmoid", "ThresholdedRelu", "Relu"],
+          activation_alpha=[0.4], initial=True)
+recurrent("gru14_activations_bidirectional", "GRU", 14, direction="bidirectional", linear_before_reset=1,
+          activations=["HardSigmoid", "Softsign", "Sigmoid", "Elu"], activation_alpha=[0.25, 0.7], activation_beta=[0.45])
+recurrent("gru14_activations_leaky_affine", "GRU", 14, activations=["Sigmoid", "LeakyRelu"], activation_alpha=[0.1])
+for kind, alpha, beta in [("Relu", None, None), ("Sigmoid", None, None), ("Affine", 0.5, 0.2), ("LeakyRelu", 0.2, None),
+                          ("ThresholdedRelu", 0.3, None), ("ScaledTanh", 0.8, 1.5), ("HardSigmoid", 0.3, 0.4),
+                          ("Elu", 0.7, None), ("Softsign", None, None), ("Softplus", None, None)]:
+    extra = {"activation_alpha": [alpha]} if alpha is not None else {}
+    if beta is not None:
+        extra["activation_beta"] = [beta]
+    recurrent(f"rnn14_activation_{kind.lower()}", "RNN", 14, activations=[kind], initial=True, **extra)
+recurrent("rnn14_activations_bidirectional", "RNN", 14, direction="bidirectional", activations=["Elu", "LeakyRelu"],
+          activation_alpha=[0.5, 0.3], lengths=[5, 2, 4], initial=True)
+recurrent("rnn14_activations_default_leakyrelu", "RNN", 14, activations=["LeakyRelu"])
+# The schema's default lists two functions; a one-direction RNN uses the first.
+recurrent("rnn14_two_activations_one_direction", "RNN", 14, activations=["Relu", "Tanh"], initial=True)
+
+
 def build(name, op, opset, inputs, outputs, attrs):
     node_inputs = [n for n, _ in inputs]
     while node_inputs and node_inputs[-1] == "":
         node_inputs.pop()
-    output_names = ["y"] + [f"y{i}" for i in range(1, outputs)]
+    output_names = list(outputs) if isinstance(outputs, (list, tuple)) else ["y"] + [f"y{i}" for i in range(1, outputs)]
     node = helper.make_node(op, node_inputs, output_names, **attrs)
     graph_inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
                     for n, a in inputs if a is not None]
-    graph_outputs = [onnx.ValueInfoProto(name=o) for o in output_names]
+    graph_outputs = [onnx.ValueInfoProto(name=o) for o in output_names if o]
     graph = helper.make_graph([node], name, graph_inputs, graph_outputs)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = IR_FOR_OPSET[opset]
     return model
+
+
+def run_ort(op, opset, inputs, outputs, attrs):
+    """ONNX Runtime's outputs of the single-node model."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    model = build(op, op, opset, inputs, outputs, attrs)
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return session.run(None, {n: a for n, a in inputs if a is not None})
 
 
 def main() -> int:
@@ -294,15 +431,11 @@ def main() -> int:
     if os.path.exists(args.output):
         shutil.rmtree(args.output)
     os.makedirs(args.output)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
     index = []
-    for name, op, opset, inputs, outputs, attrs in CASES:
+    for name, op, opset, inputs, outputs, attrs, reference in CASES:
         model = build(name, op, opset, inputs, outputs, attrs)
-        feeds = {n: a for n, a in inputs if a is not None}
         try:
-            session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-            results = session.run(None, feeds)
+            results = (reference or run_ort)(op, opset, inputs, outputs, attrs)
         except Exception as error:  # noqa: BLE001 - report which case ORT rejects, then stop
             print(f"{name}: ONNX Runtime failed: {error}", file=sys.stderr)
             return 1

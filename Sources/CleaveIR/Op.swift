@@ -78,6 +78,9 @@ public enum Op: String, CaseIterable, Sendable {
     case dropout = "Dropout"
     case quantizeLinear = "QuantizeLinear"
     case dequantizeLinear = "DequantizeLinear"
+    case lstm = "LSTM"
+    case gru = "GRU"
+    case rnn = "RNN"
 }
 
 /// What passes need to know about an op without special-casing it.
@@ -104,6 +107,11 @@ extension Op {
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [1, 2, 3, 4])
         case .instanceNormalization:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [1, 2])
+        case .lstm:
+            // W, R, B and the peepholes P; sequence_lens and the initial states are not learned.
+            return OpTraits(elementwise: false, dataMovement: false, weightInputs: [1, 2, 3, 7])
+        case .gru, .rnn:
+            return OpTraits(elementwise: false, dataMovement: false, weightInputs: [1, 2, 3])
         case .prelu:
             return OpTraits(elementwise: true, dataMovement: false, weightInputs: [1])
         case .relu, .leakyRelu, .elu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf,

@@ -12,10 +12,13 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// Conv with one input channel per group: a direct loop.
     case convDepthwise = "conv_depthwise"
     case convTranspose = "conv_transpose"
-    /// Gemm and MatMul through sgemm (both sides have several rows/columns).
+    /// Gemm and MatMul through sgemm (both sides have several rows/columns);
+    /// LSTM, GRU and RNN at a batch of several sequences.
     case gemm
     /// Gemm and MatMul with one row or one column: a matrix-vector product
-    /// (sgemv), bound by reading the weights — a fully connected layer at batch 1.
+    /// (sgemv), bound by reading the weights — a fully connected layer at
+    /// batch 1; LSTM, GRU and RNN at batch 1, whose per-step products H·Rᵀ
+    /// are matrix-vector ones.
     case gemv
     case maxPool = "max_pool"
     case averagePool = "average_pool"
@@ -98,7 +101,8 @@ public enum OpKind: String, CaseIterable, Sendable {
             if geometry.groupInputChannels == 1 && geometry.group > 1 && geometry.spatialRank == 2 { return .convDepthwise }
             return .conv
         case .convTranspose: return .convTranspose
-        case .gemm, .matMul: return MatrixShape(index, in: analysis)?.isVector == true ? .gemv : .gemm
+        case .gemm, .matMul, .lstm, .gru, .rnn:
+            return MatrixShape(index, in: analysis)?.isVector == true ? .gemv : .gemm
         case .maxPool: return .maxPool
         case .averagePool: return .averagePool
         case .globalAveragePool: return .globalAveragePool
@@ -457,7 +461,10 @@ func broadcastRuns(_ index: Int, in analysis: Analysis) -> Int {
 
 /// One matrix product C[m×n] (inner dim k) as the runtime issues it for a
 /// Gemm or MatMul node: MatMul stacks the A matrices into one product when B
-/// has no batch dims, and otherwise multiplies matrix by matrix.
+/// has no batch dims, and otherwise multiplies matrix by matrix. For LSTM,
+/// GRU and RNN it is the product repeated every step, H_{t-1}·Rᵀ ([batch ×
+/// gates·hidden], inner dim hidden), which outnumbers the one input
+/// projection per direction.
 struct MatrixShape {
     var m: Int, n: Int, k: Int
 
@@ -466,6 +473,14 @@ struct MatrixShape {
 
     init?(_ index: Int, in analysis: Analysis) {
         let node = analysis.graph.nodes[index]
+        if node.op == .lstm || node.op == .gru || node.op == .rnn {
+            guard let x = node.input(0).flatMap({ analysis.types[$0] }), x.shape.rank == 3,
+                  let r = node.input(2).flatMap({ analysis.types[$0] }), r.shape.rank == 3 else { return nil }
+            m = (node.int("layout") ?? 0) == 1 ? x.shape[0] : x.shape[1]
+            n = r.shape[1]
+            k = r.shape[2]
+            return
+        }
         guard let y = node.outputs.first.flatMap({ analysis.types[$0] }),
               let b = node.input(1).flatMap({ analysis.types[$0] }) else { return nil }
         if node.op == .gemm {

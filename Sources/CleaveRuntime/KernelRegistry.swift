@@ -15,6 +15,10 @@ enum KernelRegistry {
         case .lrn: return try LRNKernel(setup)
         case .maxPool, .averagePool: return try PoolKernel(setup)
         case .globalAveragePool, .globalMaxPool: return try GlobalPoolKernel(setup)
+        // MARK: recurrent layers (Kernels/Recurrent.swift)
+        case .lstm: return try RecurrentKernel(setup, cell: .lstm)
+        case .gru: return try RecurrentKernel(setup, cell: .gru)
+        case .rnn: return try RecurrentKernel(setup, cell: .rnn)
         // MARK: element-wise
         case .relu, .leakyRelu, .elu, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf,
              .sqrt, .exp, .log, .neg, .abs, .reciprocal:

@@ -117,6 +117,30 @@ final class ProfileTests: XCTestCase {
         }
     }
 
+    /// LSTM, GRU and RNN take the kind of the product they repeat every
+    /// step, H·Rᵀ: a matrix-vector one at batch 1, a matrix product above.
+    func testRecurrentLayersTakeTheKindOfTheirStepProduct() throws {
+        func analysis(_ op: String, gates: Int, batch: Int, layout: Int = 0) throws -> Analysis {
+            let x: Shape = layout == 0 ? [10, batch, 16] : [batch, 10, 16]
+            let node = Node(name: "rnn", opType: op, inputs: ["x", "w", "r"], outputs: ["y"],
+                            attributes: [Attribute(name: "hidden_size", value: .int(32)), Attribute(name: "layout", value: .int(layout))])
+            let graph = Graph(model: ModelInfo(irVersion: 8, opsets: [OperatorSet(domain: "", version: 14)]), name: "g",
+                              inputs: [ValueInfo(name: "x", dtype: .float, dims: x.dims.map { .fixed($0) })],
+                              outputs: [ValueInfo(name: "y", dtype: nil, dims: nil)],
+                              initializers: [Initializer(name: "w", tensor: Tensor(zeros: .float, [1, gates * 32, 16])),
+                                             Initializer(name: "r", tensor: Tensor(zeros: .float, [1, gates * 32, 32]))],
+                              nodes: [node])
+            return try Analysis(graph: graph)
+        }
+        for (op, gates) in [("LSTM", 4), ("GRU", 3), ("RNN", 1)] {
+            XCTAssertEqual(OpKind.of(0, in: try analysis(op, gates: gates, batch: 1)), .gemv, op)
+            XCTAssertEqual(OpKind.of(0, in: try analysis(op, gates: gates, batch: 4)), .gemm, op)
+            XCTAssertEqual(OpKind.of(0, in: try analysis(op, gates: gates, batch: 4, layout: 1)), .gemm, op)
+            let step = try XCTUnwrap(MatrixShape(0, in: try analysis(op, gates: gates, batch: 4, layout: 1)))
+            XCTAssertEqual([step.m, step.n, step.k], [4, gates * 32, 32], op)
+        }
+    }
+
     func testKindsFollowTheRuntimesChoiceOfMethod() throws {
         func kind(_ config: ConvConfig) throws -> OpKind? {
             let layer = config.build()

@@ -48,7 +48,7 @@ extension NodeContext {
              .leakyRelu, .prelu, .elu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .softmax,
              .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool, .pow, .sqrt, .exp, .log,
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
-             .quantizeLinear, .dequantizeLinear, .reciprocal:
+             .quantizeLinear, .dequantizeLinear, .reciprocal, .lstm, .gru, .rnn:
             return nil
         }
     }
@@ -143,7 +143,7 @@ extension NodeContext {
              .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool, .pow, .sqrt, .exp, .log,
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
              .quantizeLinear, .dequantizeLinear, .constant, .shape, .identity, .reshape, .flatten, .squeeze,
-             .unsqueeze, .reciprocal, .range, .size:
+             .unsqueeze, .reciprocal, .range, .size, .lstm, .gru, .rnn:
             return nil
         }
     }

@@ -9,6 +9,7 @@
 /// | ConvTranspose | N·Cin·Hin·Win·(Cout/group)·kH·kW |
 /// | Gemm | M·N·K (alpha, beta and C not counted) |
 /// | MatMul | batch·M·N·K (batch = the broadcast leading dims) |
+/// | LSTM, GRU, RNN | dirs·seq·batch·(G·H·(I + H + 1) + H): per step and direction the input projection X_t·Wᵀ (G·H·I), the recurrent one H_{t-1}·Rᵀ (G·H·H), one per gate element (bias, activation) and one per hidden element (the state update); G = 4 (LSTM), 3 (GRU), 1 (RNN), H = hidden_size, I = input_size; peepholes not counted |
 /// | BatchNormalization, InstanceNormalization | 1 per element |
 /// | Relu, LeakyRelu, PRelu, Elu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf | 1 per element |
 /// | Add, Sub, Mul, Div, Pow, Sqrt, Exp, Log, Neg, Abs, Reciprocal | 1 per element |
@@ -93,6 +94,13 @@ extension NodeContext {
             return saturatingProduct(elements, k ?? 0)
         case .matMul:
             return saturatingProduct(elements, dims(0).last ?? 0)
+        case .lstm, .gru, .rnn:
+            // X is [seq, batch, I] or [batch, seq, I], W is [dirs, G·H, I], R is [dirs, G·H, H].
+            let x = dims(0), w = dims(1), r = dims(2)
+            guard x.count == 3, w.count == 3, r.count == 3 else { return 0 }
+            let rows = w[1], hidden = r[2], input = w[2]
+            let perStep = saturatingSum(saturatingProduct(rows, saturatingSum(saturatingSum(input, hidden), 1)), hidden)
+            return saturatingProduct(x[0], x[1], w[0], perStep)
         case .batchNormalization, .instanceNormalization, .relu, .leakyRelu, .prelu, .elu, .clip, .sigmoid,
              .hardSigmoid, .hardSwish, .tanh, .erf, .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs,
              .reciprocal, .quantizeLinear, .dequantizeLinear, .equal, .less, .lessOrEqual, .greater, .greaterOrEqual,

@@ -141,6 +141,9 @@ extension NodeContext {
             try checkQuantizationParameters(x.shape, scale: scale.shape)
             let requested = node.int("output_dtype") ?? 0
             types = [TensorType(requested != 0 ? try dtype(requested, "output_dtype") : scale.dtype, x.shape)]
+        case .lstm: types = try recurrentOutputs(.lstm)
+        case .gru: types = try recurrentOutputs(.gru)
+        case .rnn: types = try recurrentOutputs(.rnn)
         }
         guard node.outputs.count <= types.count else {
             throw fail("has \(node.outputs.count) outputs, \(op.rawValue) defines at most \(types.count)")
@@ -324,6 +327,35 @@ extension NodeContext {
         }
         let statistics = TensorType(try type(3).dtype, Shape([x.shape[1]]))
         return [x] + Array(repeating: statistics, count: 4)
+    }
+}
+
+// MARK: Recurrent layers
+
+extension NodeContext {
+    /// Y, Y_h and (LSTM) Y_c of LSTM, GRU or RNN, after checking X, the
+    /// weights, sequence_lens and the initial states against each other
+    /// (`RecurrentLayer` holds the rules).
+    func recurrentOutputs(_ cell: RecurrentLayer.Cell) throws -> [TensorType] {
+        let layer = try RecurrentLayer(node, cell: cell, fail: fail)
+        let x = try type(0)
+        let sizes = try layer.checkWeights(w: try shape(1), r: try shape(2), b: has(3) ? try shape(3) : nil,
+                                           p: cell == .lstm && has(7) ? try shape(7) : nil, fail: fail)
+        let (sequence, batch) = try layer.sequenceAndBatch(x.shape, input: sizes.input, fail: fail)
+        if has(4) {
+            let lengths = try type(4)
+            guard lengths.dtype == .int32 || lengths.dtype == .int64, lengths.shape == Shape([batch]) else {
+                throw fail("sequence_lens is \(lengths), expected int32[\(batch)]")
+            }
+        }
+        let state = layer.stateShape(batch: batch, hidden: sizes.hidden)
+        for (i, what) in [(5, "initial_h"), (6, "initial_c")] where has(i) && (i == 5 || cell == .lstm) {
+            let s = try shape(i)
+            guard s == state else { throw fail("\(what) has shape \(s), expected \(state) (layout \(layer.layout))") }
+        }
+        let y = TensorType(x.dtype, try checkedShape(layer.outputShape(sequence: sequence, batch: batch, hidden: sizes.hidden).dims))
+        let h = TensorType(x.dtype, try checkedShape(state.dims))
+        return cell == .lstm ? [y, h, h] : [y, h]
     }
 }
 
