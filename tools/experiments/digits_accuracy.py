@@ -5,7 +5,7 @@ Usage: .venv/bin/python tools/experiments/digits_accuracy.py [.build/release/cle
 
 Compresses fixtures/digits/model.onnx at several ranks, data-free (truncated
 SVD of the weights) and data-driven (--calibration with 256 training images,
-response PCA), plus channel pruning with least-squares refit, always on the
+of which compress fits on 192 and holds 64 back to score the fit; response PCA), plus channel pruning with least-squares refit, always on the
 layers that carry the MACs (--layers 'conv2|conv3|fc1': the 9-tap first conv
 and the 10-way classifier are too narrow to decompose). Each compressed model
 runs on the 450 held-out test images in cleave's runtime (`cleave run`), and
