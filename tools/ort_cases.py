@@ -142,6 +142,13 @@ case("reducemax11_axes", "ReduceMax", 11, [("x", r)], axes=[1, 2])
 case("reducemax13_int32", "ReduceMax", 13, [("x", np.arange(24, dtype=np.int32).reshape(2, 3, 4))], axes=[0])
 case("reducemax18_input", "ReduceMax", 18, [("x", r), ("axes", ints(0, 3))], keepdims=0)
 
+# MARK: normalization and activations of transformers
+ln = floats(3, 5, 8)
+case("layernorm17_no_bias_three_outputs", "LayerNormalization", 17, [("x", ln), ("s", floats(8))], outputs=3)
+case("layernorm17_axis1_y_only", "LayerNormalization", 17, [("x", ln), ("s", floats(5, 8)), ("b", floats(5, 8))], axis=1, epsilon=1e-3)
+case("layernorm17_broadcast_scale", "LayerNormalization", 17, [("x", ln), ("s", floats(1, 8)), ("b", floats(8))], axis=-2)
+case("layernorm17_wide_offset_rows", "LayerNormalization", 17, [("x", floats(4, 768, low=100, high=103)), ("s", floats(768)), ("b", floats(768))], outputs=3)
+
 # MARK: data movement
 d = floats(2, 6, 4)
 case("concat11_negative_axis", "Concat", 11, [("a", floats(2, 3, 4)), ("b", floats(2, 1, 4)), ("c", floats(2, 2, 4))], axis=-2)

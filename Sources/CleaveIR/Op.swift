@@ -11,6 +11,7 @@ public enum Op: String, CaseIterable, Sendable {
     case batchNormalization = "BatchNormalization"
     case instanceNormalization = "InstanceNormalization"
     case lrn = "LRN"
+    case layerNormalization = "LayerNormalization"
     case relu = "Relu"
     case leakyRelu = "LeakyRelu"
     case prelu = "PRelu"
@@ -89,7 +90,7 @@ extension Op {
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [1])
         case .batchNormalization:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [1, 2, 3, 4])
-        case .instanceNormalization:
+        case .instanceNormalization, .layerNormalization:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [1, 2])
         case .prelu:
             return OpTraits(elementwise: true, dataMovement: false, weightInputs: [1])

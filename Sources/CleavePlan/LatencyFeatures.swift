@@ -25,7 +25,8 @@ public enum OpKind: String, CaseIterable, Sendable {
     case reduce
     /// BatchNormalization: one multiply-add per element.
     case normalization
-    /// InstanceNormalization: mean and variance per channel, then a scale.
+    /// InstanceNormalization and LayerNormalization: mean and variance per
+    /// channel (per row of the normalized dims), then a scale.
     case instanceNorm = "instance_norm"
     case lrn
     case softmax
@@ -104,7 +105,7 @@ public enum OpKind: String, CaseIterable, Sendable {
         case .globalAveragePool: return .globalAveragePool
         case .globalMaxPool, .reduceMean, .reduceSum, .reduceMax: return .reduce
         case .batchNormalization: return .normalization
-        case .instanceNormalization: return .instanceNorm
+        case .instanceNormalization, .layerNormalization: return .instanceNorm
         case .lrn: return .lrn
         case .softmax, .logSoftmax: return .softmax
         case .relu, .leakyRelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs: return .activation

@@ -12,6 +12,7 @@ enum KernelRegistry {
         case .matMul: return try MatMulKernel(setup)
         case .batchNormalization: return try BatchNormalizationKernel(setup)
         case .instanceNormalization: return try InstanceNormalizationKernel(setup)
+        case .layerNormalization: return try LayerNormalizationKernel(setup)
         case .lrn: return try LRNKernel(setup)
         case .maxPool, .averagePool: return try PoolKernel(setup)
         case .globalAveragePool, .globalMaxPool: return try GlobalPoolKernel(setup)

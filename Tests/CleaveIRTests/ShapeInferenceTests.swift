@@ -110,6 +110,28 @@ final class ShapeInferenceTests: XCTestCase {
         }
     }
 
+    func testLayerNormalizationStatisticsShapes() throws {
+        var b = GraphBuilder(opset: 17)
+        b.input("x", [2, 5, 8])
+        b.weight("s", [8])
+        b.weight("s2", [1, 8])
+        b.weight("bias", [5, 8])
+        b.node("LayerNormalization", ["x", "s"], ["y", "mean", "inv"])
+        b.node("LayerNormalization", ["x", "s2", "bias"], ["y1", "mean1"], ["axis": .int(1)])
+        let a = try b.analyse(["y", "mean", "inv", "y1", "mean1"])
+        XCTAssertEqual(shape(a, "y"), [2, 5, 8])
+        XCTAssertEqual(shape(a, "mean"), [2, 5, 1])
+        XCTAssertEqual(shape(a, "inv"), [2, 5, 1])
+        XCTAssertEqual(shape(a, "mean1"), [2, 1, 1])
+        XCTAssertEqual(a.types["mean"]?.dtype, .float)
+
+        var bad = GraphBuilder(opset: 17)
+        bad.input("x", [2, 5, 8])
+        bad.weight("s", [5])
+        bad.node("LayerNormalization", ["x", "s"], ["y"], name: "ln3")
+        assertThrows(["ln3", "Scale [5] does not broadcast to the normalized shape [8]"]) { _ = try bad.analyse(["y"]) }
+    }
+
     func testClipBoundsAsAttributesAndInputs() throws {
         var b = GraphBuilder(opset: 11)
         b.input("x", [2, 3])

@@ -40,7 +40,8 @@ extension NodeContext {
              .leakyRelu, .prelu, .elu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .softmax,
              .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool, .pow, .sqrt, .exp, .log,
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
-             .quantizeLinear, .dequantizeLinear:
+             .quantizeLinear, .dequantizeLinear,
+             .layerNormalization:
             return nil
         }
     }
@@ -116,7 +117,8 @@ extension NodeContext {
              .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool, .pow, .sqrt, .exp, .log,
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
              .quantizeLinear, .dequantizeLinear, .constant, .shape, .identity, .reshape, .flatten, .squeeze,
-             .unsqueeze:
+             .unsqueeze,
+             .layerNormalization:
             return nil
         }
     }

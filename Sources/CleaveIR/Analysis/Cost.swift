@@ -9,7 +9,7 @@
 /// | ConvTranspose | N·Cin·Hin·Win·(Cout/group)·kH·kW |
 /// | Gemm | M·N·K (alpha, beta and C not counted) |
 /// | MatMul | batch·M·N·K (batch = the broadcast leading dims) |
-/// | BatchNormalization, InstanceNormalization | 1 per element |
+/// | BatchNormalization, InstanceNormalization, LayerNormalization | 1 per element |
 /// | Relu, LeakyRelu, PRelu, Elu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf | 1 per element |
 /// | Add, Sub, Mul, Div, Pow, Sqrt, Exp, Log, Neg, Abs | 1 per element |
 /// | Sum, Max, Min, Mean | 1 per element per input after the first (at least 1) |
@@ -92,7 +92,7 @@ extension NodeContext {
             return saturatingProduct(elements, k ?? 0)
         case .matMul:
             return saturatingProduct(elements, dims(0).last ?? 0)
-        case .batchNormalization, .instanceNormalization, .relu, .leakyRelu, .prelu, .elu, .clip, .sigmoid,
+        case .batchNormalization, .instanceNormalization, .layerNormalization, .relu, .leakyRelu, .prelu, .elu, .clip, .sigmoid,
              .hardSigmoid, .hardSwish, .tanh, .erf, .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs,
              .quantizeLinear, .dequantizeLinear:
             return elements

@@ -23,6 +23,7 @@ extension NodeContext {
             try checkChannelVector(1, "scale", of: x)
             try checkChannelVector(2, "B", of: x)
             types = [x]
+        case .layerNormalization: types = try layerNormalizationOutputs()
         case .lrn:
             let x = try type(0)
             guard let size = node.int("size"), size > 0 else { throw fail("attribute 'size' must be a positive integer") }
@@ -300,6 +301,28 @@ extension NodeContext {
         }
         let statistics = TensorType(try type(3).dtype, Shape([x.shape[1]]))
         return [x] + Array(repeating: statistics, count: 4)
+    }
+}
+
+// MARK: Normalization
+
+extension NodeContext {
+    /// Y like X, then Mean and InvStdDev (opset 17): X's dims before `axis`
+    /// and 1 from it on, of the `stash_type`. Scale and B broadcast one way
+    /// to the normalized shape, X's dims from `axis` on.
+    func layerNormalizationOutputs() throws -> [TensorType] {
+        let x = try type(0)
+        let a = try axis(node.int("axis") ?? -1, rank: x.shape.rank)
+        let normalized = Shape(Array(x.shape.dims[a...]))
+        for (i, what) in [(1, "Scale"), (2, "B")] where i == 1 || has(i) {
+            let s = try shape(i)
+            guard (try? broadcast(normalized, s)) == normalized else {
+                throw fail("\(what) \(s) does not broadcast to the normalized shape \(normalized) (X \(x.shape), axis \(a))")
+            }
+        }
+        let stash = try dtype(node.int("stash_type") ?? 1, "stash_type")
+        let statistics = TensorType(stash, Shape(Array(x.shape.dims[..<a]) + Array(repeating: 1, count: x.shape.rank - a)))
+        return [x, statistics, statistics]
     }
 }
 
