@@ -148,6 +148,8 @@ case("layernorm17_no_bias_three_outputs", "LayerNormalization", 17, [("x", ln), 
 case("layernorm17_axis1_y_only", "LayerNormalization", 17, [("x", ln), ("s", floats(5, 8)), ("b", floats(5, 8))], axis=1, epsilon=1e-3)
 case("layernorm17_broadcast_scale", "LayerNormalization", 17, [("x", ln), ("s", floats(1, 8)), ("b", floats(8))], axis=-2)
 case("layernorm17_wide_offset_rows", "LayerNormalization", 17, [("x", floats(4, 768, low=100, high=103)), ("s", floats(768)), ("b", floats(768))], outputs=3)
+case("gelu20_erf_wide", "Gelu", 20, [("x", floats(4, 500, low=-8, high=8))])
+case("gelu20_tanh_wide", "Gelu", 20, [("x", floats(4, 500, low=-8, high=8))], approximate="tanh")
 
 # MARK: data movement
 d = floats(2, 6, 4)

@@ -22,6 +22,7 @@ public enum Op: String, CaseIterable, Sendable {
     case hardSwish = "HardSwish"
     case tanh = "Tanh"
     case erf = "Erf"
+    case gelu = "Gelu"
     case softmax = "Softmax"
     case logSoftmax = "LogSoftmax"
     case maxPool = "MaxPool"
@@ -96,7 +97,7 @@ extension Op {
             return OpTraits(elementwise: true, dataMovement: false, weightInputs: [1])
         case .relu, .leakyRelu, .elu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf,
              .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs, .sum, .max, .min, .mean,
-             .quantizeLinear, .dequantizeLinear:
+             .quantizeLinear, .dequantizeLinear, .gelu:
             return OpTraits(elementwise: true, dataMovement: false, weightInputs: [])
         case .lrn, .softmax, .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool,
              .reduceMean, .reduceSum, .reduceMax, .resize, .upsample:

@@ -36,8 +36,8 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// QuantizeLinear and DequantizeLinear: a conversion between float and
     /// integer per element, per tensor or per channel.
     case quantize
-    /// Element-wise maps through libm: Sigmoid, Tanh, Elu, Erf, Exp, Log,
-    /// Sqrt, and any other float Pow.
+    /// Element-wise maps through libm: Sigmoid, Tanh, Elu, Erf, Gelu, Exp,
+    /// Log, Sqrt, and any other float Pow.
     case transcendental
     /// Two or more operands with broadcasting: Add, Sub, Mul, Div, Sum, Max,
     /// Min, Mean, PRelu, and Pow of integers.
@@ -110,7 +110,7 @@ public enum OpKind: String, CaseIterable, Sendable {
         case .softmax, .logSoftmax: return .softmax
         case .relu, .leakyRelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs: return .activation
         case .quantizeLinear, .dequantizeLinear: return .quantize
-        case .sigmoid, .tanh, .elu, .erf, .exp, .log, .sqrt: return .transcendental
+        case .sigmoid, .tanh, .elu, .erf, .gelu, .exp, .log, .sqrt: return .transcendental
         case .pow: return powerKind(node, in: analysis)
         case .add, .sub, .mul, .div, .prelu, .sum, .max, .min, .mean: return .binary
         case .concat, .split, .slice, .gather, .expand, .cast, .constantOfShape: return .copy

@@ -17,7 +17,7 @@ enum KernelRegistry {
         case .maxPool, .averagePool: return try PoolKernel(setup)
         case .globalAveragePool, .globalMaxPool: return try GlobalPoolKernel(setup)
         // MARK: element-wise
-        case .relu, .leakyRelu, .elu, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf,
+        case .relu, .leakyRelu, .elu, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .gelu,
              .sqrt, .exp, .log, .neg, .abs:
             return try UnaryKernel(setup)
         case .clip: return try ClipKernel(setup)

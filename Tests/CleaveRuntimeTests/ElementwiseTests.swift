@@ -80,6 +80,16 @@ final class ElementwiseTests: XCTestCase {
         for (op, attributes, expected) in cases {
             assertClose(try runNode1(op, opset: 14, [x], attributes), floats([5], expected), op)
         }
+        let gelu: [(String, [Float])] = [("none", [-0.0455003, -0.1542688, 0, 0.3457312, 1.9544997]),
+                                         ("tanh", [-0.0454023, -0.154286, 0, 0.345714, 1.9545977])]
+        for (approximate, expected) in gelu {
+            let y = try runNode1("Gelu", opset: 20, [x], [attribute("approximate", approximate)])
+            assertClose(y, floats([5], expected), rtol: 1e-5, atol: 1e-6, "Gelu \(approximate)")
+        }
+        assertClose(try runNode1("Gelu", opset: 20, [x]), floats([5], gelu[0].1), rtol: 1e-5, atol: 1e-6, "Gelu default")
+        assertBadInput("approximate 'fast' is not one of 'none', 'tanh'") {
+            _ = try runNode1("Gelu", opset: 20, [x], [attribute("approximate", "fast")])
+        }
         let positive = floats([3], [0.25, 1, 4])
         assertClose(try runNode1("Sqrt", opset: 13, [positive]), floats([3], [0.5, 1, 2]), "Sqrt")
         assertClose(try runNode1("Log", opset: 13, [positive]), floats([3], [-1.3862944, 0, 1.3862944]), "Log")

@@ -41,7 +41,7 @@ extension NodeContext {
              .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool, .pow, .sqrt, .exp, .log,
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
              .quantizeLinear, .dequantizeLinear,
-             .layerNormalization:
+             .layerNormalization, .gelu:
             return nil
         }
     }
@@ -118,7 +118,7 @@ extension NodeContext {
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
              .quantizeLinear, .dequantizeLinear, .constant, .shape, .identity, .reshape, .flatten, .squeeze,
              .unsqueeze,
-             .layerNormalization:
+             .layerNormalization, .gelu:
             return nil
         }
     }

@@ -10,7 +10,7 @@
 /// | Gemm | M·N·K (alpha, beta and C not counted) |
 /// | MatMul | batch·M·N·K (batch = the broadcast leading dims) |
 /// | BatchNormalization, InstanceNormalization, LayerNormalization | 1 per element |
-/// | Relu, LeakyRelu, PRelu, Elu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf | 1 per element |
+/// | Relu, LeakyRelu, PRelu, Elu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu | 1 per element |
 /// | Add, Sub, Mul, Div, Pow, Sqrt, Exp, Log, Neg, Abs | 1 per element |
 /// | Sum, Max, Min, Mean | 1 per element per input after the first (at least 1) |
 /// | QuantizeLinear, DequantizeLinear | 1 per element |
@@ -94,7 +94,7 @@ extension NodeContext {
             return saturatingProduct(elements, dims(0).last ?? 0)
         case .batchNormalization, .instanceNormalization, .layerNormalization, .relu, .leakyRelu, .prelu, .elu, .clip, .sigmoid,
              .hardSigmoid, .hardSwish, .tanh, .erf, .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs,
-             .quantizeLinear, .dequantizeLinear:
+             .quantizeLinear, .dequantizeLinear, .gelu:
             return elements
         case .sum, .max, .min, .mean:
             let operands = node.inputs.filter { !$0.isEmpty }.count

@@ -30,7 +30,7 @@ extension NodeContext {
             guard x.shape.rank >= 3 else { throw fail("input \(x.shape) must have rank 3 or more") }
             types = [x]
         case .relu, .leakyRelu, .elu, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .sqrt, .exp, .log, .neg,
-             .abs, .clip:
+             .abs, .clip, .gelu:
             types = [try type(0)]
         case .prelu:
             let x = try type(0)
