@@ -56,6 +56,7 @@ public enum Op: String, CaseIterable, Sendable {
     case squeeze = "Squeeze"
     case unsqueeze = "Unsqueeze"
     case expand = "Expand"
+    case tile = "Tile"
     case pad = "Pad"
     case resize = "Resize"
     case upsample = "Upsample"
@@ -103,7 +104,7 @@ extension Op {
              .reduceMean, .reduceSum, .reduceMax, .resize, .upsample:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [])
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze,
-             .expand, .pad, .shape, .cast, .constant, .constantOfShape, .identity, .dropout:
+             .expand, .pad, .shape, .cast, .constant, .constantOfShape, .identity, .dropout, .tile:
             return OpTraits(elementwise: false, dataMovement: true, weightInputs: [])
         }
     }

@@ -38,6 +38,7 @@ enum KernelRegistry {
         case .reshape, .flatten, .squeeze, .unsqueeze: return try ReshapeKernel(setup)
         case .transpose: return try TransposeKernel(setup)
         case .expand: return try ExpandKernel(setup)
+        case .tile: return try TileKernel(setup)
         case .pad: return try PadKernel(setup)
         case .resize, .upsample: return try ResizeKernel(setup)
         case .shape: return try ShapeKernel(setup)

@@ -324,6 +324,32 @@ final class ShapeInferenceTests: XCTestCase {
         XCTAssertEqual(shape(a, "e"), [2, 3, 6])
     }
 
+    /// Tile's repeats must be known; a constant Tile of int64s folds.
+    func testTileShapeNeedsRepeatsAndFolds() throws {
+        var b = GraphBuilder(opset: 13)
+        b.input("x", [2, 3, 4])
+        b.int64s("r", [1, 2, 3])
+        b.int64s("v", [5, 7])
+        b.int64s("r1", [3])
+        b.node("Tile", ["x", "r"], ["y"])
+        b.node("Tile", ["v", "r1"], ["vv"])
+        let a = try b.analyse(["y", "vv"])
+        XCTAssertEqual(shape(a, "y"), [2, 6, 12])
+        XCTAssertEqual(a.constants["vv"]?.int64s, [5, 7, 5, 7, 5, 7])
+
+        var computed = GraphBuilder(opset: 13)
+        computed.input("x", [2, 3])
+        computed.input("r", [2], .int64)
+        computed.node("Tile", ["x", "r"], ["y"], name: "tile1")
+        assertThrows(["tile1", "repeats input 'r' is computed at run time"]) { _ = try computed.analyse(["y"]) }
+
+        var bad = GraphBuilder(opset: 13)
+        bad.input("x", [2, 3])
+        bad.int64s("r", [2, 2, 2])
+        bad.node("Tile", ["x", "r"], ["y"], name: "tile2")
+        assertThrows(["tile2", "repeats [2, 2, 2] must be 2 non-negative counts"]) { _ = try bad.analyse(["y"]) }
+    }
+
     func testSqueezeUnsqueezeAttributeAndInputForms() throws {
         var v11 = GraphBuilder(opset: 11)
         v11.input("x", [1, 3, 1, 5])

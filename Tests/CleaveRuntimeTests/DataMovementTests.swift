@@ -2,7 +2,7 @@ import CleaveIR
 import CleaveRuntime
 import XCTest
 
-/// Concat, Split, Slice, Gather, Transpose, Expand, Pad, the reshaping ops
+/// Concat, Split, Slice, Gather, Transpose, Expand, Tile, Pad, the reshaping ops
 /// and the constant-producing ops, in each opset's attribute/input form.
 final class DataMovementTests: XCTestCase {
     let grid = iota([2, 3])  // [[0, 1, 2], [3, 4, 5]]
@@ -136,6 +136,38 @@ final class DataMovementTests: XCTestCase {
         // A 1 in the shape keeps the input's dim.
         XCTAssertEqual(try runNode1("Expand", opset: 13, [grid, int64s([1, 1])]).shape, [2, 3])
         assertBadInput("cannot be broadcast") { _ = try runNode1("Expand", opset: 13, [grid, int64s([4])]) }
+    }
+
+    /// Tile against the definition out[i] = in[i mod d] per axis, for several
+    /// element sizes, size-1 dims (fill runs), zero repeats and a scalar.
+    func testTileMatchesDefinition() throws {
+        for (dims, repeats) in [([2, 3], [2, 3]), ([3, 1], [1, 6]), ([5, 1, 2], [2, 4, 1]), ([2, 3], [0, 2]), ([4], [1])] {
+            let count = dims.reduce(1, *)
+            let input = Tensor(Shape(dims), int64s: (0..<count).map { Int64($0 * 7 - 3) })
+            let output = Shape(zip(dims, repeats).map { $0 * $1 })
+            let expected = (0..<output.elementCount).map { flat -> Int64 in
+                var rest = flat, source = 0, stride = 1
+                for axis in (0..<dims.count).reversed() {
+                    source += (rest % output[axis]) % dims[axis] * stride
+                    rest /= output[axis]
+                    stride *= dims[axis]
+                }
+                return input.int64s[source]
+            }
+            let tiled = try runNode1("Tile", opset: 13, [input, int64s(repeats)])
+            XCTAssertEqual(tiled.shape, output, "\(dims) × \(repeats)")
+            XCTAssertEqual(tiled.int64s, expected, "\(dims) × \(repeats) int64")
+            let bytes = try runNode1("Tile", opset: 6, [Tensor(.uint8, Shape(dims), (0..<count).map { UInt8($0) }), int64s(repeats)])
+            XCTAssertEqual(bytes.elements(as: UInt8.self), expected.map { UInt8(($0 + 3) / 7) }, "\(dims) × \(repeats) uint8")
+        }
+        let scalar = try runNode1("Tile", opset: 13, [floatScalar(2.5), Tensor([0], int64s: [])])
+        XCTAssertEqual(scalar.shape, [])
+        XCTAssertEqual(scalar.floats, [2.5])
+        assertBadInput("repeats [2] must be 2 non-negative counts, one per dim of the input [2, 3]") {
+            _ = try runNode1("Tile", opset: 13, [grid, int64s([2])])
+        }
+        assertBadInput("repeats [1, -1] must be 2 non-negative counts") { _ = try runNode1("Tile", opset: 13, [grid, int64s([1, -1])]) }
+        assertBadInput("repeats must be int64 or int32") { _ = try runNode1("Tile", opset: 13, [grid, floats([2], [1, 1])]) }
     }
 
     func testPadForms() throws {

@@ -26,7 +26,7 @@ extension NodeContext {
             guard let value = inputValues.first ?? nil, let type = outputs.first else { return nil }
             return [value.reshaped(type.shape)]
         case .cast, .gather, .concat, .slice, .transpose, .expand, .constantOfShape, .add, .sub, .mul, .div, .neg,
-             .abs, .sum, .max, .min:
+             .abs, .sum, .max, .min, .tile:
             guard outputs.allSatisfy({ $0.shape.elementCount <= NodeContext.foldingLimit }) else { return nil }
             var values: [FoldValue] = []
             for (i, name) in node.inputs.enumerated() where !name.isEmpty {
@@ -88,6 +88,9 @@ extension NodeContext {
             return first.gathering(stridedIndices(output.shape, strides: perm.map { inStrides[$0] }, base: 0), shape: output.shape)
         case .expand:
             return first.gathering(broadcastIndices(from: first.shape, to: output.shape), shape: output.shape)
+        case .tile:
+            guard let layout = try? tileLayout() else { return nil }
+            return first.gathering(stridedIndices(Shape(layout.dims), strides: layout.strides, base: 0), shape: output.shape)
         case .constantOfShape:
             let fill: FoldValue
             if let attribute = try? constantOfShapeValue() {
@@ -118,7 +121,7 @@ extension NodeContext {
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
              .quantizeLinear, .dequantizeLinear, .constant, .shape, .identity, .reshape, .flatten, .squeeze,
              .unsqueeze,
-             .layerNormalization, .gelu:
+             .layerNormalization, .gelu, .tile:
             return nil
         }
     }

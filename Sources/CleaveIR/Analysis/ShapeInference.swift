@@ -92,6 +92,7 @@ extension NodeContext {
             let x = try type(0)
             guard let target = try integers(1, "shape") else { throw fail("input 1 (shape) is required") }
             types = [TensorType(x.dtype, try checkedShape(try broadcastShapes(x.shape, try checkedShape(target)).dims))]
+        case .tile: types = [TensorType(try type(0).dtype, try checkedShape(try tileLayout().output))]
         case .pad: types = [try padOutput()]
         case .resize: types = [try resizeOutput()]
         case .upsample: types = [try upsampleOutput()]
@@ -515,6 +516,27 @@ extension NodeContext {
         var source = x.shape.dims.makeIterator()
         let dims = (0..<rank).map { axes.contains($0) ? 1 : (source.next() ?? 1) }
         return TensorType(x.dtype, Shape(dims))
+    }
+
+    /// Tile's output dims, and the same output seen as [r0, d0, r1, d1, …]
+    /// with the input's strides (0 along every repeat dim): the one strided
+    /// read that produces it, used by folding.
+    func tileLayout() throws -> (output: [Int], dims: [Int], strides: [Int]) {
+        let x = try shape(0)
+        guard let repeats = try integers(1, "repeats") else { throw fail("input 1 (repeats) is required") }
+        guard repeats.count == x.rank, repeats.allSatisfy({ $0 >= 0 }) else {
+            throw fail("repeats \(repeats) must be \(x.rank) non-negative counts, one per dim of the input \(x)")
+        }
+        var output: [Int] = [], dims: [Int] = [], strides: [Int] = []
+        let own = x.strides
+        for axis in 0..<x.rank {
+            let (product, overflow) = x[axis].multipliedReportingOverflow(by: repeats[axis])
+            guard !overflow else { throw fail("repeats \(repeats) of \(x) overflow") }
+            output.append(product)
+            dims += [repeats[axis], x[axis]]
+            strides += [0, own[axis]]
+        }
+        return (output, dims, strides)
     }
 
     /// Pad's pads (attribute before opset 11, input after) per axis, as (begin, end).

@@ -285,3 +285,39 @@ final class ExpandKernel: Kernel {
         return [output]
     }
 }
+
+// MARK: - Tile
+
+/// Tile, opsets 6–13: the input repeated `repeats[i]` times along axis i.
+/// The output [r0·d0, r1·d1, …] is, in row-major order, [r0, d0, r1, d1, …]
+/// reading the input with stride 0 along every repeat dim, so it is one
+/// `StridedView` copy.
+final class TileKernel: Kernel {
+    private let setup: KernelSetup
+
+    init(_ setup: KernelSetup) throws { self.setup = setup }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let data = try setup.required(inputs, 0, "input")
+        let size = try setup.elementSize(data)
+        let repeats = try setup.integers(try setup.required(inputs, 1, "repeats"), "repeats")
+        let rank = data.shape.rank
+        guard repeats.count == rank, repeats.allSatisfy({ $0 >= 0 }) else {
+            throw setup.error("repeats \(repeats) must be \(rank) non-negative counts, one per dim of the input \(data.shape)")
+        }
+        let own = data.shape.strides
+        var output: [Int] = [], dims: [Int] = [], strides: [Int] = []
+        for axis in 0..<rank {
+            let (product, overflow) = data.shape[axis].multipliedReportingOverflow(by: repeats[axis])
+            guard !overflow else { throw setup.error("repeats \(repeats) of \(data.shape) overflow") }
+            output.append(product)
+            dims += [repeats[axis], data.shape[axis]]
+            strides += [0, own[axis]]
+        }
+        let result = Tensor.uninitialized(data.dtype, try setup.shape(output, "output shape"))
+        if let source = data.rawBytes, let target = result.mutableRawBytes {
+            StridedView(dims: dims, strides: strides, offset: 0).copy(from: source, to: target, elementSize: size, context)
+        }
+        return [result]
+    }
+}
