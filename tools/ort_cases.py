@@ -141,6 +141,14 @@ case("reducesum13_int64", "ReduceSum", 13, [("x", np.arange(24, dtype=np.int64).
 case("reducemax11_axes", "ReduceMax", 11, [("x", r)], axes=[1, 2])
 case("reducemax13_int32", "ReduceMax", 13, [("x", np.arange(24, dtype=np.int32).reshape(2, 3, 4))], axes=[0])
 case("reducemax18_input", "ReduceMax", 18, [("x", r), ("axes", ints(0, 3))], keepdims=0)
+ties = (np.arange(120) * 37 % 7).astype(np.float32).reshape(2, 3, 4, 5)
+case("argmax11_axis2_ties", "ArgMax", 11, [("x", ties)], axis=2)
+case("argmin11_no_keepdims", "ArgMin", 11, [("x", ties)], axis=-1, keepdims=0)
+case("argmax12_select_last", "ArgMax", 12, [("x", ties)], axis=1, select_last_index=1)
+case("argmin13_select_last_int32", "ArgMin", 13, [("x", ties.astype(np.int32))], axis=3, select_last_index=1)
+case("argmax13_int64", "ArgMax", 13, [("x", ints(3, 9, -1, 9))])
+case("argmax13_double", "ArgMax", 13, [("x", floats(3, 7).astype(np.float64))], axis=1, keepdims=0)
+case("argmin13_uint8", "ArgMin", 13, [("x", rng.integers(0, 255, (4, 6), dtype=np.uint8))], axis=0)
 
 # MARK: normalization and activations of transformers
 ln = floats(3, 5, 8)

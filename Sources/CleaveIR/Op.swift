@@ -46,6 +46,8 @@ public enum Op: String, CaseIterable, Sendable {
     case reduceMean = "ReduceMean"
     case reduceSum = "ReduceSum"
     case reduceMax = "ReduceMax"
+    case argMax = "ArgMax"
+    case argMin = "ArgMin"
     case concat = "Concat"
     case split = "Split"
     case slice = "Slice"
@@ -101,7 +103,7 @@ extension Op {
              .quantizeLinear, .dequantizeLinear, .gelu:
             return OpTraits(elementwise: true, dataMovement: false, weightInputs: [])
         case .lrn, .softmax, .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool,
-             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample:
+             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample, .argMax, .argMin:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [])
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze,
              .expand, .pad, .shape, .cast, .constant, .constantOfShape, .identity, .dropout, .tile:

@@ -21,7 +21,7 @@ public enum OpKind: String, CaseIterable, Sendable {
     case averagePool = "average_pool"
     /// GlobalAveragePool: a sum per channel.
     case globalAveragePool = "global_average_pool"
-    /// GlobalMaxPool and the Reduce ops: one pass over the input.
+    /// GlobalMaxPool, the Reduce ops, ArgMax and ArgMin: one pass over the input.
     case reduce
     /// BatchNormalization: one multiply-add per element.
     case normalization
@@ -103,7 +103,7 @@ public enum OpKind: String, CaseIterable, Sendable {
         case .maxPool: return .maxPool
         case .averagePool: return .averagePool
         case .globalAveragePool: return .globalAveragePool
-        case .globalMaxPool, .reduceMean, .reduceSum, .reduceMax: return .reduce
+        case .globalMaxPool, .reduceMean, .reduceSum, .reduceMax, .argMax, .argMin: return .reduce
         case .batchNormalization: return .normalization
         case .instanceNormalization, .layerNormalization: return .instanceNorm
         case .lrn: return .lrn

@@ -30,6 +30,7 @@ enum KernelRegistry {
         // MARK: reductions
         case .softmax, .logSoftmax: return try SoftmaxKernel(setup)
         case .reduceMean, .reduceSum, .reduceMax: return try ReduceKernel(setup)
+        case .argMax, .argMin: return try ArgExtremumKernel(setup)
         // MARK: data movement
         case .concat: return try ConcatKernel(setup)
         case .split: return try SplitKernel(setup)

@@ -220,6 +220,24 @@ final class ShapeInferenceTests: XCTestCase {
         XCTAssertEqual(shape(b18, "all"), [])
     }
 
+    func testArgMaxArgMinKeepDimsAndInt64Output() throws {
+        var b = GraphBuilder(opset: 13)
+        b.input("x", [2, 3, 4])
+        b.node("ArgMax", ["x"], ["kept"], ["axis": .int(-1)])
+        b.node("ArgMin", ["x"], ["dropped"], ["axis": .int(1), "keepdims": .int(0)])
+        b.node("ArgMax", ["x"], ["first"])
+        let a = try b.analyse(["kept", "dropped", "first"])
+        XCTAssertEqual(shape(a, "kept"), [2, 3, 1])
+        XCTAssertEqual(shape(a, "dropped"), [2, 4])
+        XCTAssertEqual(shape(a, "first"), [1, 3, 4])
+        XCTAssertEqual(a.types["dropped"]?.dtype, .int64)
+
+        var bad = GraphBuilder(opset: 13)
+        bad.input("x", [2, 3])
+        bad.node("ArgMin", ["x"], ["y"], name: "am", ["axis": .int(-3)])
+        assertThrows(["am", "axis -3 is out of range for rank 2"]) { _ = try bad.analyse(["y"]) }
+    }
+
     // MARK: Data movement
 
     func testSplitForms() throws {

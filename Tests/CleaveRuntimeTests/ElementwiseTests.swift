@@ -294,6 +294,44 @@ final class ElementwiseTests: XCTestCase {
         assertBadInput("out of range") { _ = try runNode1("ReduceSum", opset: 13, [input, int64s([3])]) }
     }
 
+    /// ArgMax and ArgMin against a scan per position, on data with many ties,
+    /// for every axis, both tie rules and keepdims.
+    func testArgMaxArgMinMatchNaiveScan() throws {
+        let dims = [3, 4, 5]
+        let values = (0..<60).map { Int32(($0 * 37) % 7) - 3 }  // −3…3, each repeated
+        let input = Tensor(.int32, Shape(dims), values)
+        for op in ["ArgMax", "ArgMin"] {
+            for axis in -3..<3 {
+                for last in [0, 1] {
+                    let a = axis < 0 ? axis + 3 : axis
+                    let outer = dims[..<a].reduce(1, *), length = dims[a], inner = dims[(a + 1)...].reduce(1, *)
+                    var expected: [Int64] = []
+                    for o in 0..<outer {
+                        for i in 0..<inner {
+                            let column = (0..<length).map { values[(o * length + $0) * inner + i] }
+                            let target = op == "ArgMax" ? column.max() : column.min()
+                            let index = last == 1 ? column.lastIndex(of: target ?? 0) : column.firstIndex(of: target ?? 0)
+                            expected.append(Int64(index ?? -1))
+                        }
+                    }
+                    let y = try runNode1(op, opset: 13, [input], [attribute("axis", axis), attribute("select_last_index", last)])
+                    var keptDims = dims
+                    keptDims[a] = 1
+                    XCTAssertEqual(y.shape, Shape(keptDims))
+                    XCTAssertEqual(y.int64s, expected, "\(op) axis \(axis) last \(last)")
+                    let floatY = try runNode1(op, opset: 13, [Tensor(Shape(dims), floats: values.map(Float.init))],
+                                              [attribute("axis", axis), attribute("select_last_index", last), attribute("keepdims", 0)])
+                    XCTAssertEqual(floatY.shape, Shape(dims.enumerated().filter { $0.offset != a }.map(\.element)))
+                    XCTAssertEqual(floatY.int64s, expected, "\(op) float axis \(axis) last \(last)")
+                }
+            }
+        }
+        XCTAssertEqual(try runNode1("ArgMax", opset: 11, [Tensor(.double, [4], [1.0, 9, 9, -2])]).int64s, [1])
+        assertBadInput("axis 1 of [2, 0] is empty") { _ = try runNode1("ArgMin", opset: 13, [Tensor(zeros: .float, [2, 0])], [attribute("axis", 1)]) }
+        assertBadInput("axis 2 is out of range") { _ = try runNode1("ArgMax", opset: 13, [iota([2, 3])], [attribute("axis", 2)]) }
+        assertBadInput("dtype float16 is not supported") { _ = try runNode1("ArgMax", opset: 13, [Tensor(zeros: .float16, [2])]) }
+    }
+
     /// A long row sums block by block: a single running float sum would be off by 0.3 %.
     func testReduceMeanOfLongRowIsAccurate() throws {
         let count = 1 << 20

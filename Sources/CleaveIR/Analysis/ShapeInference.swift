@@ -62,6 +62,12 @@ extension NodeContext {
             for i in 1..<Swift.max(1, node.inputs.count) { shape = try broadcastShapes(shape, try self.shape(i)) }
             types = [TensorType(first.dtype, shape)]
         case .reduceMean, .reduceSum, .reduceMax: types = [try reduceOutput()]
+        case .argMax, .argMin:
+            let x = try type(0)
+            let a = try axis(node.int("axis") ?? 0, rank: x.shape.rank)
+            var dims = x.shape.dims
+            if (node.int("keepdims") ?? 1) != 0 { dims[a] = 1 } else { dims.remove(at: a) }
+            types = [TensorType(.int64, Shape(dims))]
         case .concat: types = [try concatOutput()]
         case .split: types = try splitOutputs()
         case .slice:

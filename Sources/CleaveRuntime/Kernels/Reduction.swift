@@ -327,6 +327,88 @@ final class ReduceKernel: Kernel {
     }
 }
 
+// MARK: - ArgMax, ArgMin
+
+/// ArgMax and ArgMin, opsets 7–13: the int64 index along `axis` (default 0)
+/// of the largest (smallest) element — the first one, or with
+/// `select_last_index = 1` (opset 12) the last one, of equal elements;
+/// `keepdims` (default 1) keeps the axis as a 1. float32, float64, int64,
+/// int32, int8 and uint8 (bool as uint8).
+///
+/// Elements compare with `<`, so a NaN is chosen only where it comes first.
+/// An empty axis has no extremum and is refused.
+/// Complexity: one pass over the input; for an inner axis, rows of the
+/// trailing dims are compared whole, so every step is a contiguous loop.
+final class ArgExtremumKernel: Kernel {
+    private let setup: KernelSetup
+    private let largest: Bool
+    private let axisAttribute: Int
+    private let keepDims: Bool
+    private let selectLast: Bool
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        largest = setup.node.op == .argMax
+        axisAttribute = setup.node.int("axis") ?? 0
+        keepDims = (setup.node.int("keepdims") ?? 1) != 0
+        selectLast = (setup.node.int("select_last_index") ?? 0) != 0
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let data = try setup.required(inputs, 0, "data")
+        let axis = try setup.axis(axisAttribute, rank: data.shape.rank)
+        let dims = data.shape.dims
+        let length = dims[axis]
+        var outputDims = dims
+        if keepDims { outputDims[axis] = 1 } else { outputDims.remove(at: axis) }
+        let output = Tensor.uninitialized(.int64, Shape(outputDims))
+        guard output.elementCount > 0 else { return [output] }
+        guard length > 0 else { throw setup.error("axis \(axis) of \(data.shape) is empty: it has no \(largest ? "largest" : "smallest") element") }
+        let outer = dims[..<axis].reduce(1, *), inner = dims[(axis + 1)...].reduce(1, *)
+        switch data.dtype {
+        case .float: search(Float.self, data, output, outer, length, inner, context)
+        case .double: search(Double.self, data, output, outer, length, inner, context)
+        case .int64: search(Int64.self, data, output, outer, length, inner, context)
+        case .int32: search(Int32.self, data, output, outer, length, inner, context)
+        case .int8: search(Int8.self, data, output, outer, length, inner, context)
+        case .uint8, .bool: search(UInt8.self, data, output, outer, length, inner, context)
+        default: throw setup.error("dtype \(data.dtype.name) is not supported by \(setup.node.opType)")
+        }
+        return [output]
+    }
+
+    /// [outer, length, inner] → indices [outer, inner].
+    private func search<T: Comparable>(_: T.Type, _ data: Tensor, _ output: Tensor,
+                                       _ outer: Int, _ length: Int, _ inner: Int, _ context: KernelContext) {
+        guard let source = data.rawBytes?.assumingMemoryBound(to: T.self),
+              let target = output.mutableRawBytes?.assumingMemoryBound(to: Int64.self) else { return }
+        // `better(v, best)`: v replaces the current choice.
+        let largest = self.largest, last = selectLast
+        @inline(__always) func better(_ v: T, _ best: T) -> Bool {
+            largest ? (last ? v >= best : v > best) : (last ? v <= best : v < best)
+        }
+        context.parallelFor(outer, itemWork: length * inner) { range in
+            var best = [T](repeating: source[0], count: inner)
+            best.withUnsafeMutableBufferPointer { values in
+                for o in range {
+                    let block = source + o * length * inner, indices = target + o * inner
+                    for i in 0..<inner {
+                        values[i] = block[i]
+                        indices[i] = 0
+                    }
+                    for k in 1..<Swift.max(length, 1) {
+                        let row = block + k * inner
+                        for i in 0..<inner where better(row[i], values[i]) {
+                            values[i] = row[i]
+                            indices[i] = Int64(k)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 struct ScaleFunction: UnaryFunction {
     let factor: Float
     @inline(__always) func callAsFunction(_ x: Float) -> Float { x * factor }
