@@ -149,6 +149,10 @@ case("argmin13_select_last_int32", "ArgMin", 13, [("x", ties.astype(np.int32))],
 case("argmax13_int64", "ArgMax", 13, [("x", ints(3, 9, -1, 9))])
 case("argmax13_double", "ArgMax", 13, [("x", floats(3, 7).astype(np.float64))], axis=1, keepdims=0)
 case("argmin13_uint8", "ArgMin", 13, [("x", rng.integers(0, 255, (4, 6), dtype=np.uint8))], axis=0)
+case("cumsum11_axis1_reverse_exclusive", "CumSum", 11, [("x", floats(2, 5, 3)), ("a", scalar(1, np.int64))], exclusive=1, reverse=1)
+case("cumsum14_int32_axis_negative", "CumSum", 14, [("x", floats(3, 4, 5)), ("a", scalar(-1, np.int32))], reverse=1)
+case("cumsum14_long_row", "CumSum", 14, [("x", floats(2, 5000, low=0, high=1)), ("a", ints(1))])
+case("cumsum14_int64_exclusive", "CumSum", 14, [("x", ints(5, -3, 8, 1, 0, 2)), ("a", scalar(0, np.int64))], exclusive=1)
 
 # MARK: normalization and activations of transformers
 ln = floats(3, 5, 8)

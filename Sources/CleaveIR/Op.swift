@@ -48,6 +48,7 @@ public enum Op: String, CaseIterable, Sendable {
     case reduceMax = "ReduceMax"
     case argMax = "ArgMax"
     case argMin = "ArgMin"
+    case cumSum = "CumSum"
     case concat = "Concat"
     case split = "Split"
     case slice = "Slice"
@@ -103,7 +104,7 @@ extension Op {
              .quantizeLinear, .dequantizeLinear, .gelu:
             return OpTraits(elementwise: true, dataMovement: false, weightInputs: [])
         case .lrn, .softmax, .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool,
-             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample, .argMax, .argMin:
+             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample, .argMax, .argMin, .cumSum:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [])
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze,
              .expand, .pad, .shape, .cast, .constant, .constantOfShape, .identity, .dropout, .tile:

@@ -31,7 +31,8 @@ public enum OpKind: String, CaseIterable, Sendable {
     case lrn
     case softmax
     /// Cheap element-wise maps: Relu, LeakyRelu, Clip, HardSigmoid,
-    /// HardSwish, Neg, Abs, and Pow with an exponent it maps without powf (x², √x).
+    /// HardSwish, Neg, Abs, Pow with an exponent it maps without powf (x², √x),
+    /// and CumSum (one addition per element, output as large as the input).
     case activation
     /// QuantizeLinear and DequantizeLinear: a conversion between float and
     /// integer per element, per tensor or per channel.
@@ -108,7 +109,7 @@ public enum OpKind: String, CaseIterable, Sendable {
         case .instanceNormalization, .layerNormalization: return .instanceNorm
         case .lrn: return .lrn
         case .softmax, .logSoftmax: return .softmax
-        case .relu, .leakyRelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs: return .activation
+        case .relu, .leakyRelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs, .cumSum: return .activation
         case .quantizeLinear, .dequantizeLinear: return .quantize
         case .sigmoid, .tanh, .elu, .erf, .gelu, .exp, .log, .sqrt: return .transcendental
         case .pow: return powerKind(node, in: analysis)

@@ -31,6 +31,7 @@ enum KernelRegistry {
         case .softmax, .logSoftmax: return try SoftmaxKernel(setup)
         case .reduceMean, .reduceSum, .reduceMax: return try ReduceKernel(setup)
         case .argMax, .argMin: return try ArgExtremumKernel(setup)
+        case .cumSum: return try CumSumKernel(setup)
         // MARK: data movement
         case .concat: return try ConcatKernel(setup)
         case .split: return try SplitKernel(setup)

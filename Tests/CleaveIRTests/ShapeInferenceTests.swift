@@ -238,6 +238,25 @@ final class ShapeInferenceTests: XCTestCase {
         assertThrows(["am", "axis -3 is out of range for rank 2"]) { _ = try bad.analyse(["y"]) }
     }
 
+    /// CumSum keeps its input's type; a constant axis is checked, a computed one is left to the kernel.
+    func testCumSumAxisCheckedWhenKnown() throws {
+        var b = GraphBuilder(opset: 14)
+        b.input("x", [2, 3], .int32)
+        b.input("computed", [], .int64)
+        b.initializer("axis", Tensor(.int64, [], [Int64(-1)]))
+        b.node("CumSum", ["x", "axis"], ["y"])
+        b.node("CumSum", ["x", "computed"], ["z"])
+        let a = try b.analyse(["y", "z"])
+        XCTAssertEqual(a.types["y"], TensorType(.int32, [2, 3]))
+        XCTAssertEqual(a.types["z"], TensorType(.int32, [2, 3]))
+
+        var bad = GraphBuilder(opset: 14)
+        bad.input("x", [2, 3])
+        bad.initializer("axis", Tensor(.int64, [], [Int64(2)]))
+        bad.node("CumSum", ["x", "axis"], ["y"], name: "cs")
+        assertThrows(["cs", "axis 2 is out of range for rank 2"]) { _ = try bad.analyse(["y"]) }
+    }
+
     // MARK: Data movement
 
     func testSplitForms() throws {

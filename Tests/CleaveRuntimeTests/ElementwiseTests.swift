@@ -332,6 +332,41 @@ final class ElementwiseTests: XCTestCase {
         assertBadInput("dtype float16 is not supported") { _ = try runNode1("ArgMax", opset: 13, [Tensor(zeros: .float16, [2])]) }
     }
 
+    /// CumSum against running sums per position for every axis and every
+    /// combination of exclusive and reverse.
+    func testCumSumMatchesRunningSums() throws {
+        let dims = [2, 3, 4]
+        let values = (0..<24).map { Int64($0 * 5 % 11) - 4 }
+        let input = Tensor(Shape(dims), int64s: values)
+        for axis in -3..<3 {
+            let a = axis < 0 ? axis + 3 : axis
+            let strides = Shape(dims).strides
+            for exclusive in [0, 1] {
+                for reverse in [0, 1] {
+                    let expected = (0..<24).map { flat -> Int64 in
+                        let k = flat / strides[a] % dims[a], base = flat - k * strides[a]
+                        let range = reverse == 1 ? (k + exclusive)..<dims[a] : 0..<(k + 1 - exclusive)
+                        return range.reduce(Int64(0)) { $0 + values[base + $1 * strides[a]] }
+                    }
+                    let attributes = [attribute("exclusive", exclusive), attribute("reverse", reverse)]
+                    let y = try runNode1("CumSum", opset: 14, [input, int64Scalar(axis)], attributes)
+                    XCTAssertEqual(y.int64s, expected, "axis \(axis) exclusive \(exclusive) reverse \(reverse)")
+                    let f = try runNode1("CumSum", opset: 11, [Tensor(Shape(dims), floats: values.map { Float($0) }),
+                                                               Tensor(.int32, [1], [Int32(axis)])], attributes)
+                    XCTAssertEqual(f.floats, expected.map { Float($0) }, "float axis \(axis)")
+                }
+            }
+        }
+        let wrapped = try runNode1("CumSum", opset: 14, [Tensor(.int32, [2], [Int32.max, 1]), int64Scalar(0)])
+        XCTAssertEqual(wrapped.elements(as: Int32.self), [Int32.max, Int32.min])
+        assertBadInput("axis must hold one integer") { _ = try runNode1("CumSum", opset: 14, [input, int64s([0, 1])]) }
+        assertBadInput("axis 3 is out of range") { _ = try runNode1("CumSum", opset: 14, [input, int64Scalar(3)]) }
+        assertBadInput("axis must be int64 or int32") { _ = try runNode1("CumSum", opset: 14, [input, floatScalar(0)]) }
+        assertBadInput("dtype uint8 is not supported by CumSum") {
+            _ = try runNode1("CumSum", opset: 14, [Tensor(.uint8, [2], [UInt8(1), 2]), int64Scalar(0)])
+        }
+    }
+
     /// A long row sums block by block: a single running float sum would be off by 0.3 %.
     func testReduceMeanOfLongRowIsAccurate() throws {
         let count = 1 << 20

@@ -41,7 +41,7 @@ extension NodeContext {
              .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool, .pow, .sqrt, .exp, .log,
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
              .quantizeLinear, .dequantizeLinear,
-             .layerNormalization, .gelu, .argMax, .argMin:
+             .layerNormalization, .gelu, .argMax, .argMin, .cumSum:
             return nil
         }
     }
@@ -121,7 +121,7 @@ extension NodeContext {
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
              .quantizeLinear, .dequantizeLinear, .constant, .shape, .identity, .reshape, .flatten, .squeeze,
              .unsqueeze,
-             .layerNormalization, .gelu, .tile, .argMax, .argMin:
+             .layerNormalization, .gelu, .tile, .argMax, .argMin, .cumSum:
             return nil
         }
     }

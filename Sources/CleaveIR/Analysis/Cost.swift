@@ -14,6 +14,7 @@
 /// | Add, Sub, Mul, Div, Pow, Sqrt, Exp, Log, Neg, Abs | 1 per element |
 /// | Sum, Max, Min, Mean | 1 per element per input after the first (at least 1) |
 /// | QuantizeLinear, DequantizeLinear | 1 per element |
+/// | CumSum | 1 per element (one addition each) |
 /// | LRN | elements × size (the window across channels) |
 /// | Softmax, LogSoftmax | 3 per element (exponential, sum, scale) |
 /// | MaxPool, AveragePool | elements × window size (kernel_shape product) |
@@ -94,7 +95,7 @@ extension NodeContext {
             return saturatingProduct(elements, dims(0).last ?? 0)
         case .batchNormalization, .instanceNormalization, .layerNormalization, .relu, .leakyRelu, .prelu, .elu, .clip, .sigmoid,
              .hardSigmoid, .hardSwish, .tanh, .erf, .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs,
-             .quantizeLinear, .dequantizeLinear, .gelu:
+             .quantizeLinear, .dequantizeLinear, .gelu, .cumSum:
             return elements
         case .sum, .max, .min, .mean:
             let operands = node.inputs.filter { !$0.isEmpty }.count

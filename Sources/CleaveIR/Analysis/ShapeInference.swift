@@ -68,6 +68,15 @@ extension NodeContext {
             var dims = x.shape.dims
             if (node.int("keepdims") ?? 1) != 0 { dims[a] = 1 } else { dims.remove(at: a) }
             types = [TensorType(.int64, Shape(dims))]
+        case .cumSum:
+            let x = try type(0)
+            guard has(1) else { throw fail("input 1 (axis) is required") }
+            // The axis may be computed at run time: only the kernel can check it then.
+            if inputValues[1] != nil, let given = try integers(1, "axis") {
+                guard given.count == 1, try shape(1).rank <= 1 else { throw fail("axis \(given) must be one integer") }
+                _ = try axis(given[0], rank: x.shape.rank)
+            }
+            types = [x]
         case .concat: types = [try concatOutput()]
         case .split: types = try splitOutputs()
         case .slice:

@@ -409,6 +409,88 @@ final class ArgExtremumKernel: Kernel {
     }
 }
 
+// MARK: - CumSum
+
+/// Sums in the element type, wrapping for integers (`IntegerSumReducer`) and
+/// in order for floats, as a running sum does.
+struct FloatingSumReducer<T: FloatingPoint>: Reducer {
+    var identity: T { 0 }
+    @inline(__always) func combine(_ a: T, _ b: T) -> T { a + b }
+}
+
+/// CumSum, opsets 11–14: running sums along the axis given as input 1 (a
+/// scalar or one-element int64/int32 tensor, negative counting from the
+/// end); `exclusive = 1` leaves each element out of its own sum (the first
+/// is 0), `reverse = 1` sums from the end. float32, float64, int64, int32
+/// (integers wrap on overflow).
+///
+/// Complexity: one pass; for an inner axis, whole rows of the trailing dims
+/// are added at a time, so each step is a contiguous loop.
+final class CumSumKernel: Kernel {
+    private let setup: KernelSetup
+    private let exclusive: Bool
+    private let reverse: Bool
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        exclusive = (setup.node.int("exclusive") ?? 0) != 0
+        reverse = (setup.node.int("reverse") ?? 0) != 0
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let x = try setup.required(inputs, 0, "x")
+        let axisTensor = try setup.required(inputs, 1, "axis")
+        let given = try setup.integers(axisTensor, "axis")
+        guard given.count == 1, axisTensor.shape.rank <= 1 else {
+            throw setup.error("axis must hold one integer, got shape \(axisTensor.shape)")
+        }
+        let axis = try setup.axis(given[0], rank: x.shape.rank)
+        let dims = x.shape.dims
+        let outer = dims[..<axis].reduce(1, *), length = dims[axis], inner = dims[(axis + 1)...].reduce(1, *)
+        let output = Tensor.uninitialized(x.dtype, x.shape)
+        switch x.dtype {
+        case .float: scan(FloatingSumReducer<Float>(), x, output, outer, length, inner, context)
+        case .double: scan(FloatingSumReducer<Double>(), x, output, outer, length, inner, context)
+        case .int64: scan(IntegerSumReducer<Int64>(), x, output, outer, length, inner, context)
+        case .int32: scan(IntegerSumReducer<Int32>(), x, output, outer, length, inner, context)
+        default: throw setup.error("dtype \(x.dtype.name) is not supported by CumSum (float32, float64, int64, int32)")
+        }
+        return [output]
+    }
+
+    /// [outer, length, inner]: running `reducer` sums along the middle dim.
+    private func scan<R: Reducer>(_ reducer: R, _ x: Tensor, _ output: Tensor,
+                                  _ outer: Int, _ length: Int, _ inner: Int, _ context: KernelContext) {
+        guard x.elementCount > 0, let source = x.rawBytes?.assumingMemoryBound(to: R.Element.self),
+              let target = output.mutableRawBytes?.assumingMemoryBound(to: R.Element.self) else { return }
+        let exclusive = self.exclusive, reverse = self.reverse
+        context.parallelFor(outer, itemWork: length * inner) { range in
+            var sums = [R.Element](repeating: reducer.identity, count: inner)
+            sums.withUnsafeMutableBufferPointer { running in
+                for o in range {
+                    for i in 0..<inner { running[i] = reducer.identity }
+                    for step in 0..<length {
+                        let k = reverse ? length - 1 - step : step
+                        let offset = (o * length + k) * inner
+                        let row = source + offset, out = target + offset
+                        if exclusive {
+                            for i in 0..<inner {
+                                out[i] = running[i]
+                                running[i] = reducer.combine(running[i], row[i])
+                            }
+                        } else {
+                            for i in 0..<inner {
+                                running[i] = reducer.combine(running[i], row[i])
+                                out[i] = running[i]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 struct ScaleFunction: UnaryFunction {
     let factor: Float
     @inline(__always) func callAsFunction(_ x: Float) -> Float { x * factor }
