@@ -46,6 +46,12 @@ public enum Op: String, CaseIterable, Sendable {
     case reduceMean = "ReduceMean"
     case reduceSum = "ReduceSum"
     case reduceMax = "ReduceMax"
+    case reduceMin = "ReduceMin"
+    case reduceProd = "ReduceProd"
+    case reduceL1 = "ReduceL1"
+    case reduceL2 = "ReduceL2"
+    case reduceSumSquare = "ReduceSumSquare"
+    case reduceLogSumExp = "ReduceLogSumExp"
     case argMax = "ArgMax"
     case argMin = "ArgMin"
     case cumSum = "CumSum"
@@ -104,7 +110,8 @@ extension Op {
              .quantizeLinear, .dequantizeLinear, .gelu:
             return OpTraits(elementwise: true, dataMovement: false, weightInputs: [])
         case .lrn, .softmax, .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool,
-             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample, .argMax, .argMin, .cumSum:
+             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample, .argMax, .argMin, .cumSum,
+             .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [])
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze,
              .expand, .pad, .shape, .cast, .constant, .constantOfShape, .identity, .dropout, .tile:

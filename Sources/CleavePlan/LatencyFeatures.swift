@@ -104,7 +104,9 @@ public enum OpKind: String, CaseIterable, Sendable {
         case .maxPool: return .maxPool
         case .averagePool: return .averagePool
         case .globalAveragePool: return .globalAveragePool
-        case .globalMaxPool, .reduceMean, .reduceSum, .reduceMax, .argMax, .argMin: return .reduce
+        case .globalMaxPool, .reduceMean, .reduceSum, .reduceMax, .argMax, .argMin, .reduceMin, .reduceProd, .reduceL1,
+             .reduceL2, .reduceSumSquare, .reduceLogSumExp:
+            return .reduce
         case .batchNormalization: return .normalization
         case .instanceNormalization, .layerNormalization: return .instanceNorm
         case .lrn: return .lrn

@@ -29,7 +29,8 @@ enum KernelRegistry {
         case .cast: return try CastKernel(setup)
         // MARK: reductions
         case .softmax, .logSoftmax: return try SoftmaxKernel(setup)
-        case .reduceMean, .reduceSum, .reduceMax: return try ReduceKernel(setup)
+        case .reduceMean, .reduceSum, .reduceMax, .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
+            return try ReduceKernel(setup)
         case .argMax, .argMin: return try ArgExtremumKernel(setup)
         case .cumSum: return try CumSumKernel(setup)
         // MARK: data movement

@@ -220,6 +220,34 @@ final class ShapeInferenceTests: XCTestCase {
         XCTAssertEqual(shape(b18, "all"), [])
     }
 
+    /// tf2onnx flattens with Shape → Slice → ReduceProd → Concat → Reshape:
+    /// the product folds, so the Reshape gets a concrete shape.
+    func testReduceProdOfAShapeFolds() throws {
+        var b = GraphBuilder(opset: 13)
+        b.input("x", [2, 3, 4, 5])
+        b.int64s("start", [1])
+        b.int64s("end", [4])
+        b.int64s("batch", [-1])
+        b.node("Shape", ["x"], ["shape"])
+        b.node("Slice", ["shape", "start", "end"], ["inner"])
+        b.node("ReduceProd", ["inner"], ["size"], ["keepdims": .int(1)])
+        b.node("Concat", ["batch", "size"], ["target"], ["axis": .int(0)])
+        b.node("Reshape", ["x", "target"], ["y"])
+        b.node("ReduceMin", ["x"], ["min"], ["axes": .ints([0, -1]), "keepdims": .int(0)])
+        b.node("ReduceLogSumExp", ["x"], ["lse"])
+        let a = try b.analyse(["y", "min", "lse"])
+        XCTAssertEqual(a.constants["size"]?.int64s, [60])
+        XCTAssertEqual(shape(a, "y"), [2, 60])
+        XCTAssertEqual(shape(a, "min"), [3, 4])
+        XCTAssertEqual(shape(a, "lse"), [1, 1, 1, 1])
+
+        var v18 = GraphBuilder(opset: 18)
+        v18.int64s("v", [2, 3, 4, 5], shape: [2, 2])
+        v18.int64s("axes", [1])
+        v18.node("ReduceProd", ["v", "axes"], ["rows"], ["keepdims": .int(0)])
+        XCTAssertEqual(try v18.analyse(["rows"]).constants["rows"]?.int64s, [6, 20])
+    }
+
     func testArgMaxArgMinKeepDimsAndInt64Output() throws {
         var b = GraphBuilder(opset: 13)
         b.input("x", [2, 3, 4])

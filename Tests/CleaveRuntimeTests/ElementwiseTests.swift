@@ -367,6 +367,82 @@ final class ElementwiseTests: XCTestCase {
         }
     }
 
+    /// ReduceMin, Prod, L1, L2, SumSquare and LogSumExp against a naive
+    /// reduction in Double, over several axis sets in both opset forms.
+    func testReduceFamilyMatchesNaiveReduction() throws {
+        var random = SeededRandom(41)
+        let dims = [2, 3, 4, 5]
+        let x = random.tensor(dims)
+        let values = x.floats.map { Double($0) * 2 }
+        let doubled = Tensor(Shape(dims), floats: values.map { Float($0) })
+        let functions: [(String, ([Double]) -> Double)] = [
+            ("ReduceMin", { $0.min() ?? .infinity }),
+            ("ReduceProd", { $0.reduce(1, *) }),
+            ("ReduceL1", { $0.map(abs).reduce(0, +) }),
+            ("ReduceL2", { $0.map { $0 * $0 }.reduce(0, +).squareRoot() }),
+            ("ReduceSumSquare", { $0.map { $0 * $0 }.reduce(0, +) }),
+            ("ReduceLogSumExp", { Glibc.log($0.map { Glibc.exp($0) }.reduce(0, +)) }),
+        ]
+        for axes in [[1], [0, 2], [-1], [1, 2, 3], [0, 1, 2, 3]] {
+            let reduced = Set(axes.map { $0 < 0 ? $0 + dims.count : $0 })
+            let outputDims = dims.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
+            let strides = Shape(dims).strides
+            var groups = [[Double]](repeating: [], count: outputDims.reduce(1, *))
+            for flat in values.indices {
+                var target = 0
+                for axis in dims.indices where !reduced.contains(axis) {
+                    target = target * dims[axis] + flat / strides[axis] % dims[axis]
+                }
+                groups[target].append(values[flat])
+            }
+            for (op, f) in functions {
+                let expected = Tensor(Shape(outputDims), floats: groups.map { Float(f($0)) })
+                assertClose(try runNode1(op, opset: 18, [doubled, int64s(axes)]), expected, "\(op) \(axes) opset 18")
+                assertClose(try runNode1(op, opset: 13, [doubled], [attribute("axes", axes)]), expected, "\(op) \(axes) opset 13")
+                guard op != "ReduceMin" && op != "ReduceProd" else { continue }  // float32 and integers only
+                let wide = try runNode1(op, opset: 18, [Tensor(.double, Shape(dims), values), int64s(axes)], [attribute("keepdims", 0)])
+                XCTAssertEqual(wide.dtype, .double)
+                let droppedDims = dims.enumerated().filter { !reduced.contains($0.offset) }.map(\.element)
+                assertClose(wide, expected.reshaped(Shape(droppedDims)), "\(op) \(axes) float64")
+            }
+        }
+    }
+
+    func testReduceFamilyEdgeCases() throws {
+        // LogSumExp subtracts the maximum: exp(1000) alone would overflow.
+        let large = floats([2, 2], [1000, 1000, -1000, 0])
+        assertClose(try runNode1("ReduceLogSumExp", opset: 13, [large], [attribute("axes", [1])]),
+                    floats([2, 1], [1000.6931472, 0]), "large LogSumExp")
+        // Empty reduced sets: each op's identity.
+        let nothing = Tensor(zeros: .float, [2, 0])
+        let identities: [(String, Float)] = [("ReduceMin", .infinity), ("ReduceProd", 1), ("ReduceL1", 0), ("ReduceL2", 0),
+                                             ("ReduceSumSquare", 0), ("ReduceLogSumExp", -.infinity)]
+        for (op, identity) in identities {
+            XCTAssertEqual(try runNode1(op, opset: 18, [nothing, int64s([1])]).floats, [identity, identity], op)
+        }
+        // noop_with_empty_axes: the element function of the input.
+        let x = floats([3], [-2, 0.5, 3])
+        let empty = Tensor([0], int64s: [])
+        let noop = [attribute("noop_with_empty_axes", 1)]
+        XCTAssertEqual(try runNode1("ReduceL2", opset: 18, [x, empty], noop).floats, [2, 0.5, 3])
+        XCTAssertEqual(try runNode1("ReduceSumSquare", opset: 18, [x, empty], noop).floats, [4, 0.25, 9])
+        XCTAssertEqual(try runNode1("ReduceProd", opset: 18, [x, empty], noop).floats, [-2, 0.5, 3])
+        assertClose(try runNode1("ReduceLogSumExp", opset: 18, [x, empty], noop), x, "noop LogSumExp")
+        // Integer and bool forms.
+        let ints = Tensor([2, 3], int64s: [3, -4, 5, -1, 2, 7])
+        XCTAssertEqual(try runNode1("ReduceProd", opset: 18, [ints, int64s([1])]).int64s, [-60, -14])
+        XCTAssertEqual(try runNode1("ReduceMin", opset: 18, [ints, int64s([0])]).int64s, [-1, -4, 5])
+        XCTAssertEqual(try runNode1("ReduceL1", opset: 18, [ints]).int64s, [22])
+        XCTAssertEqual(try runNode1("ReduceSumSquare", opset: 13, [Tensor(.int32, [2], [Int32(3), -4])]).elements(as: Int32.self), [25])
+        let mask = Tensor(.bool, [2, 2], [UInt8(1), 0, 1, 1])
+        XCTAssertEqual(try runNode1("ReduceMin", opset: 20, [mask, int64s([1])]).elements(as: UInt8.self), [0, 1])
+        assertBadInput("dtype int64 is not supported by ReduceL2") { _ = try runNode1("ReduceL2", opset: 18, [ints]) }
+        assertBadInput("dtype float64 is not supported by ReduceProd") {
+            _ = try runNode1("ReduceProd", opset: 18, [Tensor(.double, [1], [2.0])])
+        }
+        assertBadInput("repeats axis") { _ = try runNode1("ReduceMin", opset: 18, [ints, int64s([1, -1])]) }
+    }
+
     /// A long row sums block by block: a single running float sum would be off by 0.3 %.
     func testReduceMeanOfLongRowIsAccurate() throws {
         let count = 1 << 20

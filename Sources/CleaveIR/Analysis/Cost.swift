@@ -18,7 +18,7 @@
 /// | LRN | elements × size (the window across channels) |
 /// | Softmax, LogSoftmax | 3 per element (exponential, sum, scale) |
 /// | MaxPool, AveragePool | elements × window size (kernel_shape product) |
-/// | GlobalAveragePool, GlobalMaxPool, ReduceMean, ReduceSum, ReduceMax, ArgMax, ArgMin | 1 per input element |
+/// | GlobalAveragePool, GlobalMaxPool, ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSumExp, ArgMax, ArgMin | 1 per input element |
 /// | Resize, Upsample | nearest: 0; linear: 2^k per element; cubic: 4^k per element, k = number of resized axes |
 /// | Concat, Split, Slice, Gather, Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Expand, Tile, Pad, Shape, Cast, Constant, ConstantOfShape, Identity, Dropout | 0 (data movement) |
 /// | ops cleave does not know | 0 |
@@ -106,7 +106,8 @@ extension NodeContext {
             return saturatingProduct(elements, 3)
         case .maxPool, .averagePool:
             return saturatingProduct([elements] + (node.ints("kernel_shape") ?? []))
-        case .globalAveragePool, .globalMaxPool, .reduceMean, .reduceSum, .reduceMax, .argMax, .argMin:
+        case .globalAveragePool, .globalMaxPool, .reduceMean, .reduceSum, .reduceMax, .argMax, .argMin, .reduceMin,
+             .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
             return inputElements
         case .resize, .upsample:
             let mode = node.string("mode") ?? "nearest"

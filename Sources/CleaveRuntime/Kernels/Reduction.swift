@@ -182,14 +182,23 @@ struct MaximumReducer<T: Comparable>: Reducer {
     @inline(__always) func combine(_ a: T, _ b: T) -> T { a < b ? b : a }
 }
 
-/// ReduceSum (float32, int64, int32), ReduceMean (float32) and ReduceMax
-/// (float32, int64, int32, int8, uint8, bool).
+/// ReduceSum (float32, int64, int32), ReduceMean (float32), ReduceMax and
+/// ReduceMin (float32, int64, int32, int8, uint8, bool), ReduceProd (float32,
+/// int64, int32), ReduceL1 and ReduceSumSquare (float32, float64, int64,
+/// int32), ReduceL2 and ReduceLogSumExp (float32, float64).
 ///
 /// Axes come from the `axes` attribute before opset 13 (ReduceSum) or 18
 /// (the others), else from the optional second input; no axes means all
-/// axes, or no reduction at all with `noop_with_empty_axes`. Reducing an
-/// empty set gives 0 (sum), NaN (mean) or the type's lowest value (max, −inf
-/// for floats).
+/// axes, or with `noop_with_empty_axes` none: Sum, Mean, Max, Min and Prod
+/// then return the input, L1, L2, SumSquare and LogSumExp their element
+/// function of it (|x|, |x|, x², x), as ONNX's reference does. Reducing an
+/// empty set gives 0 (sum, L1, L2, sum of squares), NaN (mean), 1
+/// (product), −inf (log-sum-exp) or the type's lowest (max) or highest
+/// (min) value, ±inf for floats. Integers wrap on overflow.
+///
+/// L1, L2 and SumSquare map each element first and then sum; LogSumExp is
+/// log Σ exp(x − m) + m with m the maximum of each reduced set (0 where it
+/// is ±inf), so large inputs do not overflow.
 ///
 /// Complexity: one pass over the input per group of adjacent reduced dims
 /// (dims of size 1 are ignored, adjacent reduced dims are merged), so the
@@ -219,14 +228,15 @@ final class ReduceKernel: Kernel {
             axes = try setup.integers(given, "axes")
         }
         if axes.isEmpty {
-            if noopWithEmptyAxes { return [data] }
-            axes = Array(0..<data.shape.rank)
+            if noopWithEmptyAxes && [.reduceSum, .reduceMean, .reduceMax, .reduceMin, .reduceProd].contains(op) { return [data] }
+            if !noopWithEmptyAxes { axes = Array(0..<data.shape.rank) }
         }
         let reduced = Set(try setup.axes(axes, rank: data.shape.rank))
         let outputDims = data.shape.dims.enumerated().compactMap { axis, d -> Int? in
             reduced.contains(axis) ? (keepDims ? 1 : nil) : d
         }
         let outputShape = Shape(outputDims)
+        let keptShape = Shape(data.shape.dims.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element })
         switch (op, data.dtype) {
         case (.reduceSum, .float), (.reduceMean, .float):
             var result = reduce(FloatSumReducer(), data, reduced, outputShape, context)
@@ -245,8 +255,54 @@ final class ReduceKernel: Kernel {
         case (.reduceMax, .uint8), (.reduceMax, .bool):
             // Bools are bytes 0/1, so their maximum is logical or.
             return [reduce(MaximumReducer<UInt8>(identity: 0), data, reduced, outputShape, context)]
+        case (.reduceMin, .float): return [reduce(MinimumReducer<Float>(identity: .infinity), data, reduced, outputShape, context)]
+        case (.reduceMin, .int64): return [reduce(MinimumReducer<Int64>(identity: .max), data, reduced, outputShape, context)]
+        case (.reduceMin, .int32): return [reduce(MinimumReducer<Int32>(identity: .max), data, reduced, outputShape, context)]
+        case (.reduceMin, .int8): return [reduce(MinimumReducer<Int8>(identity: .max), data, reduced, outputShape, context)]
+        case (.reduceMin, .uint8): return [reduce(MinimumReducer<UInt8>(identity: .max), data, reduced, outputShape, context)]
+        case (.reduceMin, .bool):
+            // The minimum of bytes 0/1 is logical and; of nothing, true.
+            return [reduce(MinimumReducer<UInt8>(identity: 1), data, reduced, outputShape, context)]
+        case (.reduceProd, .float): return [reduce(ProductReducer<Float>(), data, reduced, outputShape, context)]
+        case (.reduceProd, .int64): return [reduce(IntegerProductReducer<Int64>(), data, reduced, outputShape, context)]
+        case (.reduceProd, .int32): return [reduce(IntegerProductReducer<Int32>(), data, reduced, outputShape, context)]
+        case (.reduceL1, .float), (.reduceL2, .float), (.reduceSumSquare, .float), (.reduceLogSumExp, .float):
+            return [try realReduction(Float.self, data, reduced, keptShape, outputShape, context)]
+        case (.reduceL1, .double), (.reduceL2, .double), (.reduceSumSquare, .double), (.reduceLogSumExp, .double):
+            return [try realReduction(Double.self, data, reduced, keptShape, outputShape, context)]
+        case (.reduceL1, .int64): return [reduce(IntegerSumReducer<Int64>(), mapElements(WrappingAbsFunction<Int64>(), data, context), reduced, outputShape, context)]
+        case (.reduceL1, .int32): return [reduce(IntegerSumReducer<Int32>(), mapElements(WrappingAbsFunction<Int32>(), data, context), reduced, outputShape, context)]
+        case (.reduceSumSquare, .int64):
+            return [reduce(IntegerSumReducer<Int64>(), mapElements(WrappingSquareFunction<Int64>(), data, context), reduced, outputShape, context)]
+        case (.reduceSumSquare, .int32):
+            return [reduce(IntegerSumReducer<Int32>(), mapElements(WrappingSquareFunction<Int32>(), data, context), reduced, outputShape, context)]
         default:
             throw setup.error("dtype \(data.dtype.name) is not supported by \(setup.node.opType)")
+        }
+    }
+
+    /// ReduceL1, ReduceL2, ReduceSumSquare or ReduceLogSumExp of a float32 or
+    /// float64 tensor; `kept` is the output shape with the reduced dims as 1.
+    private func realReduction<T: ReductionReal>(
+        _: T.Type, _ data: Tensor, _ axes: Set<Int>, _ kept: Shape, _ shape: Shape, _ context: KernelContext
+    ) throws -> Tensor {
+        switch op {
+        case .reduceL1:
+            return reduce(T.sumReducer, mapElements(MagnitudeFunction<T>(), data, context), axes, shape, context)
+        case .reduceSumSquare:
+            return reduce(T.sumReducer, mapElements(SquaredFunction<T>(), data, context), axes, shape, context)
+        case .reduceL2:
+            let squares = reduce(T.sumReducer, mapElements(SquaredFunction<T>(), data, context), axes, shape, context)
+            return mapElements(SquareRootFunction<T>(), squares, context)
+        default:
+            let maxima = reduce(MaximumReducer<T>(identity: -.infinity), data, axes, kept, context)
+            let shifts = mapElements(FiniteOrZeroFunction<T>(), maxima, context)
+            let shifted = broadcastBinary(MinusFunction<T>(), data, shifts, plan: try BroadcastPlan(data.shape, kept),
+                                          as: data.dtype, context)
+            let sums = reduce(T.sumReducer, mapElements(ExponentialFunction<T>(), shifted, context), axes, kept, context)
+            let result = broadcastBinary(LogPlusFunction<T>(), sums, shifts, plan: try BroadcastPlan(kept, kept),
+                                         as: data.dtype, context)
+            return result.reshaped(shape)
         }
     }
 
@@ -489,6 +545,74 @@ final class CumSumKernel: Kernel {
             }
         }
     }
+}
+
+struct MinimumReducer<T: Comparable>: Reducer {
+    let identity: T
+    @inline(__always) func combine(_ a: T, _ b: T) -> T { b < a ? b : a }
+}
+
+struct ProductReducer<T: FloatingPoint>: Reducer {
+    var identity: T { 1 }
+    @inline(__always) func combine(_ a: T, _ b: T) -> T { a * b }
+}
+
+struct IntegerProductReducer<T: FixedWidthInteger>: Reducer {
+    var identity: T { 1 }
+    @inline(__always) func combine(_ a: T, _ b: T) -> T { a &* b }
+}
+
+/// float32 and float64 with the sum and the exp and log that ReduceL1, L2,
+/// SumSquare and LogSumExp need: float32 sums through `FastMath.sum` and
+/// exponentiates through `FastMath.exp`, float64 through libm.
+protocol ReductionReal: BinaryFloatingPoint {
+    associatedtype Sum: Reducer where Sum.Element == Self
+    static var sumReducer: Sum { get }
+    static func exponential(_ x: Self) -> Self
+    static func logarithm(_ x: Self) -> Self
+}
+
+extension Float: ReductionReal {
+    static var sumReducer: FloatSumReducer { FloatSumReducer() }
+    @inline(__always) static func exponential(_ x: Float) -> Float { FastMath.exp(x) }
+    @inline(__always) static func logarithm(_ x: Float) -> Float { logf(x) }
+}
+
+extension Double: ReductionReal {
+    static var sumReducer: FloatingSumReducer<Double> { FloatingSumReducer() }
+    @inline(__always) static func exponential(_ x: Double) -> Double { exp(x) }
+    @inline(__always) static func logarithm(_ x: Double) -> Double { log(x) }
+}
+
+struct MagnitudeFunction<T: FloatingPoint>: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: T) -> T { Swift.abs(x) }
+}
+
+struct SquaredFunction<T: FloatingPoint>: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: T) -> T { x * x }
+}
+
+struct WrappingSquareFunction<T: FixedWidthInteger>: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: T) -> T { x &* x }
+}
+
+struct SquareRootFunction<T: FloatingPoint>: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: T) -> T { x.squareRoot() }
+}
+
+struct ExponentialFunction<T: ReductionReal>: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: T) -> T { T.exponential(x) }
+}
+
+/// The shift LogSumExp subtracts: the maximum, or 0 where it is ±inf (an
+/// empty set, or infinite inputs, where subtracting would give NaN).
+struct FiniteOrZeroFunction<T: FloatingPoint>: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: T) -> T { x.isFinite ? x : 0 }
+}
+
+/// log(sum) + shift.
+struct LogPlusFunction<T: ReductionReal>: BinaryFunction {
+    @inline(__always) func callAsFunction(_ sum: T, _ shift: T) -> T { T.logarithm(sum) + shift }
 }
 
 struct ScaleFunction: UnaryFunction {
