@@ -59,6 +59,7 @@ public enum Op: String, CaseIterable, Sendable {
     case split = "Split"
     case slice = "Slice"
     case gather = "Gather"
+    case gatherElements = "GatherElements"
     case reshape = "Reshape"
     case flatten = "Flatten"
     case transpose = "Transpose"
@@ -114,7 +115,7 @@ extension Op {
              .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [])
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze,
-             .expand, .pad, .shape, .cast, .constant, .constantOfShape, .identity, .dropout, .tile:
+             .expand, .pad, .shape, .cast, .constant, .constantOfShape, .identity, .dropout, .tile, .gatherElements:
             return OpTraits(elementwise: false, dataMovement: true, weightInputs: [])
         }
     }

@@ -38,6 +38,7 @@ enum KernelRegistry {
         case .split: return try SplitKernel(setup)
         case .slice: return try SliceKernel(setup)
         case .gather: return try GatherKernel(setup)
+        case .gatherElements: return try GatherElementsKernel(setup)
         case .reshape, .flatten, .squeeze, .unsqueeze: return try ReshapeKernel(setup)
         case .transpose: return try TransposeKernel(setup)
         case .expand: return try ExpandKernel(setup)

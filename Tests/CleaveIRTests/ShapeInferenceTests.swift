@@ -389,6 +389,27 @@ final class ShapeInferenceTests: XCTestCase {
         XCTAssertEqual(shape(a, "e"), [2, 3, 6])
     }
 
+    func testGatherElementsTakesTheShapeOfItsIndices() throws {
+        var b = GraphBuilder(opset: 13)
+        b.input("x", [4, 5], .int64)
+        b.input("i", [2, 7], .int32)
+        b.node("GatherElements", ["x", "i"], ["y"], ["axis": .int(1)])
+        XCTAssertEqual(try b.analyse(["y"]).types["y"], TensorType(.int64, [2, 7]))
+
+        var bad = GraphBuilder(opset: 13)
+        bad.input("x", [4, 5])
+        bad.input("i", [2, 6], .int64)
+        bad.node("GatherElements", ["x", "i"], ["y"], name: "ge", ["axis": .int(0)])
+        assertThrows(["ge", "indices [2, 6] must have the rank of data [4, 5] and no larger dim except on axis 0"]) {
+            _ = try bad.analyse(["y"])
+        }
+        var floatIndices = GraphBuilder(opset: 13)
+        floatIndices.input("x", [4, 5])
+        floatIndices.input("i", [2, 5])
+        floatIndices.node("GatherElements", ["x", "i"], ["y"], name: "ge2")
+        assertThrows(["ge2", "indices must be int64 or int32, got float32"]) { _ = try floatIndices.analyse(["y"]) }
+    }
+
     /// Tile's repeats must be known; a constant Tile of int64s folds.
     func testTileShapeNeedsRepeatsAndFolds() throws {
         var b = GraphBuilder(opset: 13)

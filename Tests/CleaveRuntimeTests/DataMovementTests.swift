@@ -2,7 +2,7 @@ import CleaveIR
 import CleaveRuntime
 import XCTest
 
-/// Concat, Split, Slice, Gather, Transpose, Expand, Tile, Pad, the reshaping ops
+/// Concat, Split, Slice, Gather, GatherElements, Transpose, Expand, Tile, Pad, the reshaping ops
 /// and the constant-producing ops, in each opset's attribute/input form.
 final class DataMovementTests: XCTestCase {
     let grid = iota([2, 3])  // [[0, 1, 2], [3, 4, 5]]
@@ -136,6 +136,43 @@ final class DataMovementTests: XCTestCase {
         // A 1 in the shape keeps the input's dim.
         XCTAssertEqual(try runNode1("Expand", opset: 13, [grid, int64s([1, 1])]).shape, [2, 3])
         assertBadInput("cannot be broadcast") { _ = try runNode1("Expand", opset: 13, [grid, int64s([4])]) }
+    }
+
+    /// GatherElements against its definition on every axis, with negative
+    /// indices and index dims smaller than data's off the axis.
+    func testGatherElementsMatchesDefinition() throws {
+        let dims = [3, 4, 5]
+        let data = Tensor(Shape(dims), int64s: (0..<60).map { Int64($0 * 3) })
+        for axis in -3..<3 {
+            let a = axis < 0 ? axis + 3 : axis
+            var indexDims = [2, 3, 4]
+            indexDims[a] = 6  // longer than data's dim: allowed on the axis
+            let count = indexDims.reduce(1, *)
+            let raw = (0..<count).map { ($0 * 7) % (2 * dims[a]) - dims[a] }  // −d…d−1
+            let indexStrides = Shape(indexDims).strides, dataStrides = Shape(dims).strides
+            let expected = (0..<count).map { flat -> Int64 in
+                var offset = 0
+                for d in 0..<3 {
+                    let c = d == a ? (raw[flat] + dims[a]) % dims[a] : flat / indexStrides[d] % indexDims[d]
+                    offset += c * dataStrides[d]
+                }
+                return data.int64s[offset]
+            }
+            let y = try runNode1("GatherElements", opset: 13, [data, int64s(raw, shape: Shape(indexDims))], [attribute("axis", axis)])
+            XCTAssertEqual(y.shape, Shape(indexDims))
+            XCTAssertEqual(y.int64s, expected, "axis \(axis)")
+            let narrow = Tensor(.int32, Shape(indexDims), raw.map { Int32($0) })
+            let bytes = Tensor(.uint8, Shape(dims), (0..<60).map { UInt8($0) })
+            XCTAssertEqual(try runNode1("GatherElements", opset: 11, [bytes, narrow], [attribute("axis", axis)]).elements(as: UInt8.self),
+                           expected.map { UInt8($0 / 3) }, "uint8 axis \(axis)")
+        }
+        assertBadInput("index 3 is out of range for dim 3 of axis 0") {
+            _ = try runNode1("GatherElements", opset: 13, [iota([3, 2]), int64s([3, 0], shape: [1, 2])])
+        }
+        assertBadInput("indices [2, 3] must have the rank of data [3, 2] and no larger dim except on axis 0") {
+            _ = try runNode1("GatherElements", opset: 13, [iota([3, 2]), int64s([0, 0, 0, 0, 0, 0], shape: [2, 3])])
+        }
+        assertBadInput("must have the rank of data") { _ = try runNode1("GatherElements", opset: 13, [iota([3, 2]), int64s([0])]) }
     }
 
     /// Tile against the definition out[i] = in[i mod d] per axis, for several

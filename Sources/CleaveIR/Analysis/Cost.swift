@@ -20,7 +20,7 @@
 /// | MaxPool, AveragePool | elements × window size (kernel_shape product) |
 /// | GlobalAveragePool, GlobalMaxPool, ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSumExp, ArgMax, ArgMin | 1 per input element |
 /// | Resize, Upsample | nearest: 0; linear: 2^k per element; cubic: 4^k per element, k = number of resized axes |
-/// | Concat, Split, Slice, Gather, Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Expand, Tile, Pad, Shape, Cast, Constant, ConstantOfShape, Identity, Dropout | 0 (data movement) |
+/// | Concat, Split, Slice, Gather, GatherElements, Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Expand, Tile, Pad, Shape, Cast, Constant, ConstantOfShape, Identity, Dropout | 0 (data movement) |
 /// | ops cleave does not know | 0 |
 ///
 /// `params` counts elements of constant tensors (initializers and Constant
@@ -116,7 +116,7 @@ extension NodeContext {
             let taps = mode == "cubic" ? 4 : 2
             return saturatingProduct(elements, (0..<resized).reduce(1) { acc, _ in saturatingProduct(acc, taps) })
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze, .expand, .pad,
-             .shape, .cast, .constant, .constantOfShape, .identity, .dropout, .tile:
+             .shape, .cast, .constant, .constantOfShape, .identity, .dropout, .tile, .gatherElements:
             return 0
         }
     }

@@ -91,6 +91,16 @@ extension NodeContext {
             let a = try axis(node.int("axis") ?? 0, rank: data.shape.rank)
             let dims = Array(data.shape.dims[..<a]) + indices.dims + Array(data.shape.dims[(a + 1)...])
             types = [TensorType(data.dtype, try checkedShape(dims))]
+        case .gatherElements:
+            let data = try type(0)
+            let indices = try type(1)
+            let a = try axis(node.int("axis") ?? 0, rank: data.shape.rank)
+            try checkIndexType(indices, "indices")
+            guard indices.shape.rank == data.shape.rank,
+                  (0..<data.shape.rank).allSatisfy({ $0 == a || indices.shape[$0] <= data.shape[$0] }) else {
+                throw fail("indices \(indices.shape) must have the rank of data \(data.shape) and no larger dim except on axis \(a)")
+            }
+            types = [TensorType(data.dtype, indices.shape)]
         case .reshape: types = [TensorType(try type(0).dtype, try reshapeOutput())]
         case .flatten:
             let x = try type(0)
@@ -174,6 +184,13 @@ extension NodeContext {
         let s = try shape(i)
         guard s == Shape([x.shape[1]]) else {
             throw fail("\(what) has shape \(s), expected [\(x.shape[1])] (one per channel)")
+        }
+    }
+
+    /// Throws unless an index input is int64 or int32.
+    func checkIndexType(_ type: TensorType, _ what: String) throws {
+        guard type.dtype == .int64 || type.dtype == .int32 else {
+            throw fail("\(what) must be int64 or int32, got \(type.dtype.name)")
         }
     }
 

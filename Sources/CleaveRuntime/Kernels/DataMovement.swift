@@ -224,6 +224,81 @@ final class GatherKernel: Kernel {
     }
 }
 
+// MARK: - GatherElements
+
+/// GatherElements, opsets 11–13: `out[c] = data[c with c[axis] = indices[c]]`
+/// for every coordinate c of `indices`, which has data's rank and no larger
+/// dim except on `axis` (default 0); int64 or int32 indices, negative ones
+/// counting from the end. Any element type.
+/// Complexity: one pass over the indices.
+final class GatherElementsKernel: Kernel {
+    private let setup: KernelSetup
+    private let axisAttribute: Int
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        axisAttribute = setup.node.int("axis") ?? 0
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let data = try setup.required(inputs, 0, "data")
+        let indexTensor = try setup.required(inputs, 1, "indices")
+        let size = try setup.elementSize(data)
+        let rank = data.shape.rank
+        let axis = try setup.axis(axisAttribute, rank: rank)
+        let shape = indexTensor.shape
+        guard shape.rank == rank, (0..<rank).allSatisfy({ $0 == axis || shape[$0] <= data.shape[$0] }) else {
+            throw setup.error("indices \(shape) must have the rank of data \(data.shape) and no larger dim except on axis \(axis)")
+        }
+        let length = data.shape[axis]
+        let indices = try setup.integers(indexTensor, "indices").map { i -> Int in
+            guard i >= -length, i < length else {
+                throw setup.error("index \(i) is out of range for dim \(length) of axis \(axis)")
+            }
+            return i < 0 ? i + length : i
+        }
+        let output = Tensor.uninitialized(data.dtype, shape)
+        guard let source = data.rawBytes, let target = output.mutableRawBytes else { return [output] }
+        // The data offset of every output element, its axis coordinate replaced by its index.
+        let strides = data.shape.strides
+        var offsets = [Int](repeating: 0, count: indices.count)
+        var counter = [Int](repeating: 0, count: rank)
+        var base = 0
+        for j in indices.indices {
+            offsets[j] = base + indices[j] * strides[axis]
+            var d = rank - 1
+            while d >= 0 {
+                counter[d] += 1
+                if d != axis { base += strides[d] }
+                if counter[d] < shape[d] { break }
+                if d != axis { base -= shape[d] * strides[d] }
+                counter[d] = 0
+                d -= 1
+            }
+        }
+        copyElements(source, offsets, target, size)
+        return [output]
+    }
+}
+
+/// `target[j] = source[offsets[j]]` for elements of `size` bytes.
+func copyElements(_ source: UnsafeRawPointer, _ offsets: [Int], _ target: UnsafeMutableRawPointer, _ size: Int) {
+    func typed<T: FixedWidthInteger>(_: T.Type) {
+        let from = source.assumingMemoryBound(to: T.self), to = target.assumingMemoryBound(to: T.self)
+        for (j, offset) in offsets.enumerated() { to[j] = from[offset] }
+    }
+    switch size {
+    case 1: typed(UInt8.self)
+    case 2: typed(UInt16.self)
+    case 4: typed(UInt32.self)
+    case 8: typed(UInt64.self)
+    default:
+        for (j, offset) in offsets.enumerated() {
+            (target + j * size).copyMemory(from: source + offset * size, byteCount: size)
+        }
+    }
+}
+
 // MARK: - Transpose
 
 /// Transpose by `perm` (default: dims reversed).
