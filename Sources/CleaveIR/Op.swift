@@ -60,6 +60,7 @@ public enum Op: String, CaseIterable, Sendable {
     case slice = "Slice"
     case gather = "Gather"
     case gatherElements = "GatherElements"
+    case scatterND = "ScatterND"
     case reshape = "Reshape"
     case flatten = "Flatten"
     case transpose = "Transpose"
@@ -115,7 +116,8 @@ extension Op {
              .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [])
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze,
-             .expand, .pad, .shape, .cast, .constant, .constantOfShape, .identity, .dropout, .tile, .gatherElements:
+             .expand, .pad, .shape, .cast, .constant, .constantOfShape, .identity, .dropout, .tile, .gatherElements,
+             .scatterND:
             return OpTraits(elementwise: false, dataMovement: true, weightInputs: [])
         }
     }

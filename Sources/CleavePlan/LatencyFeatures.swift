@@ -43,8 +43,8 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// Two or more operands with broadcasting: Add, Sub, Mul, Div, Sum, Max,
     /// Min, Mean, PRelu, and Pow of integers.
     case binary
-    /// Ops that copy bytes: Concat, Split, Slice, Gather, GatherElements, Expand, Tile, Cast,
-    /// ConstantOfShape.
+    /// Ops that copy bytes: Concat, Split, Slice, Gather, GatherElements, ScatterND, Expand,
+    /// Tile, Cast, ConstantOfShape.
     case copy
     case pad
     case transpose
@@ -117,7 +117,8 @@ public enum OpKind: String, CaseIterable, Sendable {
         case .sigmoid, .tanh, .elu, .erf, .gelu, .exp, .log, .sqrt: return .transcendental
         case .pow: return powerKind(node, in: analysis)
         case .add, .sub, .mul, .div, .prelu, .sum, .max, .min, .mean: return .binary
-        case .concat, .split, .slice, .gather, .gatherElements, .expand, .tile, .cast, .constantOfShape: return .copy
+        case .concat, .split, .slice, .gather, .gatherElements, .scatterND, .expand, .tile, .cast, .constantOfShape:
+            return .copy
         case .pad: return .pad
         case .transpose: return .transpose
         case .resize, .upsample: return .resize

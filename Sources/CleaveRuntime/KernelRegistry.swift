@@ -39,6 +39,7 @@ enum KernelRegistry {
         case .slice: return try SliceKernel(setup)
         case .gather: return try GatherKernel(setup)
         case .gatherElements: return try GatherElementsKernel(setup)
+        case .scatterND: return try ScatterNDKernel(setup)
         case .reshape, .flatten, .squeeze, .unsqueeze: return try ReshapeKernel(setup)
         case .transpose: return try TransposeKernel(setup)
         case .expand: return try ExpandKernel(setup)

@@ -410,6 +410,22 @@ final class ShapeInferenceTests: XCTestCase {
         assertThrows(["ge2", "indices must be int64 or int32, got float32"]) { _ = try floatIndices.analyse(["y"]) }
     }
 
+    func testScatterNDChecksTheUpdatesShape() throws {
+        var b = GraphBuilder(opset: 16)
+        b.input("x", [4, 5, 6])
+        b.input("i", [2, 3, 2], .int64)
+        b.input("u", [2, 3, 6])
+        b.node("ScatterND", ["x", "i", "u"], ["y"], ["reduction": .text("add")])
+        XCTAssertEqual(shape(try b.analyse(["y"]), "y"), [4, 5, 6])
+
+        var bad = GraphBuilder(opset: 16)
+        bad.input("x", [4, 5, 6])
+        bad.input("i", [2, 1], .int64)
+        bad.input("u", [2, 6])
+        bad.node("ScatterND", ["x", "i", "u"], ["y"], name: "sc")
+        assertThrows(["sc", "updates float32[2, 6] must be float32[2, 5, 6]"]) { _ = try bad.analyse(["y"]) }
+    }
+
     /// Tile's repeats must be known; a constant Tile of int64s folds.
     func testTileShapeNeedsRepeatsAndFolds() throws {
         var b = GraphBuilder(opset: 13)

@@ -2,7 +2,7 @@ import CleaveIR
 import CleaveRuntime
 import XCTest
 
-/// Concat, Split, Slice, Gather, GatherElements, Transpose, Expand, Tile, Pad, the reshaping ops
+/// Concat, Split, Slice, Gather, GatherElements, ScatterND, Transpose, Expand, Tile, Pad, the reshaping ops
 /// and the constant-producing ops, in each opset's attribute/input form.
 final class DataMovementTests: XCTestCase {
     let grid = iota([2, 3])  // [[0, 1, 2], [3, 4, 5]]
@@ -173,6 +173,59 @@ final class DataMovementTests: XCTestCase {
             _ = try runNode1("GatherElements", opset: 13, [iota([3, 2]), int64s([0, 0, 0, 0, 0, 0], shape: [2, 3])])
         }
         assertBadInput("must have the rank of data") { _ = try runNode1("GatherElements", opset: 13, [iota([3, 2]), int64s([0])]) }
+    }
+
+    /// ScatterND against applying the updates one index tuple at a time, for
+    /// slices of every depth and each reduction, with repeated indices.
+    func testScatterNDMatchesSequentialUpdates() throws {
+        let dims = [4, 3, 2]
+        let data = (0..<24).map { Int64($0 - 5) }
+        for k in 1...3 {
+            let tuples = 5
+            // Tuple 3 repeats tuple 0, through negative indices.
+            var raw: [Int] = []
+            for t in 0..<tuples { for axis in 0..<k { raw.append((t * 5 + axis * 3) % dims[axis]) } }
+            for axis in 0..<k { raw[3 * k + axis] = raw[axis] - dims[axis] }
+            let slice = dims[k...].reduce(1, *)
+            let updates = (0..<(tuples * slice)).map { Int64($0 % 7 - 2) }
+            let strides = Shape(dims).strides
+            for (reduction, f) in [("none", { (_: Int64, u: Int64) in u }), ("add", { $0 + $1 }), ("mul", { $0 * $1 }),
+                                   ("max", { Swift.max($0, $1) }), ("min", { Swift.min($0, $1) })] {
+                var expected = data
+                for t in 0..<tuples {
+                    var offset = 0
+                    for axis in 0..<k { offset += (raw[t * k + axis] + dims[axis]) % dims[axis] * strides[axis] }
+                    for j in 0..<slice { expected[offset + j] = f(expected[offset + j], updates[t * slice + j]) }
+                }
+                let indices = int64s(raw, shape: [tuples, k])
+                let updateTensor = Tensor(Shape([tuples] + Array(dims[k...])), int64s: updates)
+                let y = try runNode1("ScatterND", opset: 18, [Tensor(Shape(dims), int64s: data), indices, updateTensor],
+                                     [attribute("reduction", reduction)])
+                XCTAssertEqual(y.int64s, expected, "k \(k) \(reduction)")
+                let f32 = try runNode1("ScatterND", opset: 18, [Tensor(Shape(dims), floats: data.map { Float($0) }), indices,
+                                                                 Tensor(updateTensor.shape, floats: updates.map { Float($0) })],
+                                       [attribute("reduction", reduction)])
+                XCTAssertEqual(f32.floats, expected.map { Float($0) }, "float k \(k) \(reduction)")
+            }
+        }
+        let x = iota([2, 2])
+        assertBadInput("reduction 'sum' is not one of") {
+            _ = try runNode1("ScatterND", opset: 16, [x, int64s([0], shape: [1, 1]), iota([1, 2])], [attribute("reduction", "sum")])
+        }
+        assertBadInput("updates float32[2] must be float32[1, 2]") {
+            _ = try runNode1("ScatterND", opset: 13, [x, int64s([0], shape: [1, 1]), iota([2])])
+        }
+        assertBadInput("index 2 is out of range for dim 2 of axis 0") {
+            _ = try runNode1("ScatterND", opset: 13, [x, int64s([2], shape: [1, 1]), iota([1, 2])])
+        }
+        assertBadInput("a last dim of at most data's rank 2") {
+            _ = try runNode1("ScatterND", opset: 13, [x, int64s([0, 0, 0], shape: [1, 3]), floatScalar(1)])
+        }
+        assertBadInput("reduction 'add' does not take uint8") {
+            let bytes = Tensor(.uint8, [2], [UInt8(1), 2])
+            _ = try runNode1("ScatterND", opset: 16, [bytes, int64s([0], shape: [1, 1]), Tensor(.uint8, [1], [UInt8(3)])],
+                             [attribute("reduction", "add")])
+        }
     }
 
     /// Tile against the definition out[i] = in[i mod d] per axis, for several

@@ -42,7 +42,8 @@ extension NodeContext {
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
              .quantizeLinear, .dequantizeLinear,
              .layerNormalization, .gelu, .argMax, .argMin, .cumSum, .reduceMin, .reduceL1, .reduceL2,
-             .reduceSumSquare, .reduceLogSumExp, .gatherElements:
+             .reduceSumSquare, .reduceLogSumExp, .gatherElements,
+             .scatterND:
             return nil
         }
     }
@@ -139,7 +140,8 @@ extension NodeContext {
              .quantizeLinear, .dequantizeLinear, .constant, .shape, .identity, .reshape, .flatten, .squeeze,
              .unsqueeze,
              .layerNormalization, .gelu, .tile, .argMax, .argMin, .cumSum, .reduceMin, .reduceL1, .reduceL2,
-             .reduceSumSquare, .reduceLogSumExp, .gatherElements:
+             .reduceSumSquare, .reduceLogSumExp, .gatherElements,
+             .scatterND:
             return nil
         }
     }

@@ -15,6 +15,7 @@
 /// | Sum, Max, Min, Mean | 1 per element per input after the first (at least 1) |
 /// | QuantizeLinear, DequantizeLinear | 1 per element |
 /// | CumSum | 1 per element (one addition each) |
+/// | ScatterND | 0 with reduction none (data movement), else 1 per element of updates |
 /// | LRN | elements × size (the window across channels) |
 /// | Softmax, LogSoftmax | 3 per element (exponential, sum, scale) |
 /// | MaxPool, AveragePool | elements × window size (kernel_shape product) |
@@ -109,6 +110,9 @@ extension NodeContext {
         case .globalAveragePool, .globalMaxPool, .reduceMean, .reduceSum, .reduceMax, .argMax, .argMin, .reduceMin,
              .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
             return inputElements
+        case .scatterND:
+            guard (node.string("reduction") ?? "none") != "none" else { return 0 }
+            return saturatingProduct(dims(2))
         case .resize, .upsample:
             let mode = node.string("mode") ?? "nearest"
             guard mode != "nearest" else { return 0 }

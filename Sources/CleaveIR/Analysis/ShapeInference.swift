@@ -101,6 +101,19 @@ extension NodeContext {
                 throw fail("indices \(indices.shape) must have the rank of data \(data.shape) and no larger dim except on axis \(a)")
             }
             types = [TensorType(data.dtype, indices.shape)]
+        case .scatterND:
+            let data = try type(0)
+            let indices = try type(1)
+            let updates = try type(2)
+            try checkIndexType(indices, "indices")
+            guard let k = indices.shape.dims.last, k <= data.shape.rank else {
+                throw fail("indices \(indices.shape) must have rank ≥ 1 and a last dim of at most data's rank \(data.shape.rank)")
+            }
+            let expected = Shape(Array(indices.shape.dims.dropLast()) + Array(data.shape.dims[k...]))
+            guard updates.shape == expected, updates.dtype == data.dtype else {
+                throw fail("updates \(updates) must be \(data.dtype.name)\(expected) for data \(data.shape) and indices \(indices.shape)")
+            }
+            types = [data]
         case .reshape: types = [TensorType(try type(0).dtype, try reshapeOutput())]
         case .flatten:
             let x = try type(0)

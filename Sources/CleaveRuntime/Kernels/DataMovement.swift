@@ -281,6 +281,103 @@ final class GatherElementsKernel: Kernel {
     }
 }
 
+// MARK: - ScatterND
+
+/// ScatterND, opsets 11–18: a copy of `data` in which each index tuple of
+/// `indices` (its last dim k ≤ data's rank; int64 or int32, negative
+/// counting from the end) names a slice `data[i0, …, ik−1, :, …]` that the
+/// matching slice of `updates` (shape `indices[:-1] + data[k:]`) replaces,
+/// or with `reduction` add, mul (opset 16), max or min (opset 18) combines
+/// with. Updates apply in order, so with "none" a repeated index keeps the
+/// last. Any element type for "none"; float32, float64, int64 and int32
+/// (integers wrap) for the reductions.
+/// Complexity: a copy of data, then one pass over updates.
+final class ScatterNDKernel: Kernel {
+    private enum Reduction: String {
+        case none, add, mul, max, min
+    }
+
+    private let setup: KernelSetup
+    private let reduction: Reduction
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        let name = setup.node.string("reduction") ?? "none"
+        guard let reduction = Reduction(rawValue: name) else {
+            throw setup.error("reduction '\(name)' is not one of 'none', 'add', 'mul', 'max', 'min'")
+        }
+        self.reduction = reduction
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let data = try setup.required(inputs, 0, "data")
+        let indexTensor = try setup.required(inputs, 1, "indices")
+        let updates = try setup.required(inputs, 2, "updates")
+        let size = try setup.elementSize(data)
+        guard let k = indexTensor.shape.dims.last, k <= data.shape.rank else {
+            throw setup.error("indices \(indexTensor.shape) must have rank ≥ 1 and a last dim of at most data's rank \(data.shape.rank)")
+        }
+        let expected = Shape(Array(indexTensor.shape.dims.dropLast()) + Array(data.shape.dims[k...]))
+        guard updates.shape == expected, updates.dtype == data.dtype else {
+            throw setup.error("updates \(updates.type) must be \(data.dtype.name)\(expected) for data \(data.shape) and indices \(indexTensor.shape)")
+        }
+        let raw = try setup.integers(indexTensor, "indices")
+        let slice = data.shape.dims[k...].reduce(1, *)
+        let strides = data.shape.strides
+        let tuples = indexTensor.shape.dims.dropLast().reduce(1, *)
+        var offsets = [Int](repeating: 0, count: tuples)
+        for t in 0..<tuples {
+            for axis in 0..<k {
+                let i = raw[t * k + axis], dim = data.shape[axis]
+                guard i >= -dim, i < dim else {
+                    throw setup.error("index \(i) is out of range for dim \(dim) of axis \(axis)")
+                }
+                offsets[t] += (i < 0 ? i + dim : i) * strides[axis]
+            }
+        }
+        let output = Tensor.uninitialized(data.dtype, data.shape)
+        guard let target = output.mutableRawBytes else { return [output] }
+        if let source = data.rawBytes { target.copyMemory(from: source, byteCount: data.byteCount) }
+        guard slice > 0, let from = updates.rawBytes else { return [output] }
+        switch (reduction, data.dtype) {
+        case (.none, _):
+            for (t, offset) in offsets.enumerated() {
+                (target + offset * size).copyMemory(from: from + t * slice * size, byteCount: slice * size)
+            }
+        case (.add, .float): combine(PlusFunction<Float>(), from, target, offsets, slice)
+        case (.add, .double): combine(PlusFunction<Double>(), from, target, offsets, slice)
+        case (.add, .int64): combine(WrappingPlusFunction<Int64>(), from, target, offsets, slice)
+        case (.add, .int32): combine(WrappingPlusFunction<Int32>(), from, target, offsets, slice)
+        case (.mul, .float): combine(TimesFunction<Float>(), from, target, offsets, slice)
+        case (.mul, .double): combine(TimesFunction<Double>(), from, target, offsets, slice)
+        case (.mul, .int64): combine(WrappingTimesFunction<Int64>(), from, target, offsets, slice)
+        case (.mul, .int32): combine(WrappingTimesFunction<Int32>(), from, target, offsets, slice)
+        case (.max, .float): combine(MaximumFunction<Float>(), from, target, offsets, slice)
+        case (.max, .double): combine(MaximumFunction<Double>(), from, target, offsets, slice)
+        case (.max, .int64): combine(MaximumFunction<Int64>(), from, target, offsets, slice)
+        case (.max, .int32): combine(MaximumFunction<Int32>(), from, target, offsets, slice)
+        case (.min, .float): combine(MinimumFunction<Float>(), from, target, offsets, slice)
+        case (.min, .double): combine(MinimumFunction<Double>(), from, target, offsets, slice)
+        case (.min, .int64): combine(MinimumFunction<Int64>(), from, target, offsets, slice)
+        case (.min, .int32): combine(MinimumFunction<Int32>(), from, target, offsets, slice)
+        default:
+            throw setup.error("reduction '\(reduction.rawValue)' does not take \(data.dtype.name) (float32, float64, int64, int32)")
+        }
+        return [output]
+    }
+
+    /// `target[offset + j] = f(target[offset + j], updates[t·slice + j])` for each tuple t, in order.
+    private func combine<F: BinaryFunction>(_ f: F, _ updates: UnsafeRawPointer, _ target: UnsafeMutableRawPointer,
+                                            _ offsets: [Int], _ slice: Int) where F.Output == F.Element {
+        let from = updates.assumingMemoryBound(to: F.Element.self)
+        let to = target.assumingMemoryBound(to: F.Element.self)
+        for (t, offset) in offsets.enumerated() {
+            let row = from + t * slice, out = to + offset
+            for j in 0..<slice { out[j] = f(out[j], row[j]) }
+        }
+    }
+}
+
 /// `target[j] = source[offsets[j]]` for elements of `size` bytes.
 func copyElements(_ source: UnsafeRawPointer, _ offsets: [Int], _ target: UnsafeMutableRawPointer, _ size: Int) {
     func typed<T: FixedWidthInteger>(_: T.Type) {
