@@ -25,6 +25,7 @@ public enum Op: String, CaseIterable, Sendable {
     case gelu = "Gelu"
     case softmax = "Softmax"
     case logSoftmax = "LogSoftmax"
+    case topK = "TopK"
     case maxPool = "MaxPool"
     case averagePool = "AveragePool"
     case globalAveragePool = "GlobalAveragePool"
@@ -112,7 +113,7 @@ extension Op {
              .quantizeLinear, .dequantizeLinear, .gelu:
             return OpTraits(elementwise: true, dataMovement: false, weightInputs: [])
         case .lrn, .softmax, .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool,
-             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample, .argMax, .argMin, .cumSum,
+             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample, .argMax, .argMin, .cumSum, .topK,
              .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [])
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze,

@@ -29,6 +29,8 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// channel (per row of the normalized dims), then a scale.
     case instanceNorm = "instance_norm"
     case lrn
+    /// Softmax, LogSoftmax, and TopK (a sort of each slice along an axis):
+    /// several passes over every row.
     case softmax
     /// Cheap element-wise maps: Relu, LeakyRelu, Clip, HardSigmoid,
     /// HardSwish, Neg, Abs, Pow with an exponent it maps without powf (x², √x),
@@ -111,7 +113,7 @@ public enum OpKind: String, CaseIterable, Sendable {
         case .batchNormalization: return .normalization
         case .instanceNormalization, .layerNormalization: return .instanceNorm
         case .lrn: return .lrn
-        case .softmax, .logSoftmax: return .softmax
+        case .softmax, .logSoftmax, .topK: return .softmax
         case .relu, .leakyRelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs, .cumSum: return .activation
         case .quantizeLinear, .dequantizeLinear: return .quantize
         case .sigmoid, .tanh, .elu, .erf, .gelu, .exp, .log, .sqrt: return .transcendental

@@ -29,6 +29,7 @@ enum KernelRegistry {
         case .cast: return try CastKernel(setup)
         // MARK: reductions
         case .softmax, .logSoftmax: return try SoftmaxKernel(setup)
+        case .topK: return try TopKKernel(setup)
         case .reduceMean, .reduceSum, .reduceMax, .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
             return try ReduceKernel(setup)
         case .argMax, .argMin: return try ArgExtremumKernel(setup)

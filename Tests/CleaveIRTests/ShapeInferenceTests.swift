@@ -163,6 +163,34 @@ final class ShapeInferenceTests: XCTestCase {
         assertThrows(["sm", "axis 2"]) { _ = try bad.analyse(["y"]) }
     }
 
+    /// TopK's k: attribute before opset 10, a constant input from 10, at most the axis's length.
+    func testTopKNeedsAKnownK() throws {
+        var b = GraphBuilder(opset: 11)
+        b.input("x", [2, 10, 3])
+        b.int64s("k", [4])
+        b.node("TopK", ["x", "k"], ["v", "i"], ["axis": .int(1)])
+        let a = try b.analyse(["v", "i"])
+        XCTAssertEqual(shape(a, "v"), [2, 4, 3])
+        XCTAssertEqual(a.types["i"], TensorType(.int64, [2, 4, 3]))
+
+        var v9 = GraphBuilder(opset: 9)
+        v9.input("x", [2, 10])
+        v9.node("TopK", ["x"], ["v", "i"], ["k": .int(10)])
+        XCTAssertEqual(shape(try v9.analyse(["v", "i"]), "i"), [2, 10])
+
+        var large = GraphBuilder(opset: 11)
+        large.input("x", [2, 10])
+        large.int64s("k", [11])
+        large.node("TopK", ["x", "k"], ["v", "i"], name: "top")
+        assertThrows(["top", "k 11 is out of range for the axis's 10 elements"]) { _ = try large.analyse(["v", "i"]) }
+
+        var computed = GraphBuilder(opset: 11)
+        computed.input("x", [2, 10])
+        computed.input("k", [1], .int64)
+        computed.node("TopK", ["x", "k"], ["v", "i"], name: "top2")
+        assertThrows(["top2", "K input 'k' is computed at run time"]) { _ = try computed.analyse(["v", "i"]) }
+    }
+
     func testMaxPoolIndicesCeilModeAndAveragePool() throws {
         var b = GraphBuilder(opset: 12)
         b.input("x", [1, 2, 7, 7])

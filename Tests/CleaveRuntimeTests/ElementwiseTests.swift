@@ -443,6 +443,67 @@ final class ElementwiseTests: XCTestCase {
         assertBadInput("repeats axis") { _ = try runNode1("ReduceMin", opset: 18, [ints, int64s([1, -1])]) }
     }
 
+    /// TopK against a stable sort of each slice (ties: lower index first),
+    /// on every axis, both directions and several k, values and indices.
+    func testTopKMatchesStableSort() throws {
+        let dims = [3, 4, 6]
+        let values = (0..<72).map { Int32(($0 * 29) % 11) - 5 }
+        for axis in -3..<3 {
+            let a = axis < 0 ? axis + 3 : axis
+            let n = dims[a], strides = Shape(dims).strides
+            for largest in [1, 0] {
+                for k in Set([0, 1, 2, n]) {
+                    var outDims = dims
+                    outDims[a] = k
+                    var expectedValues = [Int32](repeating: 0, count: outDims.reduce(1, *))
+                    var expectedIndices = [Int64](repeating: 0, count: expectedValues.count)
+                    let outStrides = Shape(outDims).strides
+                    for flat in 0..<72 where flat / strides[a] % n == 0 {
+                        let slice = (0..<n).map { (index: $0, value: values[flat + $0 * strides[a]]) }
+                        // Swift's sort is not stable: order by value, then index.
+                        let sorted = slice.sorted { x, y in
+                            x.value != y.value ? (largest == 1 ? x.value > y.value : x.value < y.value) : x.index < y.index
+                        }
+                        var outFlat = 0, rest = flat
+                        for d in 0..<3 {
+                            outFlat += (rest / strides[d]) * outStrides[d]
+                            rest %= strides[d]
+                        }
+                        for j in 0..<k {
+                            expectedValues[outFlat + j * outStrides[a]] = sorted[j].value
+                            expectedIndices[outFlat + j * outStrides[a]] = Int64(sorted[j].index)
+                        }
+                    }
+                    let attributes = [attribute("axis", axis), attribute("largest", largest)]
+                    let y = try runNode("TopK", opset: 11, [Tensor(.int32, Shape(dims), values), int64s([k])], attributes, outputs: 2)
+                    XCTAssertEqual(y[0].shape, Shape(outDims))
+                    XCTAssertEqual(y[0].elements(as: Int32.self), expectedValues, "axis \(axis) largest \(largest) k \(k)")
+                    XCTAssertEqual(y[1].int64s, expectedIndices, "indices axis \(axis) largest \(largest) k \(k)")
+                    let f = try runNode("TopK", opset: 11, [Tensor(Shape(dims), floats: values.map { Float($0) }), int64s([k])],
+                                        attributes + [attribute("sorted", 0)], outputs: 2)
+                    XCTAssertEqual(f[1].int64s, expectedIndices, "float sorted=0 axis \(axis) largest \(largest) k \(k)")
+                }
+            }
+        }
+        // Opset 1–9: k is an attribute and the largest are taken.
+        let old = try runNode("TopK", opset: 9, [floats([5], [3, 9, 1, 9, 4])], [attribute("k", 3)], outputs: 2)
+        XCTAssertEqual(old[0].floats, [9, 9, 4])
+        XCTAssertEqual(old[1].int64s, [1, 3, 4])
+        // NaN counts as the largest value.
+        let nan = try runNode("TopK", opset: 11, [floats([4], [1, .nan, 3, 2]), int64s([2])], outputs: 2)
+        XCTAssertEqual(nan[1].int64s, [1, 2])
+        let x = floats([2, 3], [1, 2, 3, 4, 5, 6])
+        assertBadInput("k 4 is out of range for axis 1 of [2, 3] (3 elements)") {
+            _ = try runNode("TopK", opset: 11, [x, int64s([4])], outputs: 2)
+        }
+        assertBadInput("k -1 is out of range") { _ = try runNode("TopK", opset: 11, [x, int64s([-1])], outputs: 2) }
+        assertBadInput("K must hold one integer") { _ = try runNode("TopK", opset: 11, [x, int64s([1, 2])], outputs: 2) }
+        assertBadInput("attribute 'k' is required before opset 10") { _ = try runNode("TopK", opset: 9, [x], outputs: 2) }
+        assertBadInput("dtype float16 is not supported by TopK") {
+            _ = try runNode("TopK", opset: 11, [Tensor(zeros: .float16, [3]), int64s([1])], outputs: 2)
+        }
+    }
+
     /// A long row sums block by block: a single running float sum would be off by 0.3 %.
     func testReduceMeanOfLongRowIsAccurate() throws {
         let count = 1 << 20

@@ -18,6 +18,7 @@
 /// | ScatterND | 0 with reduction none (data movement), else 1 per element of updates |
 /// | LRN | elements × size (the window across channels) |
 /// | Softmax, LogSoftmax | 3 per element (exponential, sum, scale) |
+/// | TopK | input elements × ⌈log₂ n⌉, n the axis length (the kernel sorts each slice; 1 pass for k = 1) |
 /// | MaxPool, AveragePool | elements × window size (kernel_shape product) |
 /// | GlobalAveragePool, GlobalMaxPool, ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSumExp, ArgMax, ArgMin | 1 per input element |
 /// | Resize, Upsample | nearest: 0; linear: 2^k per element; cubic: 4^k per element, k = number of resized axes |
@@ -105,6 +106,12 @@ extension NodeContext {
             return saturatingProduct(elements, node.int("size") ?? 1)
         case .softmax, .logSoftmax:
             return saturatingProduct(elements, 3)
+        case .topK:
+            let x = dims(0)
+            guard !x.isEmpty, let a = try? axis(node.int("axis") ?? -1, rank: x.count) else { return 0 }
+            let k = outputs.first?.shape.dims[a] ?? 0
+            let passes = k <= 1 ? 1 : Swift.max(1, Int.bitWidth - (x[a] - 1).leadingZeroBitCount)
+            return saturatingProduct(inputElements, passes)
         case .maxPool, .averagePool:
             return saturatingProduct([elements] + (node.ints("kernel_shape") ?? []))
         case .globalAveragePool, .globalMaxPool, .reduceMean, .reduceSum, .reduceMax, .argMax, .argMin, .reduceMin,

@@ -45,6 +45,12 @@ extension NodeContext {
             let fallback = opset < 13 ? 1 : -1
             _ = try axis(node.int("axis") ?? fallback, rank: x.shape.rank, inclusive: opset < 13)
             types = [x]
+        case .topK:
+            let x = try type(0)
+            var dims = x.shape.dims
+            let a = try axis(node.int("axis") ?? -1, rank: x.shape.rank)
+            dims[a] = try topKCount(dim: dims[a])
+            types = [TensorType(x.dtype, Shape(dims)), TensorType(.int64, Shape(dims))]
         case .maxPool:
             let y = try poolOutput()
             types = [y, TensorType(.int64, y.shape)]
@@ -205,6 +211,22 @@ extension NodeContext {
         guard type.dtype == .int64 || type.dtype == .int32 else {
             throw fail("\(what) must be int64 or int32, got \(type.dtype.name)")
         }
+    }
+
+    /// TopK's k: the `k` attribute before opset 10, input 1 (one value) from
+    /// 10, which must be known at analysis time; at most the axis's `dim`.
+    func topKCount(dim: Int) throws -> Int {
+        let k: Int
+        if opset < 10 {
+            guard let attribute = node.int("k") else { throw fail("attribute 'k' is required") }
+            k = attribute
+        } else {
+            guard let values = try integers(1, "K") else { throw fail("input 1 (K) is required") }
+            guard values.count == 1, try shape(1).rank <= 1 else { throw fail("K \(values) must be one integer") }
+            k = values[0]
+        }
+        guard k >= 0, k <= dim else { throw fail("k \(k) is out of range for the axis's \(dim) elements") }
+        return k
     }
 
     /// The elements of a Transpose `perm`, checked to be a permutation.
