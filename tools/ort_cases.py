@@ -184,6 +184,34 @@ case("layernorm17_wide_offset_rows", "LayerNormalization", 17, [("x", floats(4, 
 case("gelu20_erf_wide", "Gelu", 20, [("x", floats(4, 500, low=-8, high=8))])
 case("gelu20_tanh_wide", "Gelu", 20, [("x", floats(4, 500, low=-8, high=8))], approximate="tanh")
 
+# MARK: einsum (the forms exporters emit)
+for name, eq, shapes in [
+    ("attention_scores", "bhid,bhjd->bhij", [(2, 3, 5, 8), (2, 3, 7, 8)]),
+    ("attention_values", "bhij,bhjd->bhid", [(2, 3, 5, 7), (2, 3, 7, 8)]),
+    ("batch_matmul_spaces", "bij, bjk -> bik", [(4, 3, 5), (4, 5, 6)]),
+    ("ellipsis_matmul", "...ij,...jk->...ik", [(2, 3, 4, 5), (2, 3, 5, 6)]),
+    ("ellipsis_broadcast", "...ij,...jk->...ik", [(2, 1, 4, 5), (1, 3, 5, 6)]),
+    ("linear_no_batch", "bid,jd->bij", [(2, 5, 8), (6, 8)]),
+    ("implicit_matmul", "ij,jk", [(3, 4), (4, 5)]),
+    ("transpose", "bij->bji", [(2, 3, 4)]),
+    ("permute_heads", "bhid->bihd", [(2, 3, 4, 5)]),
+    ("row_sums", "ij->i", [(3, 40)]),
+    ("total", "ijk->", [(2, 3, 4)]),
+    ("outer", "i,j->ij", [(3,), (4,)]),
+    ("inner", "i,i", [(7,), (7,)]),
+    ("chain", "ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),
+    ("bilinear", "bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]),
+    ("diagonal", "ii->i", [(4, 4)]),
+    ("trace", "ii", [(4, 4)]),
+    ("batch_diagonal_sum", "bii->b", [(3, 4, 4)]),
+    ("hadamard_broadcast", "ij,ij->ij", [(1, 4), (3, 4)]),
+    ("sum_one_operand_then_product", "ijk,kl->il", [(2, 3, 4), (4, 5)]),
+    ("matrix_vector", "bij,bj->bi", [(3, 4, 5), (3, 5)]),
+]:
+    case(f"einsum12_{name}", "Einsum", 12, [(f"x{i}", floats(*sh)) for i, sh in enumerate(shapes)], equation=eq)
+case("einsum12_float64", "Einsum", 12, [("a", floats(2, 3, 4).astype(np.float64)), ("b", floats(2, 4, 5).astype(np.float64))], equation="bij,bjk->bik")
+case("einsum12_large_attention", "Einsum", 12, [("q", floats(1, 4, 64, 32)), ("k", floats(1, 4, 64, 32))], equation="bhid,bhjd->bhij")
+
 # MARK: data movement
 d = floats(2, 6, 4)
 case("concat11_negative_axis", "Concat", 11, [("a", floats(2, 3, 4)), ("b", floats(2, 1, 4)), ("c", floats(2, 2, 4))], axis=-2)

@@ -8,6 +8,7 @@ public enum Op: String, CaseIterable, Sendable {
     case convTranspose = "ConvTranspose"
     case gemm = "Gemm"
     case matMul = "MatMul"
+    case einsum = "Einsum"
     case batchNormalization = "BatchNormalization"
     case instanceNormalization = "InstanceNormalization"
     case lrn = "LRN"
@@ -113,7 +114,7 @@ extension Op {
              .quantizeLinear, .dequantizeLinear, .gelu:
             return OpTraits(elementwise: true, dataMovement: false, weightInputs: [])
         case .lrn, .softmax, .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool,
-             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample, .argMax, .argMin, .cumSum, .topK,
+             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample, .argMax, .argMin, .cumSum, .topK, .einsum,
              .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [])
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze,

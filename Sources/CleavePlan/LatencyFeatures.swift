@@ -12,9 +12,10 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// Conv with one input channel per group: a direct loop.
     case convDepthwise = "conv_depthwise"
     case convTranspose = "conv_transpose"
-    /// Gemm and MatMul through sgemm (both sides have several rows/columns).
+    /// Gemm, MatMul and Einsum of several operands through sgemm (both
+    /// sides have several rows/columns).
     case gemm
-    /// Gemm and MatMul with one row or one column: a matrix-vector product
+    /// Gemm, MatMul and Einsum with one row or one column: a matrix-vector product
     /// (sgemv), bound by reading the weights — a fully connected layer at batch 1.
     case gemv
     case maxPool = "max_pool"
@@ -104,6 +105,11 @@ public enum OpKind: String, CaseIterable, Sendable {
             return .conv
         case .convTranspose: return .convTranspose
         case .gemm, .matMul: return MatrixShape(index, in: analysis)?.isVector == true ? .gemv : .gemm
+        case .einsum:
+            if let product = MatrixShape(index, in: analysis) { return product.isVector ? .gemv : .gemm }
+            // One operand: a permuting copy, or a sum when the output is smaller.
+            let sizes = [node.input(0), node.outputs.first].map { $0.flatMap { analysis.types[$0]?.shape.elementCount } }
+            return sizes[0] == sizes[1] ? .transpose : .reduce
         case .maxPool: return .maxPool
         case .averagePool: return .averagePool
         case .globalAveragePool: return .globalAveragePool
@@ -462,8 +468,10 @@ func broadcastRuns(_ index: Int, in analysis: Analysis) -> Int {
 }
 
 /// One matrix product C[m×n] (inner dim k) as the runtime issues it for a
-/// Gemm or MatMul node: MatMul stacks the A matrices into one product when B
-/// has no batch dims, and otherwise multiplies matrix by matrix.
+/// Gemm, MatMul or Einsum node: MatMul stacks the A matrices into one
+/// product when B has no batch dims, and otherwise multiplies matrix by
+/// matrix; Einsum's first product (of its first two operands) stands for
+/// its node. Nil for an Einsum of one operand, which multiplies nothing.
 struct MatrixShape {
     var m: Int, n: Int, k: Int
 
@@ -472,6 +480,13 @@ struct MatrixShape {
 
     init?(_ index: Int, in analysis: Analysis) {
         let node = analysis.graph.nodes[index]
+        if node.op == .einsum {
+            let shapes = node.inputs.compactMap { analysis.types[$0]?.shape.dims }
+            guard let text = node.string("equation"), shapes.count == node.inputs.count,
+                  let product = (try? EinsumEquation(text, shapes: shapes))?.firstProduct else { return nil }
+            (m, n, k) = (product.m, product.n, product.k)
+            return
+        }
         guard let y = node.outputs.first.flatMap({ analysis.types[$0] }),
               let b = node.input(1).flatMap({ analysis.types[$0] }) else { return nil }
         if node.op == .gemm {

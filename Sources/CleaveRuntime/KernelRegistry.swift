@@ -10,6 +10,7 @@ enum KernelRegistry {
         case .convTranspose: return try ConvTransposeKernel(setup)
         case .gemm: return try GemmKernel(setup)
         case .matMul: return try MatMulKernel(setup)
+        case .einsum: return try EinsumKernel(setup)
         case .batchNormalization: return try BatchNormalizationKernel(setup)
         case .instanceNormalization: return try InstanceNormalizationKernel(setup)
         case .layerNormalization: return try LayerNormalizationKernel(setup)

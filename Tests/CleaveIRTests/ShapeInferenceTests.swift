@@ -95,6 +95,34 @@ final class ShapeInferenceTests: XCTestCase {
         assertThrows(["mm", "inner dim"]) { _ = try mismatch.analyse(["y"]) }
     }
 
+    func testEinsumShapesAndCost() throws {
+        var b = GraphBuilder(opset: 12)
+        b.input("q", [2, 3, 5, 8])
+        b.input("k", [2, 3, 7, 8])
+        b.input("x", [2, 1, 4, 5])
+        b.input("w", [3, 5, 6])
+        b.node("Einsum", ["q", "k"], ["scores"], ["equation": .text("bhid, bhjd -> bhij")])
+        b.node("Einsum", ["x", "w"], ["y"], ["equation": .text("...ij,...jk->...ik")])
+        b.node("Einsum", ["k", "q"], ["implicit"], ["equation": .text("bhjd,bhid")])
+        b.node("Einsum", ["q"], ["sum"], ["equation": .text("bhid->")])
+        let a = try b.analyse(["scores", "y", "implicit", "sum"])
+        XCTAssertEqual(shape(a, "scores"), [2, 3, 5, 7])
+        XCTAssertEqual(shape(a, "y"), [2, 3, 4, 6])
+        XCTAssertEqual(shape(a, "implicit"), [5, 7])  // i, j: the letters occurring once, sorted (b, h, d are summed)
+        XCTAssertEqual(shape(a, "sum"), [])
+        XCTAssertEqual(a.costs[0].macs, 2 * 3 * 5 * 7 * 8)
+
+        var bad = GraphBuilder(opset: 12)
+        bad.input("a", [2, 3])
+        bad.input("b", [4, 5])
+        bad.node("Einsum", ["a", "b"], ["y"], name: "ein", ["equation": .text("ij,jk->ik")])
+        assertThrows(["ein", "label 'j' is 3 in one place and 4 in input 1"]) { _ = try bad.analyse(["y"]) }
+        var rank = GraphBuilder(opset: 12)
+        rank.input("a", [2, 3, 4])
+        rank.node("Einsum", ["a"], ["y"], name: "ein2", ["equation": .text("ij->ji")])
+        assertThrows(["ein2", "term 0 has 2 labels but input 0 has rank 3"]) { _ = try rank.analyse(["y"]) }
+    }
+
     // MARK: Normalization, activations, pooling
 
     func testBatchNormalizationOutputsAcrossOpsets() throws {

@@ -43,7 +43,7 @@ extension NodeContext {
              .quantizeLinear, .dequantizeLinear,
              .layerNormalization, .gelu, .argMax, .argMin, .cumSum, .reduceMin, .reduceL1, .reduceL2,
              .reduceSumSquare, .reduceLogSumExp, .gatherElements,
-             .scatterND, .topK:
+             .scatterND, .topK, .einsum:
             return nil
         }
     }
@@ -141,7 +141,7 @@ extension NodeContext {
              .unsqueeze,
              .layerNormalization, .gelu, .tile, .argMax, .argMin, .cumSum, .reduceMin, .reduceL1, .reduceL2,
              .reduceSumSquare, .reduceLogSumExp, .gatherElements,
-             .scatterND, .topK:
+             .scatterND, .topK, .einsum:
             return nil
         }
     }

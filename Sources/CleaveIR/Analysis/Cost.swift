@@ -9,6 +9,7 @@
 /// | ConvTranspose | N·Cin·Hin·Win·(Cout/group)·kH·kW |
 /// | Gemm | M·N·K (alpha, beta and C not counted) |
 /// | MatMul | batch·M·N·K (batch = the broadcast leading dims) |
+/// | Einsum | the product of all labels' sizes (the naive sum: batch·M·N·K for a product of two operands, as MatMul) |
 /// | BatchNormalization, InstanceNormalization, LayerNormalization | 1 per element |
 /// | Relu, LeakyRelu, PRelu, Elu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu | 1 per element |
 /// | Add, Sub, Mul, Div, Pow, Sqrt, Exp, Log, Neg, Abs | 1 per element |
@@ -95,6 +96,8 @@ extension NodeContext {
             return saturatingProduct(elements, k ?? 0)
         case .matMul:
             return saturatingProduct(elements, dims(0).last ?? 0)
+        case .einsum:
+            return (try? einsumEquation())?.naiveMACs ?? 0
         case .batchNormalization, .instanceNormalization, .layerNormalization, .relu, .leakyRelu, .prelu, .elu, .clip, .sigmoid,
              .hardSigmoid, .hardSwish, .tanh, .erf, .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs,
              .quantizeLinear, .dequantizeLinear, .gelu, .cumSum:

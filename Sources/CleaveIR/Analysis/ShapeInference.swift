@@ -17,6 +17,7 @@ extension NodeContext {
         case .convTranspose: types = [try convTransposeOutput()]
         case .gemm: types = [try gemmOutput()]
         case .matMul: types = [try matMulOutput()]
+        case .einsum: types = [try einsumOutput()]
         case .batchNormalization: types = try batchNormalizationOutputs()
         case .instanceNormalization:
             let x = try type(0)
@@ -358,6 +359,29 @@ extension NodeContext {
         if a.shape.rank > 1 { dims.append(m) }
         if b.rank > 1 { dims.append(n) }
         return TensorType(a.dtype, try checkedShape(dims))
+    }
+
+    /// Einsum (opset 12): the output of `EinsumEquation`; all operands of one dtype.
+    func einsumOutput() throws -> TensorType {
+        let equation = try einsumEquation()
+        return TensorType(try type(0).dtype, try checkedShape(equation.outputShape))
+    }
+
+    /// The node's equation resolved against its operands' shapes.
+    func einsumEquation() throws -> EinsumEquation {
+        guard let text = node.string("equation") else { throw fail("attribute 'equation' is required") }
+        let first = try type(0)
+        var shapes: [[Int]] = []
+        for i in node.inputs.indices {
+            let t = try type(i)
+            guard t.dtype == first.dtype else { throw fail("input \(i) is \(t.dtype.name) but input 0 is \(first.dtype.name)") }
+            shapes.append(t.shape.dims)
+        }
+        do {
+            return try EinsumEquation(text, shapes: shapes)
+        } catch let error as CleaveError {
+            throw fail(error.message)
+        }
     }
 
     /// Y, then the statistics outputs: running mean/var (training mode, opset
