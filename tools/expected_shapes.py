@@ -48,6 +48,8 @@ SUPPORTED = {
     "ReduceMean", "ReduceSum", "ReduceMax", "Concat", "Split", "Slice", "Gather", "Reshape", "Flatten",
     "Transpose", "Squeeze", "Unsqueeze", "Expand", "Pad", "Resize", "Upsample", "Shape", "Cast",
     "Constant", "ConstantOfShape", "Identity", "Dropout", "QuantizeLinear", "DequantizeLinear",
+    "LayerNormalization", "Gelu", "Tile", "ArgMax", "ArgMin", "CumSum", "ReduceMin", "ReduceProd", "ReduceL1",
+    "ReduceL2", "ReduceSumSquare", "ReduceLogSumExp", "GatherElements", "ScatterND", "TopK", "Einsum",
 }
 
 # Element types the test can build tensors of (ONNX TensorProto codes).
