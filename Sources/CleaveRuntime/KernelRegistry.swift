@@ -31,7 +31,8 @@ enum KernelRegistry {
         // MARK: reductions
         case .softmax, .logSoftmax: return try SoftmaxKernel(setup)
         case .topK: return try TopKKernel(setup)
-        case .reduceMean, .reduceSum, .reduceMax, .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
+        case .reduceMean, .reduceSum, .reduceMax, .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare,
+             .reduceLogSumExp:
             return try ReduceKernel(setup)
         case .argMax, .argMin: return try ArgExtremumKernel(setup)
         case .cumSum: return try CumSumKernel(setup)

@@ -98,9 +98,9 @@ extension NodeContext {
             return saturatingProduct(elements, dims(0).last ?? 0)
         case .einsum:
             return (try? einsumEquation())?.naiveMACs ?? 0
-        case .batchNormalization, .instanceNormalization, .layerNormalization, .relu, .leakyRelu, .prelu, .elu, .clip, .sigmoid,
+        case .batchNormalization, .instanceNormalization, .relu, .leakyRelu, .prelu, .elu, .clip, .sigmoid,
              .hardSigmoid, .hardSwish, .tanh, .erf, .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs,
-             .quantizeLinear, .dequantizeLinear, .gelu, .cumSum:
+             .quantizeLinear, .dequantizeLinear, .layerNormalization, .gelu, .cumSum:
             return elements
         case .sum, .max, .min, .mean:
             let operands = node.inputs.filter { !$0.isEmpty }.count

@@ -68,7 +68,8 @@ extension NodeContext {
             var shape = first.shape
             for i in 1..<Swift.max(1, node.inputs.count) { shape = try broadcastShapes(shape, try self.shape(i)) }
             types = [TensorType(first.dtype, shape)]
-        case .reduceMean, .reduceSum, .reduceMax, .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
+        case .reduceMean, .reduceSum, .reduceMax, .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare,
+             .reduceLogSumExp:
             types = [try reduceOutput()]
         case .argMax, .argMin:
             let x = try type(0)

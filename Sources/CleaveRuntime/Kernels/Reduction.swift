@@ -228,7 +228,9 @@ final class ReduceKernel: Kernel {
             axes = try setup.integers(given, "axes")
         }
         if axes.isEmpty {
-            if noopWithEmptyAxes && [.reduceSum, .reduceMean, .reduceMax, .reduceMin, .reduceProd].contains(op) { return [data] }
+            // L1, L2, SumSquare and LogSumExp still map each element when nothing is reduced.
+            let identity: Set<Op> = [.reduceSum, .reduceMean, .reduceMax, .reduceMin, .reduceProd]
+            if noopWithEmptyAxes && identity.contains(op) { return [data] }
             if !noopWithEmptyAxes { axes = Array(0..<data.shape.rank) }
         }
         let reduced = Set(try setup.axes(axes, rank: data.shape.rank))
@@ -255,7 +257,8 @@ final class ReduceKernel: Kernel {
         case (.reduceMax, .uint8), (.reduceMax, .bool):
             // Bools are bytes 0/1, so their maximum is logical or.
             return [reduce(MaximumReducer<UInt8>(identity: 0), data, reduced, outputShape, context)]
-        case (.reduceMin, .float): return [reduce(MinimumReducer<Float>(identity: .infinity), data, reduced, outputShape, context)]
+        case (.reduceMin, .float):
+            return [reduce(MinimumReducer<Float>(identity: .infinity), data, reduced, outputShape, context)]
         case (.reduceMin, .int64): return [reduce(MinimumReducer<Int64>(identity: .max), data, reduced, outputShape, context)]
         case (.reduceMin, .int32): return [reduce(MinimumReducer<Int32>(identity: .max), data, reduced, outputShape, context)]
         case (.reduceMin, .int8): return [reduce(MinimumReducer<Int8>(identity: .max), data, reduced, outputShape, context)]
@@ -270,12 +273,18 @@ final class ReduceKernel: Kernel {
             return [try realReduction(Float.self, data, reduced, keptShape, outputShape, context)]
         case (.reduceL1, .double), (.reduceL2, .double), (.reduceSumSquare, .double), (.reduceLogSumExp, .double):
             return [try realReduction(Double.self, data, reduced, keptShape, outputShape, context)]
-        case (.reduceL1, .int64): return [reduce(IntegerSumReducer<Int64>(), mapElements(WrappingAbsFunction<Int64>(), data, context), reduced, outputShape, context)]
-        case (.reduceL1, .int32): return [reduce(IntegerSumReducer<Int32>(), mapElements(WrappingAbsFunction<Int32>(), data, context), reduced, outputShape, context)]
+        case (.reduceL1, .int64):
+            let magnitudes = mapElements(WrappingAbsFunction<Int64>(), data, context)
+            return [reduce(IntegerSumReducer<Int64>(), magnitudes, reduced, outputShape, context)]
+        case (.reduceL1, .int32):
+            let magnitudes = mapElements(WrappingAbsFunction<Int32>(), data, context)
+            return [reduce(IntegerSumReducer<Int32>(), magnitudes, reduced, outputShape, context)]
         case (.reduceSumSquare, .int64):
-            return [reduce(IntegerSumReducer<Int64>(), mapElements(WrappingSquareFunction<Int64>(), data, context), reduced, outputShape, context)]
+            let squares = mapElements(WrappingSquareFunction<Int64>(), data, context)
+            return [reduce(IntegerSumReducer<Int64>(), squares, reduced, outputShape, context)]
         case (.reduceSumSquare, .int32):
-            return [reduce(IntegerSumReducer<Int32>(), mapElements(WrappingSquareFunction<Int32>(), data, context), reduced, outputShape, context)]
+            let squares = mapElements(WrappingSquareFunction<Int32>(), data, context)
+            return [reduce(IntegerSumReducer<Int32>(), squares, reduced, outputShape, context)]
         default:
             throw setup.error("dtype \(data.dtype.name) is not supported by \(setup.node.opType)")
         }
@@ -419,7 +428,9 @@ final class ArgExtremumKernel: Kernel {
         if keepDims { outputDims[axis] = 1 } else { outputDims.remove(at: axis) }
         let output = Tensor.uninitialized(.int64, Shape(outputDims))
         guard output.elementCount > 0 else { return [output] }
-        guard length > 0 else { throw setup.error("axis \(axis) of \(data.shape) is empty: it has no \(largest ? "largest" : "smallest") element") }
+        guard length > 0 else {
+            throw setup.error("axis \(axis) of \(data.shape) is empty: it has no \(largest ? "largest" : "smallest") element")
+        }
         let outer = dims[..<axis].reduce(1, *), inner = dims[(axis + 1)...].reduce(1, *)
         switch data.dtype {
         case .float: search(Float.self, data, output, outer, length, inner, context)

@@ -39,7 +39,9 @@ final class TopKKernel: Kernel {
         } else {
             let tensor = try setup.required(inputs, 1, "K")
             let values = try setup.integers(tensor, "K")
-            guard values.count == 1, tensor.shape.rank <= 1 else { throw setup.error("K must hold one integer, got shape \(tensor.shape)") }
+            guard values.count == 1, tensor.shape.rank <= 1 else {
+                throw setup.error("K must hold one integer, got shape \(tensor.shape)")
+            }
             k = values[0]
         }
         let n = x.shape[axis]
