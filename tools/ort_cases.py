@@ -160,6 +160,14 @@ for axis in [0, 1, 2, -1]:
 case("softmax11_default", "Softmax", 11, [("x", s)])
 case("softmax13_default", "Softmax", 13, [("x", s)])
 case("softmax13_wide_inner", "Softmax", 13, [("x", floats(2, 7, 1500, low=-20, high=20))], axis=1)
+tk = (np.arange(2 * 7 * 9) * 13 % 10).astype(np.float32).reshape(2, 7, 9)  # many ties
+case("topk10_axis_default_ties", "TopK", 10, [("x", tk), ("k", ints(4))], outputs=2)
+case("topk11_smallest_axis1_ties", "TopK", 11, [("x", tk), ("k", ints(3))], outputs=2, axis=1, largest=0)
+case("topk11_largest_axis0_all", "TopK", 11, [("x", tk), ("k", ints(2))], outputs=2, axis=0)
+case("topk11_k1_int64", "TopK", 11, [("x", (tk * 3).astype(np.int64)), ("k", ints(1))], outputs=2, axis=-1)
+case("topk11_int32_k_full", "TopK", 11, [("x", tk.astype(np.int32)), ("k", ints(9))], outputs=2, largest=0)
+case("topk11_double_wide", "TopK", 11, [("x", floats(3, 1000).astype(np.float64)), ("k", ints(50))], outputs=2)
+case("topk7_attribute", "TopK", 7, [("x", tk)], outputs=2, k=5, axis=2)
 r = floats(2, 3, 4, 5)
 case("reducemean11_axes", "ReduceMean", 11, [("x", r)], axes=[1], keepdims=0)
 case("reducemean13_two_axes", "ReduceMean", 13, [("x", r)], axes=[0, 2])
@@ -174,6 +182,68 @@ case("reducesum13_int64", "ReduceSum", 13, [("x", np.arange(24, dtype=np.int64).
 case("reducemax11_axes", "ReduceMax", 11, [("x", r)], axes=[1, 2])
 case("reducemax13_int32", "ReduceMax", 13, [("x", np.arange(24, dtype=np.int32).reshape(2, 3, 4))], axes=[0])
 case("reducemax18_input", "ReduceMax", 18, [("x", r), ("axes", ints(0, 3))], keepdims=0)
+for op in ["ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSumExp"]:
+    tag = op[len("Reduce"):].lower()
+    data = floats(2, 3, 4, 5, low=0.5, high=1.5) if op == "ReduceProd" else r
+    case(f"reduce{tag}11_axes_attribute", op, 11, [("x", data)], axes=[1, 3], keepdims=0)
+    case(f"reduce{tag}13_all", op, 13, [("x", data)])
+    case(f"reduce{tag}18_input_negative", op, 18, [("x", data), ("axes", ints(-2))])
+    case(f"reduce{tag}18_noop", op, 18, [("x", data), ("axes", np.array([], np.int64))], noop_with_empty_axes=1)
+case("reducelogsumexp18_large", "ReduceLogSumExp", 18, [("x", floats(3, 40, low=80, high=120)), ("axes", ints(1))])
+case("reducemin18_int32", "ReduceMin", 18, [("x", np.arange(24, dtype=np.int32).reshape(2, 3, 4) % 7), ("axes", ints(2))])
+case("reduceprod18_int64", "ReduceProd", 18, [("x", ints(2, -3, 4, 5, 1, -1).reshape(2, 3)), ("axes", ints(0))])
+case("reducel1_18_int64", "ReduceL1", 18, [("x", ints(2, -3, 4, 5, 1, -1).reshape(2, 3)), ("axes", ints(1))])
+case("reducesumsquare18_double", "ReduceSumSquare", 18, [("x", floats(3, 4).astype(np.float64)), ("axes", ints(0))])
+case("reducel2_18_double", "ReduceL2", 18, [("x", floats(3, 4).astype(np.float64))], keepdims=0)
+ties = (np.arange(120) * 37 % 7).astype(np.float32).reshape(2, 3, 4, 5)
+case("argmax11_axis2_ties", "ArgMax", 11, [("x", ties)], axis=2)
+case("argmin11_no_keepdims", "ArgMin", 11, [("x", ties)], axis=-1, keepdims=0)
+case("argmax12_select_last", "ArgMax", 12, [("x", ties)], axis=1, select_last_index=1)
+case("argmin13_select_last_int32", "ArgMin", 13, [("x", ties.astype(np.int32))], axis=3, select_last_index=1)
+case("argmax13_int64", "ArgMax", 13, [("x", ints(3, 9, -1, 9))])
+case("argmax13_double", "ArgMax", 13, [("x", floats(3, 7).astype(np.float64))], axis=1, keepdims=0)
+case("argmin13_uint8", "ArgMin", 13, [("x", rng.integers(0, 255, (4, 6), dtype=np.uint8))], axis=0)
+case("cumsum11_axis1_reverse_exclusive", "CumSum", 11, [("x", floats(2, 5, 3)), ("a", scalar(1, np.int64))], exclusive=1, reverse=1)
+case("cumsum14_int32_axis_negative", "CumSum", 14, [("x", floats(3, 4, 5)), ("a", scalar(-1, np.int32))], reverse=1)
+case("cumsum14_long_row", "CumSum", 14, [("x", floats(2, 5000, low=0, high=1)), ("a", ints(1))])
+case("cumsum14_int64_exclusive", "CumSum", 14, [("x", ints(5, -3, 8, 1, 0, 2)), ("a", scalar(0, np.int64))], exclusive=1)
+
+# MARK: normalization and activations of transformers
+ln = floats(3, 5, 8)
+case("layernorm17_no_bias_three_outputs", "LayerNormalization", 17, [("x", ln), ("s", floats(8))], outputs=3)
+case("layernorm17_axis1_y_only", "LayerNormalization", 17, [("x", ln), ("s", floats(5, 8)), ("b", floats(5, 8))], axis=1, epsilon=1e-3)
+case("layernorm17_broadcast_scale", "LayerNormalization", 17, [("x", ln), ("s", floats(1, 8)), ("b", floats(8))], axis=-2)
+case("layernorm17_wide_offset_rows", "LayerNormalization", 17, [("x", floats(4, 768, low=100, high=103)), ("s", floats(768)), ("b", floats(768))], outputs=3)
+case("gelu20_erf_wide", "Gelu", 20, [("x", floats(4, 500, low=-8, high=8))])
+case("gelu20_tanh_wide", "Gelu", 20, [("x", floats(4, 500, low=-8, high=8))], approximate="tanh")
+
+# MARK: einsum (the forms exporters emit)
+for name, eq, shapes in [
+    ("attention_scores", "bhid,bhjd->bhij", [(2, 3, 5, 8), (2, 3, 7, 8)]),
+    ("attention_values", "bhij,bhjd->bhid", [(2, 3, 5, 7), (2, 3, 7, 8)]),
+    ("batch_matmul_spaces", "bij, bjk -> bik", [(4, 3, 5), (4, 5, 6)]),
+    ("ellipsis_matmul", "...ij,...jk->...ik", [(2, 3, 4, 5), (2, 3, 5, 6)]),
+    ("ellipsis_broadcast", "...ij,...jk->...ik", [(2, 1, 4, 5), (1, 3, 5, 6)]),
+    ("linear_no_batch", "bid,jd->bij", [(2, 5, 8), (6, 8)]),
+    ("implicit_matmul", "ij,jk", [(3, 4), (4, 5)]),
+    ("transpose", "bij->bji", [(2, 3, 4)]),
+    ("permute_heads", "bhid->bihd", [(2, 3, 4, 5)]),
+    ("row_sums", "ij->i", [(3, 40)]),
+    ("total", "ijk->", [(2, 3, 4)]),
+    ("outer", "i,j->ij", [(3,), (4,)]),
+    ("inner", "i,i", [(7,), (7,)]),
+    ("chain", "ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),
+    ("bilinear", "bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]),
+    ("diagonal", "ii->i", [(4, 4)]),
+    ("trace", "ii", [(4, 4)]),
+    ("batch_diagonal_sum", "bii->b", [(3, 4, 4)]),
+    ("hadamard_broadcast", "ij,ij->ij", [(1, 4), (3, 4)]),
+    ("sum_one_operand_then_product", "ijk,kl->il", [(2, 3, 4), (4, 5)]),
+    ("matrix_vector", "bij,bj->bi", [(3, 4, 5), (3, 5)]),
+]:
+    case(f"einsum12_{name}", "Einsum", 12, [(f"x{i}", floats(*sh)) for i, sh in enumerate(shapes)], equation=eq)
+case("einsum12_float64", "Einsum", 12, [("a", floats(2, 3, 4).astype(np.float64)), ("b", floats(2, 4, 5).astype(np.float64))], equation="bij,bjk->bik")
+case("einsum12_large_attention", "Einsum", 12, [("q", floats(1, 4, 64, 32)), ("k", floats(1, 4, 64, 32))], equation="bhid,bhjd->bhij")
 
 # MARK: data movement
 d = floats(2, 6, 4)
@@ -194,11 +264,24 @@ case("gather13_axis1_negative", "Gather", 13, [("x", d), ("i", ints(-1, 0, 3, -6
 case("gather13_int32_matrix", "Gather", 13, [("x", d), ("i", np.array([[0, 1], [1, 0]], np.int32))], axis=0)
 case("gather13_scalar_index", "Gather", 13, [("x", d), ("i", scalar(2, np.int64))], axis=2)
 case("gather13_int64_data", "Gather", 13, [("x", ints(10, 20, 30, 40)), ("i", ints(3, 0))])
+case("gatherelements11_axis2_negative", "GatherElements", 11, [("x", d), ("i", np.array([[[-1, 0], [2, -4]], [[3, 1], [0, -2]]], np.int64))], axis=2)
+case("gatherelements13_int32_indices_longer_axis", "GatherElements", 13, [("x", d), ("i", rng.integers(-6, 6, (1, 9, 2)).astype(np.int32))], axis=1)
+case("gatherelements13_int64_data", "GatherElements", 13, [("x", ints(10, 20, 30, 40).reshape(2, 2)), ("i", ints(1, 0, 0, 0, 1, 1).reshape(3, 2))])
+sd = floats(4, 3, 5)
+case("scatternd11_rows", "ScatterND", 11, [("x", sd), ("i", ints(2, 0).reshape(2, 1)), ("u", floats(2, 3, 5))])
+case("scatternd13_elements_negative", "ScatterND", 13, [("x", sd), ("i", ints(-1, 2, 4, 0, -3, 1).reshape(2, 3)), ("u", floats(2))])
+case("scatternd16_add_repeated", "ScatterND", 16, [("x", sd), ("i", ints(1, 1, 1, 1, 3, 2).reshape(3, 2)), ("u", floats(3, 5))], reduction="add")
+case("scatternd16_mul_int64", "ScatterND", 16, [("x", ints(*range(1, 13)).reshape(3, 4)), ("i", ints(0, 2, 0).reshape(3, 1)), ("u", ints(*range(2, 14)).reshape(3, 4))], reduction="mul")
+case("scatternd18_max", "ScatterND", 18, [("x", sd), ("i", ints(0, 0, 3).reshape(3, 1)), ("u", floats(3, 3, 5))], reduction="max")
+case("scatternd18_min_batched_indices", "ScatterND", 18, [("x", sd), ("i", ints(0, 1, 2, 2, 3, 0, 0, 1).reshape(2, 2, 2)), ("u", floats(2, 2, 5))], reduction="min")
 case("transpose7_default", "Transpose", 7, [("x", floats(2, 3, 4, 5))])
 case("transpose13_nhwc", "Transpose", 13, [("x", floats(2, 3, 4, 5))], perm=[0, 2, 3, 1])
 case("transpose13_uint8", "Transpose", 13, [("x", rng.integers(0, 255, (3, 4, 5), dtype=np.uint8))], perm=[2, 0, 1])
 case("expand8", "Expand", 8, [("x", floats(3, 1)), ("shape", ints(2, 1, 4))])
 case("expand13_keep_dims", "Expand", 13, [("x", floats(2, 1, 3)), ("shape", ints(1, 4, 1))])
+case("tile7_int64", "Tile", 7, [("x", ints(1, 2, 3)), ("r", ints(3))])
+case("tile13_unit_dims", "Tile", 13, [("x", floats(1, 3, 1)), ("r", ints(2, 1, 5))])
+case("tile13_bool", "Tile", 13, [("x", np.array([[True, False]])), ("r", ints(2, 2))])
 case("pad7_constant_value", "Pad", 7, [("x", floats(2, 3))], pads=[1, 2, 0, 1], value=1.5)
 case("pad7_reflect", "Pad", 7, [("x", floats(1, 2, 4, 5))], mode="reflect", pads=[0, 0, 2, 3, 0, 0, 1, 2])
 case("pad7_edge", "Pad", 7, [("x", floats(1, 2, 4, 5))], mode="edge", pads=[0, 0, 2, 3, 0, 0, 1, 2])

@@ -105,8 +105,9 @@ struct ChannelGroups {
                     continue
                 }
                 member(index, node, extra: .constants(node: index, inputs: [(1, 0), (2, 0)]))
-            case .relu, .leakyRelu, .elu, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .sqrt, .exp, .log, .neg,
-                 .abs, .reciprocal, .identity, .dropout, .clip, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool:
+            case .relu, .leakyRelu, .elu, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .gelu, .sqrt, .exp, .log,
+                 .neg, .abs, .reciprocal, .identity, .dropout, .clip, .maxPool, .averagePool, .globalAveragePool,
+                 .globalMaxPool:
                 if op == .clip, node.inputs.dropFirst().contains(where: { !$0.isEmpty && !isConstant($0) }) {
                     block(activationInputs + node.outputs, "\(label) has computed bounds")
                     continue

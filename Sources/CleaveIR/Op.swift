@@ -8,9 +8,11 @@ public enum Op: String, CaseIterable, Sendable {
     case convTranspose = "ConvTranspose"
     case gemm = "Gemm"
     case matMul = "MatMul"
+    case einsum = "Einsum"
     case batchNormalization = "BatchNormalization"
     case instanceNormalization = "InstanceNormalization"
     case lrn = "LRN"
+    case layerNormalization = "LayerNormalization"
     case relu = "Relu"
     case leakyRelu = "LeakyRelu"
     case prelu = "PRelu"
@@ -21,8 +23,10 @@ public enum Op: String, CaseIterable, Sendable {
     case hardSwish = "HardSwish"
     case tanh = "Tanh"
     case erf = "Erf"
+    case gelu = "Gelu"
     case softmax = "Softmax"
     case logSoftmax = "LogSoftmax"
+    case topK = "TopK"
     case maxPool = "MaxPool"
     case averagePool = "AveragePool"
     case globalAveragePool = "GlobalAveragePool"
@@ -55,16 +59,28 @@ public enum Op: String, CaseIterable, Sendable {
     case or = "Or"
     case xor = "Xor"
     case `where` = "Where"
+    case reduceMin = "ReduceMin"
+    case reduceProd = "ReduceProd"
+    case reduceL1 = "ReduceL1"
+    case reduceL2 = "ReduceL2"
+    case reduceSumSquare = "ReduceSumSquare"
+    case reduceLogSumExp = "ReduceLogSumExp"
+    case argMax = "ArgMax"
+    case argMin = "ArgMin"
+    case cumSum = "CumSum"
     case concat = "Concat"
     case split = "Split"
     case slice = "Slice"
     case gather = "Gather"
+    case gatherElements = "GatherElements"
+    case scatterND = "ScatterND"
     case reshape = "Reshape"
     case flatten = "Flatten"
     case transpose = "Transpose"
     case squeeze = "Squeeze"
     case unsqueeze = "Unsqueeze"
     case expand = "Expand"
+    case tile = "Tile"
     case pad = "Pad"
     case resize = "Resize"
     case upsample = "Upsample"
@@ -105,7 +121,7 @@ extension Op {
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [1])
         case .batchNormalization:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [1, 2, 3, 4])
-        case .instanceNormalization:
+        case .instanceNormalization, .layerNormalization:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [1, 2])
         case .lstm:
             // W, R, B and the peepholes P; sequence_lens and the initial states are not learned.
@@ -117,13 +133,15 @@ extension Op {
         case .relu, .leakyRelu, .elu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf,
              .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs, .reciprocal, .sum, .max, .min, .mean,
              .equal, .less, .lessOrEqual, .greater, .greaterOrEqual, .not, .and, .or, .xor, .where,
-             .quantizeLinear, .dequantizeLinear:
+             .quantizeLinear, .dequantizeLinear, .gelu:
             return OpTraits(elementwise: true, dataMovement: false, weightInputs: [])
         case .lrn, .softmax, .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool,
-             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample, .range:
+             .reduceMean, .reduceSum, .reduceMax, .resize, .upsample, .range, .argMax, .argMin, .cumSum, .topK,
+             .einsum, .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
             return OpTraits(elementwise: false, dataMovement: false, weightInputs: [])
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze,
-             .expand, .pad, .shape, .size, .cast, .constant, .constantOfShape, .identity, .dropout:
+             .expand, .pad, .shape, .size, .cast, .constant, .constantOfShape, .identity, .dropout, .tile,
+             .gatherElements, .scatterND:
             return OpTraits(elementwise: false, dataMovement: true, weightInputs: [])
         }
     }

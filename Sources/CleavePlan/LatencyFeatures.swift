@@ -12,39 +12,45 @@ public enum OpKind: String, CaseIterable, Sendable {
     /// Conv with one input channel per group: a direct loop.
     case convDepthwise = "conv_depthwise"
     case convTranspose = "conv_transpose"
-    /// Gemm and MatMul through sgemm (both sides have several rows/columns);
-    /// LSTM, GRU and RNN at a batch of several sequences.
+    /// Gemm, MatMul and Einsum of several operands through sgemm (both
+    /// sides have several rows/columns); LSTM, GRU and RNN at a batch of
+    /// several sequences.
     case gemm
-    /// Gemm and MatMul with one row or one column: a matrix-vector product
-    /// (sgemv), bound by reading the weights — a fully connected layer at
-    /// batch 1; LSTM, GRU and RNN at batch 1, whose per-step products H·Rᵀ
-    /// are matrix-vector ones.
+    /// Gemm, MatMul and Einsum with one row or one column: a matrix-vector
+    /// product (sgemv), bound by reading the weights — a fully connected layer
+    /// at batch 1; LSTM, GRU and RNN at batch 1, whose per-step products
+    /// H·Rᵀ are matrix-vector ones.
     case gemv
     case maxPool = "max_pool"
     case averagePool = "average_pool"
     /// GlobalAveragePool: a sum per channel.
     case globalAveragePool = "global_average_pool"
-    /// GlobalMaxPool and the Reduce ops: one pass over the input.
+    /// GlobalMaxPool, the Reduce ops, ArgMax and ArgMin: one pass over the input.
     case reduce
     /// BatchNormalization: one multiply-add per element.
     case normalization
-    /// InstanceNormalization: mean and variance per channel, then a scale.
+    /// InstanceNormalization and LayerNormalization: mean and variance per
+    /// channel (per row of the normalized dims), then a scale.
     case instanceNorm = "instance_norm"
     case lrn
+    /// Softmax, LogSoftmax, and TopK (a sort of each slice along an axis):
+    /// several passes over every row.
     case softmax
     /// Cheap element-wise maps: Relu, LeakyRelu, Clip, HardSigmoid,
-    /// HardSwish, Neg, Abs, and Pow with an exponent it maps without powf (x², √x).
+    /// HardSwish, Neg, Abs, Pow with an exponent it maps without powf (x², √x),
+    /// and CumSum (one addition per element, output as large as the input).
     case activation
     /// QuantizeLinear and DequantizeLinear: a conversion between float and
     /// integer per element, per tensor or per channel.
     case quantize
-    /// Element-wise maps through libm: Sigmoid, Tanh, Elu, Erf, Exp, Log,
-    /// Sqrt, and any other float Pow.
+    /// Element-wise maps through libm: Sigmoid, Tanh, Elu, Erf, Gelu, Exp,
+    /// Log, Sqrt, and any other float Pow.
     case transcendental
     /// Two or more operands with broadcasting: Add, Sub, Mul, Div, Sum, Max,
     /// Min, Mean, PRelu, and Pow of integers.
     case binary
-    /// Ops that copy bytes: Concat, Split, Slice, Gather, Expand, Cast, ConstantOfShape.
+    /// Ops that copy bytes: Concat, Split, Slice, Gather, GatherElements, ScatterND, Expand,
+    /// Tile, Cast, ConstantOfShape.
     case copy
     case pad
     case transpose
@@ -103,22 +109,31 @@ public enum OpKind: String, CaseIterable, Sendable {
         case .convTranspose: return .convTranspose
         case .gemm, .matMul, .lstm, .gru, .rnn:
             return MatrixShape(index, in: analysis)?.isVector == true ? .gemv : .gemm
+        case .einsum:
+            if let product = MatrixShape(index, in: analysis) { return product.isVector ? .gemv : .gemm }
+            // One operand: a permuting copy, or a sum when the output is smaller.
+            let sizes = [node.input(0), node.outputs.first].map { $0.flatMap { analysis.types[$0]?.shape.elementCount } }
+            return sizes[0] == sizes[1] ? .transpose : .reduce
         case .maxPool: return .maxPool
         case .averagePool: return .averagePool
         case .globalAveragePool: return .globalAveragePool
-        case .globalMaxPool, .reduceMean, .reduceSum, .reduceMax: return .reduce
+        case .globalMaxPool, .reduceMean, .reduceSum, .reduceMax, .argMax, .argMin, .reduceMin, .reduceProd, .reduceL1,
+             .reduceL2, .reduceSumSquare, .reduceLogSumExp:
+            return .reduce
         case .batchNormalization: return .normalization
-        case .instanceNormalization: return .instanceNorm
+        case .instanceNormalization, .layerNormalization: return .instanceNorm
         case .lrn: return .lrn
-        case .softmax, .logSoftmax: return .softmax
-        case .relu, .leakyRelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs, .reciprocal, .not: return .activation
+        case .softmax, .logSoftmax, .topK: return .softmax
+        case .relu, .leakyRelu, .clip, .hardSigmoid, .hardSwish, .neg, .abs, .reciprocal, .not, .cumSum: return .activation
         case .quantizeLinear, .dequantizeLinear: return .quantize
-        case .sigmoid, .tanh, .elu, .erf, .exp, .log, .sqrt: return .transcendental
+        case .sigmoid, .tanh, .elu, .erf, .gelu, .exp, .log, .sqrt: return .transcendental
         case .pow: return powerKind(node, in: analysis)
         case .add, .sub, .mul, .div, .prelu, .sum, .max, .min, .mean, .equal, .less, .lessOrEqual, .greater,
              .greaterOrEqual, .and, .or, .xor, .where:
             return .binary
-        case .concat, .split, .slice, .gather, .expand, .cast, .constantOfShape, .range: return .copy
+        case .concat, .split, .slice, .gather, .gatherElements, .scatterND, .expand, .tile, .cast, .constantOfShape,
+             .range:
+            return .copy
         case .pad: return .pad
         case .transpose: return .transpose
         case .resize, .upsample: return .resize
@@ -460,11 +475,13 @@ func broadcastRuns(_ index: Int, in analysis: Analysis) -> Int {
 }
 
 /// One matrix product C[m×n] (inner dim k) as the runtime issues it for a
-/// Gemm or MatMul node: MatMul stacks the A matrices into one product when B
-/// has no batch dims, and otherwise multiplies matrix by matrix. For LSTM,
-/// GRU and RNN it is the product repeated every step, H_{t-1}·Rᵀ ([batch ×
-/// gates·hidden], inner dim hidden), which outnumbers the one input
-/// projection per direction.
+/// Gemm, MatMul or Einsum node: MatMul stacks the A matrices into one
+/// product when B has no batch dims, and otherwise multiplies matrix by
+/// matrix; Einsum's first product (of its first two operands) stands for
+/// its node (nil for an Einsum of one operand, which multiplies nothing).
+/// For LSTM, GRU and RNN it is the product repeated every step, H_{t-1}·Rᵀ
+/// ([batch × gates·hidden], inner dim hidden), which outnumbers the one
+/// input projection per direction.
 struct MatrixShape {
     var m: Int, n: Int, k: Int
 
@@ -479,6 +496,13 @@ struct MatrixShape {
             m = (node.int("layout") ?? 0) == 1 ? x.shape[0] : x.shape[1]
             n = r.shape[1]
             k = r.shape[2]
+            return
+        }
+        if node.op == .einsum {
+            let shapes = node.inputs.compactMap { analysis.types[$0]?.shape.dims }
+            guard let text = node.string("equation"), shapes.count == node.inputs.count,
+                  let product = (try? EinsumEquation(text, shapes: shapes))?.firstProduct else { return nil }
+            (m, n, k) = (product.m, product.n, product.k)
             return
         }
         guard let y = node.outputs.first.flatMap({ analysis.types[$0] }),

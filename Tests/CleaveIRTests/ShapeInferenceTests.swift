@@ -95,6 +95,34 @@ final class ShapeInferenceTests: XCTestCase {
         assertThrows(["mm", "inner dim"]) { _ = try mismatch.analyse(["y"]) }
     }
 
+    func testEinsumShapesAndCost() throws {
+        var b = GraphBuilder(opset: 12)
+        b.input("q", [2, 3, 5, 8])
+        b.input("k", [2, 3, 7, 8])
+        b.input("x", [2, 1, 4, 5])
+        b.input("w", [3, 5, 6])
+        b.node("Einsum", ["q", "k"], ["scores"], ["equation": .text("bhid, bhjd -> bhij")])
+        b.node("Einsum", ["x", "w"], ["y"], ["equation": .text("...ij,...jk->...ik")])
+        b.node("Einsum", ["k", "q"], ["implicit"], ["equation": .text("bhjd,bhid")])
+        b.node("Einsum", ["q"], ["sum"], ["equation": .text("bhid->")])
+        let a = try b.analyse(["scores", "y", "implicit", "sum"])
+        XCTAssertEqual(shape(a, "scores"), [2, 3, 5, 7])
+        XCTAssertEqual(shape(a, "y"), [2, 3, 4, 6])
+        XCTAssertEqual(shape(a, "implicit"), [5, 7])  // i, j: the letters occurring once, sorted (b, h, d are summed)
+        XCTAssertEqual(shape(a, "sum"), [])
+        XCTAssertEqual(a.costs[0].macs, 2 * 3 * 5 * 7 * 8)
+
+        var bad = GraphBuilder(opset: 12)
+        bad.input("a", [2, 3])
+        bad.input("b", [4, 5])
+        bad.node("Einsum", ["a", "b"], ["y"], name: "ein", ["equation": .text("ij,jk->ik")])
+        assertThrows(["ein", "label 'j' is 3 in one place and 4 in input 1"]) { _ = try bad.analyse(["y"]) }
+        var rank = GraphBuilder(opset: 12)
+        rank.input("a", [2, 3, 4])
+        rank.node("Einsum", ["a"], ["y"], name: "ein2", ["equation": .text("ij->ji")])
+        assertThrows(["ein2", "term 0 has 2 labels but input 0 has rank 3"]) { _ = try rank.analyse(["y"]) }
+    }
+
     // MARK: Normalization, activations, pooling
 
     func testBatchNormalizationOutputsAcrossOpsets() throws {
@@ -108,6 +136,28 @@ final class ShapeInferenceTests: XCTestCase {
             XCTAssertEqual(shape(a, "y"), [2, 6, 4, 4])
             for name in outputs.dropFirst() { XCTAssertEqual(shape(a, name), [6], "opset \(opset) \(name)") }
         }
+    }
+
+    func testLayerNormalizationStatisticsShapes() throws {
+        var b = GraphBuilder(opset: 17)
+        b.input("x", [2, 5, 8])
+        b.weight("s", [8])
+        b.weight("s2", [1, 8])
+        b.weight("bias", [5, 8])
+        b.node("LayerNormalization", ["x", "s"], ["y", "mean", "inv"])
+        b.node("LayerNormalization", ["x", "s2", "bias"], ["y1", "mean1"], ["axis": .int(1)])
+        let a = try b.analyse(["y", "mean", "inv", "y1", "mean1"])
+        XCTAssertEqual(shape(a, "y"), [2, 5, 8])
+        XCTAssertEqual(shape(a, "mean"), [2, 5, 1])
+        XCTAssertEqual(shape(a, "inv"), [2, 5, 1])
+        XCTAssertEqual(shape(a, "mean1"), [2, 1, 1])
+        XCTAssertEqual(a.types["mean"]?.dtype, .float)
+
+        var bad = GraphBuilder(opset: 17)
+        bad.input("x", [2, 5, 8])
+        bad.weight("s", [5])
+        bad.node("LayerNormalization", ["x", "s"], ["y"], name: "ln3")
+        assertThrows(["ln3", "Scale [5] does not broadcast to the normalized shape [8]"]) { _ = try bad.analyse(["y"]) }
     }
 
     func testClipBoundsAsAttributesAndInputs() throws {
@@ -139,6 +189,34 @@ final class ShapeInferenceTests: XCTestCase {
         bad.input("x", [2, 3])
         bad.node("Softmax", ["x"], ["y"], name: "sm", ["axis": .int(2)])
         assertThrows(["sm", "axis 2"]) { _ = try bad.analyse(["y"]) }
+    }
+
+    /// TopK's k: attribute before opset 10, a constant input from 10, at most the axis's length.
+    func testTopKNeedsAKnownK() throws {
+        var b = GraphBuilder(opset: 11)
+        b.input("x", [2, 10, 3])
+        b.int64s("k", [4])
+        b.node("TopK", ["x", "k"], ["v", "i"], ["axis": .int(1)])
+        let a = try b.analyse(["v", "i"])
+        XCTAssertEqual(shape(a, "v"), [2, 4, 3])
+        XCTAssertEqual(a.types["i"], TensorType(.int64, [2, 4, 3]))
+
+        var v9 = GraphBuilder(opset: 9)
+        v9.input("x", [2, 10])
+        v9.node("TopK", ["x"], ["v", "i"], ["k": .int(10)])
+        XCTAssertEqual(shape(try v9.analyse(["v", "i"]), "i"), [2, 10])
+
+        var large = GraphBuilder(opset: 11)
+        large.input("x", [2, 10])
+        large.int64s("k", [11])
+        large.node("TopK", ["x", "k"], ["v", "i"], name: "top")
+        assertThrows(["top", "k 11 is out of range for the axis's 10 elements"]) { _ = try large.analyse(["v", "i"]) }
+
+        var computed = GraphBuilder(opset: 11)
+        computed.input("x", [2, 10])
+        computed.input("k", [1], .int64)
+        computed.node("TopK", ["x", "k"], ["v", "i"], name: "top2")
+        assertThrows(["top2", "K input 'k' is computed at run time"]) { _ = try computed.analyse(["v", "i"]) }
     }
 
     func testMaxPoolIndicesCeilModeAndAveragePool() throws {
@@ -196,6 +274,71 @@ final class ShapeInferenceTests: XCTestCase {
         let b18 = try v18.analyse(["max", "all"])
         XCTAssertEqual(shape(b18, "max"), [2, 4])
         XCTAssertEqual(shape(b18, "all"), [])
+    }
+
+    /// tf2onnx flattens with Shape → Slice → ReduceProd → Concat → Reshape:
+    /// the product folds, so the Reshape gets a concrete shape.
+    func testReduceProdOfAShapeFolds() throws {
+        var b = GraphBuilder(opset: 13)
+        b.input("x", [2, 3, 4, 5])
+        b.int64s("start", [1])
+        b.int64s("end", [4])
+        b.int64s("batch", [-1])
+        b.node("Shape", ["x"], ["shape"])
+        b.node("Slice", ["shape", "start", "end"], ["inner"])
+        b.node("ReduceProd", ["inner"], ["size"], ["keepdims": .int(1)])
+        b.node("Concat", ["batch", "size"], ["target"], ["axis": .int(0)])
+        b.node("Reshape", ["x", "target"], ["y"])
+        b.node("ReduceMin", ["x"], ["min"], ["axes": .ints([0, -1]), "keepdims": .int(0)])
+        b.node("ReduceLogSumExp", ["x"], ["lse"])
+        let a = try b.analyse(["y", "min", "lse"])
+        XCTAssertEqual(a.constants["size"]?.int64s, [60])
+        XCTAssertEqual(shape(a, "y"), [2, 60])
+        XCTAssertEqual(shape(a, "min"), [3, 4])
+        XCTAssertEqual(shape(a, "lse"), [1, 1, 1, 1])
+
+        var v18 = GraphBuilder(opset: 18)
+        v18.int64s("v", [2, 3, 4, 5], shape: [2, 2])
+        v18.int64s("axes", [1])
+        v18.node("ReduceProd", ["v", "axes"], ["rows"], ["keepdims": .int(0)])
+        XCTAssertEqual(try v18.analyse(["rows"]).constants["rows"]?.int64s, [6, 20])
+    }
+
+    func testArgMaxArgMinKeepDimsAndInt64Output() throws {
+        var b = GraphBuilder(opset: 13)
+        b.input("x", [2, 3, 4])
+        b.node("ArgMax", ["x"], ["kept"], ["axis": .int(-1)])
+        b.node("ArgMin", ["x"], ["dropped"], ["axis": .int(1), "keepdims": .int(0)])
+        b.node("ArgMax", ["x"], ["first"])
+        let a = try b.analyse(["kept", "dropped", "first"])
+        XCTAssertEqual(shape(a, "kept"), [2, 3, 1])
+        XCTAssertEqual(shape(a, "dropped"), [2, 4])
+        XCTAssertEqual(shape(a, "first"), [1, 3, 4])
+        XCTAssertEqual(a.types["dropped"]?.dtype, .int64)
+
+        var bad = GraphBuilder(opset: 13)
+        bad.input("x", [2, 3])
+        bad.node("ArgMin", ["x"], ["y"], name: "am", ["axis": .int(-3)])
+        assertThrows(["am", "axis -3 is out of range for rank 2"]) { _ = try bad.analyse(["y"]) }
+    }
+
+    /// CumSum keeps its input's type; a constant axis is checked, a computed one is left to the kernel.
+    func testCumSumAxisCheckedWhenKnown() throws {
+        var b = GraphBuilder(opset: 14)
+        b.input("x", [2, 3], .int32)
+        b.input("computed", [], .int64)
+        b.initializer("axis", Tensor(.int64, [], [Int64(-1)]))
+        b.node("CumSum", ["x", "axis"], ["y"])
+        b.node("CumSum", ["x", "computed"], ["z"])
+        let a = try b.analyse(["y", "z"])
+        XCTAssertEqual(a.types["y"], TensorType(.int32, [2, 3]))
+        XCTAssertEqual(a.types["z"], TensorType(.int32, [2, 3]))
+
+        var bad = GraphBuilder(opset: 14)
+        bad.input("x", [2, 3])
+        bad.initializer("axis", Tensor(.int64, [], [Int64(2)]))
+        bad.node("CumSum", ["x", "axis"], ["y"], name: "cs")
+        assertThrows(["cs", "axis 2 is out of range for rank 2"]) { _ = try bad.analyse(["y"]) }
     }
 
     // MARK: Data movement
@@ -300,6 +443,69 @@ final class ShapeInferenceTests: XCTestCase {
         XCTAssertEqual(shape(a, "g"), [2, 3, 2, 3, 5])
         XCTAssertEqual(shape(a, "gs"), [3, 4, 5])
         XCTAssertEqual(shape(a, "e"), [2, 3, 6])
+    }
+
+    func testGatherElementsTakesTheShapeOfItsIndices() throws {
+        var b = GraphBuilder(opset: 13)
+        b.input("x", [4, 5], .int64)
+        b.input("i", [2, 7], .int32)
+        b.node("GatherElements", ["x", "i"], ["y"], ["axis": .int(1)])
+        XCTAssertEqual(try b.analyse(["y"]).types["y"], TensorType(.int64, [2, 7]))
+
+        var bad = GraphBuilder(opset: 13)
+        bad.input("x", [4, 5])
+        bad.input("i", [2, 6], .int64)
+        bad.node("GatherElements", ["x", "i"], ["y"], name: "ge", ["axis": .int(0)])
+        assertThrows(["ge", "indices [2, 6] must have the rank of data [4, 5] and no larger dim except on axis 0"]) {
+            _ = try bad.analyse(["y"])
+        }
+        var floatIndices = GraphBuilder(opset: 13)
+        floatIndices.input("x", [4, 5])
+        floatIndices.input("i", [2, 5])
+        floatIndices.node("GatherElements", ["x", "i"], ["y"], name: "ge2")
+        assertThrows(["ge2", "indices must be int64 or int32, got float32"]) { _ = try floatIndices.analyse(["y"]) }
+    }
+
+    func testScatterNDChecksTheUpdatesShape() throws {
+        var b = GraphBuilder(opset: 16)
+        b.input("x", [4, 5, 6])
+        b.input("i", [2, 3, 2], .int64)
+        b.input("u", [2, 3, 6])
+        b.node("ScatterND", ["x", "i", "u"], ["y"], ["reduction": .text("add")])
+        XCTAssertEqual(shape(try b.analyse(["y"]), "y"), [4, 5, 6])
+
+        var bad = GraphBuilder(opset: 16)
+        bad.input("x", [4, 5, 6])
+        bad.input("i", [2, 1], .int64)
+        bad.input("u", [2, 6])
+        bad.node("ScatterND", ["x", "i", "u"], ["y"], name: "sc")
+        assertThrows(["sc", "updates float32[2, 6] must be float32[2, 5, 6]"]) { _ = try bad.analyse(["y"]) }
+    }
+
+    /// Tile's repeats must be known; a constant Tile of int64s folds.
+    func testTileShapeNeedsRepeatsAndFolds() throws {
+        var b = GraphBuilder(opset: 13)
+        b.input("x", [2, 3, 4])
+        b.int64s("r", [1, 2, 3])
+        b.int64s("v", [5, 7])
+        b.int64s("r1", [3])
+        b.node("Tile", ["x", "r"], ["y"])
+        b.node("Tile", ["v", "r1"], ["vv"])
+        let a = try b.analyse(["y", "vv"])
+        XCTAssertEqual(shape(a, "y"), [2, 6, 12])
+        XCTAssertEqual(a.constants["vv"]?.int64s, [5, 7, 5, 7, 5, 7])
+
+        var computed = GraphBuilder(opset: 13)
+        computed.input("x", [2, 3])
+        computed.input("r", [2], .int64)
+        computed.node("Tile", ["x", "r"], ["y"], name: "tile1")
+        assertThrows(["tile1", "repeats input 'r' is computed at run time"]) { _ = try computed.analyse(["y"]) }
+
+        var bad = GraphBuilder(opset: 13)
+        bad.input("x", [2, 3])
+        bad.int64s("r", [2, 2, 2])
+        bad.node("Tile", ["x", "r"], ["y"], name: "tile2")
+        assertThrows(["tile2", "repeats [2, 2, 2] must be 2 non-negative counts"]) { _ = try bad.analyse(["y"]) }
     }
 
     func testSqueezeUnsqueezeAttributeAndInputForms() throws {

@@ -165,6 +165,28 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(values[1], 28 * values[0])
     }
 
+    /// Einsum is predicted by its first product, as the runtime runs it: a
+    /// batched sgemm (sgemv with one row), or for one operand a copy or a sum.
+    func testEinsumKindsFollowItsProducts() throws {
+        func analysis(_ equation: String, _ shapes: [[Int]]) throws -> Analysis {
+            let names = shapes.indices.map { "x\($0)" }
+            let node = Node(name: "e", opType: "Einsum", inputs: names, outputs: ["y"],
+                            attributes: [Attribute(name: "equation", value: .string(Array(equation.utf8)))])
+            let graph = Graph(model: ModelInfo(irVersion: 8, opsets: [OperatorSet(domain: "", version: 12)]), name: "einsum",
+                              inputs: zip(names, shapes).map { ValueInfo(name: $0, dtype: .float, dims: $1.map { .fixed($0) }) },
+                              outputs: [ValueInfo(name: "y", dtype: nil, dims: nil)], initializers: [], nodes: [node])
+            return try Analysis(graph: graph)
+        }
+        let scores = try analysis("bhid,bhjd->bhij", [[2, 12, 64, 32], [2, 12, 64, 32]])
+        XCTAssertEqual(OpKind.of(0, in: scores), .gemm)
+        let shape = try XCTUnwrap(MatrixShape(0, in: scores))
+        XCTAssertEqual([shape.m, shape.n, shape.k], [64, 64, 32])
+        XCTAssertEqual(scores.costs[0].macs, 2 * 12 * 64 * 64 * 32)
+        XCTAssertEqual(OpKind.of(0, in: try analysis("bij,bj->bi", [[3, 4, 5], [3, 5]])), .gemv)
+        XCTAssertEqual(OpKind.of(0, in: try analysis("bij->bji", [[3, 4, 5]])), .transpose)
+        XCTAssertEqual(OpKind.of(0, in: try analysis("bij->b", [[3, 4, 5]])), .reduce)
+    }
+
     /// An im2col Conv with work for two threads gives each its own tiles; the
     /// planner's ConvShape and the kernel read the same rule.
     func testIm2colTilesSplitAcrossThreadsByWork() {

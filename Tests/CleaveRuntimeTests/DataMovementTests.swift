@@ -2,7 +2,7 @@ import CleaveIR
 import CleaveRuntime
 import XCTest
 
-/// Concat, Split, Slice, Gather, Transpose, Expand, Pad, the reshaping ops
+/// Concat, Split, Slice, Gather, GatherElements, ScatterND, Transpose, Expand, Tile, Pad, the reshaping ops
 /// and the constant-producing ops, in each opset's attribute/input form.
 final class DataMovementTests: XCTestCase {
     let grid = iota([2, 3])  // [[0, 1, 2], [3, 4, 5]]
@@ -136,6 +136,128 @@ final class DataMovementTests: XCTestCase {
         // A 1 in the shape keeps the input's dim.
         XCTAssertEqual(try runNode1("Expand", opset: 13, [grid, int64s([1, 1])]).shape, [2, 3])
         assertBadInput("cannot be broadcast") { _ = try runNode1("Expand", opset: 13, [grid, int64s([4])]) }
+    }
+
+    /// GatherElements against its definition on every axis, with negative
+    /// indices and index dims smaller than data's off the axis.
+    func testGatherElementsMatchesDefinition() throws {
+        let dims = [3, 4, 5]
+        let data = Tensor(Shape(dims), int64s: (0..<60).map { Int64($0 * 3) })
+        for axis in -3..<3 {
+            let a = axis < 0 ? axis + 3 : axis
+            var indexDims = [2, 3, 4]
+            indexDims[a] = 6  // longer than data's dim: allowed on the axis
+            let count = indexDims.reduce(1, *)
+            let raw = (0..<count).map { ($0 * 7) % (2 * dims[a]) - dims[a] }  // −d…d−1
+            let indexStrides = Shape(indexDims).strides, dataStrides = Shape(dims).strides
+            let expected = (0..<count).map { flat -> Int64 in
+                var offset = 0
+                for d in 0..<3 {
+                    let c = d == a ? (raw[flat] + dims[a]) % dims[a] : flat / indexStrides[d] % indexDims[d]
+                    offset += c * dataStrides[d]
+                }
+                return data.int64s[offset]
+            }
+            let y = try runNode1("GatherElements", opset: 13, [data, int64s(raw, shape: Shape(indexDims))], [attribute("axis", axis)])
+            XCTAssertEqual(y.shape, Shape(indexDims))
+            XCTAssertEqual(y.int64s, expected, "axis \(axis)")
+            let narrow = Tensor(.int32, Shape(indexDims), raw.map { Int32($0) })
+            let bytes = Tensor(.uint8, Shape(dims), (0..<60).map { UInt8($0) })
+            XCTAssertEqual(try runNode1("GatherElements", opset: 11, [bytes, narrow], [attribute("axis", axis)]).elements(as: UInt8.self),
+                           expected.map { UInt8($0 / 3) }, "uint8 axis \(axis)")
+        }
+        assertBadInput("index 3 is out of range for dim 3 of axis 0") {
+            _ = try runNode1("GatherElements", opset: 13, [iota([3, 2]), int64s([3, 0], shape: [1, 2])])
+        }
+        assertBadInput("indices [2, 3] must have the rank of data [3, 2] and no larger dim except on axis 0") {
+            _ = try runNode1("GatherElements", opset: 13, [iota([3, 2]), int64s([0, 0, 0, 0, 0, 0], shape: [2, 3])])
+        }
+        assertBadInput("must have the rank of data") { _ = try runNode1("GatherElements", opset: 13, [iota([3, 2]), int64s([0])]) }
+    }
+
+    /// ScatterND against applying the updates one index tuple at a time, for
+    /// slices of every depth and each reduction, with repeated indices.
+    func testScatterNDMatchesSequentialUpdates() throws {
+        let dims = [4, 3, 2]
+        let data = (0..<24).map { Int64($0 - 5) }
+        for k in 1...3 {
+            let tuples = 5
+            // Tuple 3 repeats tuple 0, through negative indices.
+            var raw: [Int] = []
+            for t in 0..<tuples { for axis in 0..<k { raw.append((t * 5 + axis * 3) % dims[axis]) } }
+            for axis in 0..<k { raw[3 * k + axis] = raw[axis] - dims[axis] }
+            let slice = dims[k...].reduce(1, *)
+            let updates = (0..<(tuples * slice)).map { Int64($0 % 7 - 2) }
+            let strides = Shape(dims).strides
+            for (reduction, f) in [("none", { (_: Int64, u: Int64) in u }), ("add", { $0 + $1 }), ("mul", { $0 * $1 }),
+                                   ("max", { Swift.max($0, $1) }), ("min", { Swift.min($0, $1) })] {
+                var expected = data
+                for t in 0..<tuples {
+                    var offset = 0
+                    for axis in 0..<k { offset += (raw[t * k + axis] + dims[axis]) % dims[axis] * strides[axis] }
+                    for j in 0..<slice { expected[offset + j] = f(expected[offset + j], updates[t * slice + j]) }
+                }
+                let indices = int64s(raw, shape: [tuples, k])
+                let updateTensor = Tensor(Shape([tuples] + Array(dims[k...])), int64s: updates)
+                let y = try runNode1("ScatterND", opset: 18, [Tensor(Shape(dims), int64s: data), indices, updateTensor],
+                                     [attribute("reduction", reduction)])
+                XCTAssertEqual(y.int64s, expected, "k \(k) \(reduction)")
+                let f32 = try runNode1("ScatterND", opset: 18, [Tensor(Shape(dims), floats: data.map { Float($0) }), indices,
+                                                                 Tensor(updateTensor.shape, floats: updates.map { Float($0) })],
+                                       [attribute("reduction", reduction)])
+                XCTAssertEqual(f32.floats, expected.map { Float($0) }, "float k \(k) \(reduction)")
+            }
+        }
+        let x = iota([2, 2])
+        assertBadInput("reduction 'sum' is not one of") {
+            _ = try runNode1("ScatterND", opset: 16, [x, int64s([0], shape: [1, 1]), iota([1, 2])], [attribute("reduction", "sum")])
+        }
+        assertBadInput("updates float32[2] must be float32[1, 2]") {
+            _ = try runNode1("ScatterND", opset: 13, [x, int64s([0], shape: [1, 1]), iota([2])])
+        }
+        assertBadInput("index 2 is out of range for dim 2 of axis 0") {
+            _ = try runNode1("ScatterND", opset: 13, [x, int64s([2], shape: [1, 1]), iota([1, 2])])
+        }
+        assertBadInput("a last dim of at most data's rank 2") {
+            _ = try runNode1("ScatterND", opset: 13, [x, int64s([0, 0, 0], shape: [1, 3]), floatScalar(1)])
+        }
+        assertBadInput("reduction 'add' does not take uint8") {
+            let bytes = Tensor(.uint8, [2], [UInt8(1), 2])
+            _ = try runNode1("ScatterND", opset: 16, [bytes, int64s([0], shape: [1, 1]), Tensor(.uint8, [1], [UInt8(3)])],
+                             [attribute("reduction", "add")])
+        }
+    }
+
+    /// Tile against the definition out[i] = in[i mod d] per axis, for several
+    /// element sizes, size-1 dims (fill runs), zero repeats and a scalar.
+    func testTileMatchesDefinition() throws {
+        for (dims, repeats) in [([2, 3], [2, 3]), ([3, 1], [1, 6]), ([5, 1, 2], [2, 4, 1]), ([2, 3], [0, 2]), ([4], [1])] {
+            let count = dims.reduce(1, *)
+            let input = Tensor(Shape(dims), int64s: (0..<count).map { Int64($0 * 7 - 3) })
+            let output = Shape(zip(dims, repeats).map { $0 * $1 })
+            let expected = (0..<output.elementCount).map { flat -> Int64 in
+                var rest = flat, source = 0, stride = 1
+                for axis in (0..<dims.count).reversed() {
+                    source += (rest % output[axis]) % dims[axis] * stride
+                    rest /= output[axis]
+                    stride *= dims[axis]
+                }
+                return input.int64s[source]
+            }
+            let tiled = try runNode1("Tile", opset: 13, [input, int64s(repeats)])
+            XCTAssertEqual(tiled.shape, output, "\(dims) × \(repeats)")
+            XCTAssertEqual(tiled.int64s, expected, "\(dims) × \(repeats) int64")
+            let bytes = try runNode1("Tile", opset: 6, [Tensor(.uint8, Shape(dims), (0..<count).map { UInt8($0) }), int64s(repeats)])
+            XCTAssertEqual(bytes.elements(as: UInt8.self), expected.map { UInt8(($0 + 3) / 7) }, "\(dims) × \(repeats) uint8")
+        }
+        let scalar = try runNode1("Tile", opset: 13, [floatScalar(2.5), Tensor([0], int64s: [])])
+        XCTAssertEqual(scalar.shape, [])
+        XCTAssertEqual(scalar.floats, [2.5])
+        assertBadInput("repeats [2] must be 2 non-negative counts, one per dim of the input [2, 3]") {
+            _ = try runNode1("Tile", opset: 13, [grid, int64s([2])])
+        }
+        assertBadInput("repeats [1, -1] must be 2 non-negative counts") { _ = try runNode1("Tile", opset: 13, [grid, int64s([1, -1])]) }
+        assertBadInput("repeats must be int64 or int32") { _ = try runNode1("Tile", opset: 13, [grid, floats([2], [1, 1])]) }
     }
 
     func testPadForms() throws {

@@ -80,6 +80,16 @@ final class ElementwiseTests: XCTestCase {
         for (op, attributes, expected) in cases {
             assertClose(try runNode1(op, opset: 14, [x], attributes), floats([5], expected), op)
         }
+        let gelu: [(String, [Float])] = [("none", [-0.0455003, -0.1542688, 0, 0.3457312, 1.9544997]),
+                                         ("tanh", [-0.0454023, -0.154286, 0, 0.345714, 1.9545977])]
+        for (approximate, expected) in gelu {
+            let y = try runNode1("Gelu", opset: 20, [x], [attribute("approximate", approximate)])
+            assertClose(y, floats([5], expected), rtol: 1e-5, atol: 1e-6, "Gelu \(approximate)")
+        }
+        assertClose(try runNode1("Gelu", opset: 20, [x]), floats([5], gelu[0].1), rtol: 1e-5, atol: 1e-6, "Gelu default")
+        assertBadInput("approximate 'fast' is not one of 'none', 'tanh'") {
+            _ = try runNode1("Gelu", opset: 20, [x], [attribute("approximate", "fast")])
+        }
         let positive = floats([3], [0.25, 1, 4])
         assertClose(try runNode1("Sqrt", opset: 13, [positive]), floats([3], [0.5, 1, 2]), "Sqrt")
         assertClose(try runNode1("Log", opset: 13, [positive]), floats([3], [-1.3862944, 0, 1.3862944]), "Log")
@@ -282,6 +292,216 @@ final class ElementwiseTests: XCTestCase {
         XCTAssertEqual(try runNode1("ReduceSum", opset: 13, [nothing, int64s([1])]).floats, [0, 0, 0, 0, 0, 0])
         XCTAssertEqual(try runNode1("ReduceMax", opset: 18, [nothing, int64s([1])]).floats.first, -.infinity)
         assertBadInput("out of range") { _ = try runNode1("ReduceSum", opset: 13, [input, int64s([3])]) }
+    }
+
+    /// ArgMax and ArgMin against a scan per position, on data with many ties,
+    /// for every axis, both tie rules and keepdims.
+    func testArgMaxArgMinMatchNaiveScan() throws {
+        let dims = [3, 4, 5]
+        let values = (0..<60).map { Int32(($0 * 37) % 7) - 3 }  // −3…3, each repeated
+        let input = Tensor(.int32, Shape(dims), values)
+        for op in ["ArgMax", "ArgMin"] {
+            for axis in -3..<3 {
+                for last in [0, 1] {
+                    let a = axis < 0 ? axis + 3 : axis
+                    let outer = dims[..<a].reduce(1, *), length = dims[a], inner = dims[(a + 1)...].reduce(1, *)
+                    var expected: [Int64] = []
+                    for o in 0..<outer {
+                        for i in 0..<inner {
+                            let column = (0..<length).map { values[(o * length + $0) * inner + i] }
+                            let target = op == "ArgMax" ? column.max() : column.min()
+                            let index = last == 1 ? column.lastIndex(of: target ?? 0) : column.firstIndex(of: target ?? 0)
+                            expected.append(Int64(index ?? -1))
+                        }
+                    }
+                    let y = try runNode1(op, opset: 13, [input], [attribute("axis", axis), attribute("select_last_index", last)])
+                    var keptDims = dims
+                    keptDims[a] = 1
+                    XCTAssertEqual(y.shape, Shape(keptDims))
+                    XCTAssertEqual(y.int64s, expected, "\(op) axis \(axis) last \(last)")
+                    let floatY = try runNode1(op, opset: 13, [Tensor(Shape(dims), floats: values.map(Float.init))],
+                                              [attribute("axis", axis), attribute("select_last_index", last), attribute("keepdims", 0)])
+                    XCTAssertEqual(floatY.shape, Shape(dims.enumerated().filter { $0.offset != a }.map(\.element)))
+                    XCTAssertEqual(floatY.int64s, expected, "\(op) float axis \(axis) last \(last)")
+                }
+            }
+        }
+        XCTAssertEqual(try runNode1("ArgMax", opset: 11, [Tensor(.double, [4], [1.0, 9, 9, -2])]).int64s, [1])
+        assertBadInput("axis 1 of [2, 0] is empty") { _ = try runNode1("ArgMin", opset: 13, [Tensor(zeros: .float, [2, 0])], [attribute("axis", 1)]) }
+        assertBadInput("axis 2 is out of range") { _ = try runNode1("ArgMax", opset: 13, [iota([2, 3])], [attribute("axis", 2)]) }
+        assertBadInput("dtype float16 is not supported") { _ = try runNode1("ArgMax", opset: 13, [Tensor(zeros: .float16, [2])]) }
+    }
+
+    /// CumSum against running sums per position for every axis and every
+    /// combination of exclusive and reverse.
+    func testCumSumMatchesRunningSums() throws {
+        let dims = [2, 3, 4]
+        let values = (0..<24).map { Int64($0 * 5 % 11) - 4 }
+        let input = Tensor(Shape(dims), int64s: values)
+        for axis in -3..<3 {
+            let a = axis < 0 ? axis + 3 : axis
+            let strides = Shape(dims).strides
+            for exclusive in [0, 1] {
+                for reverse in [0, 1] {
+                    let expected = (0..<24).map { flat -> Int64 in
+                        let k = flat / strides[a] % dims[a], base = flat - k * strides[a]
+                        let range = reverse == 1 ? (k + exclusive)..<dims[a] : 0..<(k + 1 - exclusive)
+                        return range.reduce(Int64(0)) { $0 + values[base + $1 * strides[a]] }
+                    }
+                    let attributes = [attribute("exclusive", exclusive), attribute("reverse", reverse)]
+                    let y = try runNode1("CumSum", opset: 14, [input, int64Scalar(axis)], attributes)
+                    XCTAssertEqual(y.int64s, expected, "axis \(axis) exclusive \(exclusive) reverse \(reverse)")
+                    let f = try runNode1("CumSum", opset: 11, [Tensor(Shape(dims), floats: values.map { Float($0) }),
+                                                               Tensor(.int32, [1], [Int32(axis)])], attributes)
+                    XCTAssertEqual(f.floats, expected.map { Float($0) }, "float axis \(axis)")
+                }
+            }
+        }
+        let wrapped = try runNode1("CumSum", opset: 14, [Tensor(.int32, [2], [Int32.max, 1]), int64Scalar(0)])
+        XCTAssertEqual(wrapped.elements(as: Int32.self), [Int32.max, Int32.min])
+        assertBadInput("axis must hold one integer") { _ = try runNode1("CumSum", opset: 14, [input, int64s([0, 1])]) }
+        assertBadInput("axis 3 is out of range") { _ = try runNode1("CumSum", opset: 14, [input, int64Scalar(3)]) }
+        assertBadInput("axis must be int64 or int32") { _ = try runNode1("CumSum", opset: 14, [input, floatScalar(0)]) }
+        assertBadInput("dtype uint8 is not supported by CumSum") {
+            _ = try runNode1("CumSum", opset: 14, [Tensor(.uint8, [2], [UInt8(1), 2]), int64Scalar(0)])
+        }
+    }
+
+    /// ReduceMin, Prod, L1, L2, SumSquare and LogSumExp against a naive
+    /// reduction in Double, over several axis sets in both opset forms.
+    func testReduceFamilyMatchesNaiveReduction() throws {
+        var random = SeededRandom(41)
+        let dims = [2, 3, 4, 5]
+        let x = random.tensor(dims)
+        let values = x.floats.map { Double($0) * 2 }
+        let doubled = Tensor(Shape(dims), floats: values.map { Float($0) })
+        let functions: [(String, ([Double]) -> Double)] = [
+            ("ReduceMin", { $0.min() ?? .infinity }),
+            ("ReduceProd", { $0.reduce(1, *) }),
+            ("ReduceL1", { $0.map(abs).reduce(0, +) }),
+            ("ReduceL2", { $0.map { $0 * $0 }.reduce(0, +).squareRoot() }),
+            ("ReduceSumSquare", { $0.map { $0 * $0 }.reduce(0, +) }),
+            ("ReduceLogSumExp", { Glibc.log($0.map { Glibc.exp($0) }.reduce(0, +)) }),
+        ]
+        for axes in [[1], [0, 2], [-1], [1, 2, 3], [0, 1, 2, 3]] {
+            let reduced = Set(axes.map { $0 < 0 ? $0 + dims.count : $0 })
+            let outputDims = dims.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
+            let strides = Shape(dims).strides
+            var groups = [[Double]](repeating: [], count: outputDims.reduce(1, *))
+            for flat in values.indices {
+                var target = 0
+                for axis in dims.indices where !reduced.contains(axis) {
+                    target = target * dims[axis] + flat / strides[axis] % dims[axis]
+                }
+                groups[target].append(values[flat])
+            }
+            for (op, f) in functions {
+                let expected = Tensor(Shape(outputDims), floats: groups.map { Float(f($0)) })
+                assertClose(try runNode1(op, opset: 18, [doubled, int64s(axes)]), expected, "\(op) \(axes) opset 18")
+                assertClose(try runNode1(op, opset: 13, [doubled], [attribute("axes", axes)]), expected, "\(op) \(axes) opset 13")
+                guard op != "ReduceMin" && op != "ReduceProd" else { continue }  // float32 and integers only
+                let wide = try runNode1(op, opset: 18, [Tensor(.double, Shape(dims), values), int64s(axes)], [attribute("keepdims", 0)])
+                XCTAssertEqual(wide.dtype, .double)
+                let droppedDims = dims.enumerated().filter { !reduced.contains($0.offset) }.map(\.element)
+                assertClose(wide, expected.reshaped(Shape(droppedDims)), "\(op) \(axes) float64")
+            }
+        }
+    }
+
+    func testReduceFamilyEdgeCases() throws {
+        // LogSumExp subtracts the maximum: exp(1000) alone would overflow.
+        let large = floats([2, 2], [1000, 1000, -1000, 0])
+        assertClose(try runNode1("ReduceLogSumExp", opset: 13, [large], [attribute("axes", [1])]),
+                    floats([2, 1], [1000.6931472, 0]), "large LogSumExp")
+        // Empty reduced sets: each op's identity.
+        let nothing = Tensor(zeros: .float, [2, 0])
+        let identities: [(String, Float)] = [("ReduceMin", .infinity), ("ReduceProd", 1), ("ReduceL1", 0), ("ReduceL2", 0),
+                                             ("ReduceSumSquare", 0), ("ReduceLogSumExp", -.infinity)]
+        for (op, identity) in identities {
+            XCTAssertEqual(try runNode1(op, opset: 18, [nothing, int64s([1])]).floats, [identity, identity], op)
+        }
+        // noop_with_empty_axes: the element function of the input.
+        let x = floats([3], [-2, 0.5, 3])
+        let empty = Tensor([0], int64s: [])
+        let noop = [attribute("noop_with_empty_axes", 1)]
+        XCTAssertEqual(try runNode1("ReduceL2", opset: 18, [x, empty], noop).floats, [2, 0.5, 3])
+        XCTAssertEqual(try runNode1("ReduceSumSquare", opset: 18, [x, empty], noop).floats, [4, 0.25, 9])
+        XCTAssertEqual(try runNode1("ReduceProd", opset: 18, [x, empty], noop).floats, [-2, 0.5, 3])
+        assertClose(try runNode1("ReduceLogSumExp", opset: 18, [x, empty], noop), x, "noop LogSumExp")
+        // Integer and bool forms.
+        let ints = Tensor([2, 3], int64s: [3, -4, 5, -1, 2, 7])
+        XCTAssertEqual(try runNode1("ReduceProd", opset: 18, [ints, int64s([1])]).int64s, [-60, -14])
+        XCTAssertEqual(try runNode1("ReduceMin", opset: 18, [ints, int64s([0])]).int64s, [-1, -4, 5])
+        XCTAssertEqual(try runNode1("ReduceL1", opset: 18, [ints]).int64s, [22])
+        XCTAssertEqual(try runNode1("ReduceSumSquare", opset: 13, [Tensor(.int32, [2], [Int32(3), -4])]).elements(as: Int32.self), [25])
+        let mask = Tensor(.bool, [2, 2], [UInt8(1), 0, 1, 1])
+        XCTAssertEqual(try runNode1("ReduceMin", opset: 20, [mask, int64s([1])]).elements(as: UInt8.self), [0, 1])
+        assertBadInput("dtype int64 is not supported by ReduceL2") { _ = try runNode1("ReduceL2", opset: 18, [ints]) }
+        assertBadInput("dtype float64 is not supported by ReduceProd") {
+            _ = try runNode1("ReduceProd", opset: 18, [Tensor(.double, [1], [2.0])])
+        }
+        assertBadInput("repeats axis") { _ = try runNode1("ReduceMin", opset: 18, [ints, int64s([1, -1])]) }
+    }
+
+    /// TopK against a stable sort of each slice (ties: lower index first),
+    /// on every axis, both directions and several k, values and indices.
+    func testTopKMatchesStableSort() throws {
+        let dims = [3, 4, 6]
+        let values = (0..<72).map { Int32(($0 * 29) % 11) - 5 }
+        for axis in -3..<3 {
+            let a = axis < 0 ? axis + 3 : axis
+            let n = dims[a], strides = Shape(dims).strides
+            for largest in [1, 0] {
+                for k in Set([0, 1, 2, n]) {
+                    var outDims = dims
+                    outDims[a] = k
+                    var expectedValues = [Int32](repeating: 0, count: outDims.reduce(1, *))
+                    var expectedIndices = [Int64](repeating: 0, count: expectedValues.count)
+                    let outStrides = Shape(outDims).strides
+                    for flat in 0..<72 where flat / strides[a] % n == 0 {
+                        let slice = (0..<n).map { (index: $0, value: values[flat + $0 * strides[a]]) }
+                        // Swift's sort is not stable: order by value, then index.
+                        let sorted = slice.sorted { x, y in
+                            x.value != y.value ? (largest == 1 ? x.value > y.value : x.value < y.value) : x.index < y.index
+                        }
+                        var outFlat = 0, rest = flat
+                        for d in 0..<3 {
+                            outFlat += (rest / strides[d]) * outStrides[d]
+                            rest %= strides[d]
+                        }
+                        for j in 0..<k {
+                            expectedValues[outFlat + j * outStrides[a]] = sorted[j].value
+                            expectedIndices[outFlat + j * outStrides[a]] = Int64(sorted[j].index)
+                        }
+                    }
+                    let attributes = [attribute("axis", axis), attribute("largest", largest)]
+                    let y = try runNode("TopK", opset: 11, [Tensor(.int32, Shape(dims), values), int64s([k])], attributes, outputs: 2)
+                    XCTAssertEqual(y[0].shape, Shape(outDims))
+                    XCTAssertEqual(y[0].elements(as: Int32.self), expectedValues, "axis \(axis) largest \(largest) k \(k)")
+                    XCTAssertEqual(y[1].int64s, expectedIndices, "indices axis \(axis) largest \(largest) k \(k)")
+                    let f = try runNode("TopK", opset: 11, [Tensor(Shape(dims), floats: values.map { Float($0) }), int64s([k])],
+                                        attributes + [attribute("sorted", 0)], outputs: 2)
+                    XCTAssertEqual(f[1].int64s, expectedIndices, "float sorted=0 axis \(axis) largest \(largest) k \(k)")
+                }
+            }
+        }
+        // Opset 1–9: k is an attribute and the largest are taken.
+        let old = try runNode("TopK", opset: 9, [floats([5], [3, 9, 1, 9, 4])], [attribute("k", 3)], outputs: 2)
+        XCTAssertEqual(old[0].floats, [9, 9, 4])
+        XCTAssertEqual(old[1].int64s, [1, 3, 4])
+        // NaN counts as the largest value.
+        let nan = try runNode("TopK", opset: 11, [floats([4], [1, .nan, 3, 2]), int64s([2])], outputs: 2)
+        XCTAssertEqual(nan[1].int64s, [1, 2])
+        let x = floats([2, 3], [1, 2, 3, 4, 5, 6])
+        assertBadInput("k 4 is out of range for axis 1 of [2, 3] (3 elements)") {
+            _ = try runNode("TopK", opset: 11, [x, int64s([4])], outputs: 2)
+        }
+        assertBadInput("k -1 is out of range") { _ = try runNode("TopK", opset: 11, [x, int64s([-1])], outputs: 2) }
+        assertBadInput("K must hold one integer") { _ = try runNode("TopK", opset: 11, [x, int64s([1, 2])], outputs: 2) }
+        assertBadInput("attribute 'k' is required before opset 10") { _ = try runNode("TopK", opset: 9, [x], outputs: 2) }
+        assertBadInput("dtype float16 is not supported by TopK") {
+            _ = try runNode("TopK", opset: 11, [Tensor(zeros: .float16, [3]), int64s([1])], outputs: 2)
+        }
     }
 
     /// A long row sums block by block: a single running float sum would be off by 0.3 %.

@@ -2,9 +2,9 @@ import CleaveIR
 import CleaveRuntime
 import XCTest
 
-/// BatchNormalization, InstanceNormalization and LRN against their formulas
-/// evaluated in Double. rtol 1e-3 / atol 1e-4; the float32 kernels differ from
-/// the Double formulas by a few ulps.
+/// BatchNormalization, InstanceNormalization, LayerNormalization and LRN
+/// against their formulas evaluated in Double. rtol 1e-3 / atol 1e-4; the
+/// float32 kernels differ from the Double formulas by a few ulps.
 final class NormalizationTests: XCTestCase {
     private func batchNorm(_ x: Tensor, _ stats: [Tensor], epsilon: Double, perPosition: Bool) -> Tensor {
         let values = x.floats, channels = x.shape[1], plane = x.elementCount / (x.shape[0] * channels)
@@ -102,6 +102,60 @@ final class NormalizationTests: XCTestCase {
                 }
             }
             assertClose(y[0], Tensor(x.shape, floats: expected), "IN \(dims)")
+        }
+    }
+
+    /// Rows of the dims from `axis` against the formula in Double, with Scale
+    /// and B broadcast from fewer dims, and the Mean and InvStdDev outputs.
+    func testLayerNormalization() throws {
+        var random = SeededRandom(37)
+        for (dims, axis, scaleDims, withBias) in [([2, 3, 8], -1, [8], true), ([2, 3, 4, 5], 2, [1, 5], false),
+                                                  ([3, 70], 0, [70], true), ([2, 3, 4], 1, [4], true)] {
+            let x = random.tensor(dims)
+            let scale = random.tensor(scaleDims), shift = random.tensor(scaleDims)
+            let inputs: [(String, Tensor?)] = [("X", x), ("Scale", scale), ("B", withBias ? shift : nil)]
+            let y = try runNode("LayerNormalization", inputs: inputs,
+                                attributes: ["axis": .int(axis), "epsilon": .float(0.01)], outputs: 3, threads: 2)
+            let a = axis < 0 ? axis + dims.count : axis
+            let length = dims[a...].reduce(1, *), rows = x.elementCount / length
+            let values = x.floats
+            var expected = [Float](), means = [Float](), inverses = [Float]()
+            for r in 0..<rows {
+                let row = values[(r * length)..<((r + 1) * length)].map(Double.init)
+                let mean = row.reduce(0, +) / Double(length)
+                let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(length)
+                let inverse = 1 / (variance + 0.01).squareRoot()
+                means.append(Float(mean))
+                inverses.append(Float(inverse))
+                for i in 0..<length {
+                    // Scale and B repeat every scaleDims.last elements (their leading dims are 1).
+                    let j = i % scale.elementCount
+                    let b = withBias ? Double(shift.floats[j]) : 0
+                    expected.append(Float((row[i] - mean) * inverse * Double(scale.floats[j]) + b))
+                }
+            }
+            let statistics = Shape(Array(dims[..<a]) + [Int](repeating: 1, count: dims.count - a))
+            assertClose(y[0], Tensor(x.shape, floats: expected), "LN Y \(dims) axis \(axis)")
+            assertClose(y[1], Tensor(statistics, floats: means), "LN Mean \(dims) axis \(axis)")
+            assertClose(y[2], Tensor(statistics, floats: inverses), "LN InvStdDev \(dims) axis \(axis)")
+        }
+    }
+
+    func testLayerNormalizationRefusals() {
+        var random = SeededRandom(38)
+        let x = random.tensor([2, 3, 4])
+        assertRefused("stash_type 11") {
+            _ = try runNode("LayerNormalization", inputs: [("X", x), ("Scale", random.tensor([4]))],
+                            attributes: ["stash_type": .int(11)])
+        }
+        assertRefused("Scale [3] does not broadcast to the normalized shape [4]") {
+            _ = try runNode("LayerNormalization", inputs: [("X", x), ("Scale", random.tensor([3]))])
+        }
+        assertRefused("axis 3 is out of range") {
+            _ = try runNode("LayerNormalization", inputs: [("X", x), ("Scale", random.tensor([4]))], attributes: ["axis": .int(3)])
+        }
+        assertRefused("only float32") {
+            _ = try runNode("LayerNormalization", inputs: [("X", Tensor(.double, [2], [1.0, 2.0])), ("Scale", random.tensor([2]))])
         }
     }
 

@@ -34,7 +34,7 @@ extension NodeContext {
             return [value.reshaped(type.shape)]
         case .cast, .gather, .concat, .slice, .transpose, .expand, .constantOfShape, .add, .sub, .mul, .div, .neg,
              .abs, .sum, .max, .min, .equal, .less, .lessOrEqual, .greater, .greaterOrEqual, .not, .and, .or, .xor,
-             .where:
+             .where, .tile, .reduceProd:
             guard outputs.allSatisfy({ $0.shape.elementCount <= NodeContext.foldingLimit }) else { return nil }
             var values: [FoldValue] = []
             for (i, name) in node.inputs.enumerated() where !name.isEmpty {
@@ -48,7 +48,10 @@ extension NodeContext {
              .leakyRelu, .prelu, .elu, .clip, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .softmax,
              .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool, .pow, .sqrt, .exp, .log,
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
-             .quantizeLinear, .dequantizeLinear, .reciprocal, .lstm, .gru, .rnn:
+             .quantizeLinear, .dequantizeLinear, .reciprocal, .lstm, .gru, .rnn,
+             .layerNormalization, .gelu, .argMax, .argMin, .cumSum, .reduceMin, .reduceL1, .reduceL2,
+             .reduceSumSquare, .reduceLogSumExp, .gatherElements,
+             .scatterND, .topK, .einsum:
             return nil
         }
     }
@@ -95,6 +98,25 @@ extension NodeContext {
             return first.gathering(stridedIndices(output.shape, strides: perm.map { inStrides[$0] }, base: 0), shape: output.shape)
         case .expand:
             return first.gathering(broadcastIndices(from: first.shape, to: output.shape), shape: output.shape)
+        case .reduceProd:
+            // Integers only: the flattened sizes of tf2onnx's Shape → Slice → ReduceProd → Concat → Reshape.
+            guard let values = first.integers, let axes = try? reducedAxes(rank: first.shape.rank) else { return nil }
+            let reduced = Set(axes)
+            var strides = [Int](repeating: 0, count: first.shape.rank)
+            var stride = 1
+            for axis in (0..<first.shape.rank).reversed() where !reduced.contains(axis) {
+                strides[axis] = stride
+                stride *= first.shape[axis]
+            }
+            // Each input element multiplies into the output element its kept coordinates name.
+            var products = [Int64](repeating: 1, count: output.shape.elementCount)
+            for (i, target) in stridedIndices(first.shape, strides: strides, base: 0).enumerated() {
+                products[target] = products[target] &* values[i]
+            }
+            return FoldValue(dtype: output.dtype, shape: output.shape, elements: .integers(products)).normalized()
+        case .tile:
+            guard let layout = try? tileLayout() else { return nil }
+            return first.gathering(stridedIndices(Shape(layout.dims), strides: layout.strides, base: 0), shape: output.shape)
         case .constantOfShape:
             let fill: FoldValue
             if let attribute = try? constantOfShapeValue() {
@@ -143,7 +165,10 @@ extension NodeContext {
              .logSoftmax, .maxPool, .averagePool, .globalAveragePool, .globalMaxPool, .pow, .sqrt, .exp, .log,
              .mean, .reduceMean, .reduceSum, .reduceMax, .split, .pad, .resize, .upsample, .dropout,
              .quantizeLinear, .dequantizeLinear, .constant, .shape, .identity, .reshape, .flatten, .squeeze,
-             .unsqueeze, .reciprocal, .range, .size, .lstm, .gru, .rnn:
+             .unsqueeze, .reciprocal, .range, .size, .lstm, .gru, .rnn,
+             .layerNormalization, .gelu, .tile, .argMax, .argMin, .cumSum, .reduceMin, .reduceL1, .reduceL2,
+             .reduceSumSquare, .reduceLogSumExp, .gatherElements,
+             .scatterND, .topK, .einsum:
             return nil
         }
     }

@@ -10,18 +10,22 @@
 /// | Gemm | M·N·K (alpha, beta and C not counted) |
 /// | MatMul | batch·M·N·K (batch = the broadcast leading dims) |
 /// | LSTM, GRU, RNN | dirs·seq·batch·(G·H·(I + H + 1) + H): per step and direction the input projection X_t·Wᵀ (G·H·I), the recurrent one H_{t-1}·Rᵀ (G·H·H), one per gate element (bias, activation) and one per hidden element (the state update); G = 4 (LSTM), 3 (GRU), 1 (RNN), H = hidden_size, I = input_size; peepholes not counted |
-/// | BatchNormalization, InstanceNormalization | 1 per element |
-/// | Relu, LeakyRelu, PRelu, Elu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf | 1 per element |
+/// | Einsum | the product of all labels' sizes (the naive sum: batch·M·N·K for a product of two operands, as MatMul) |
+/// | BatchNormalization, InstanceNormalization, LayerNormalization | 1 per element |
+/// | Relu, LeakyRelu, PRelu, Elu, Clip, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu | 1 per element |
 /// | Add, Sub, Mul, Div, Pow, Sqrt, Exp, Log, Neg, Abs, Reciprocal | 1 per element |
 /// | Equal, Less, LessOrEqual, Greater, GreaterOrEqual, Not, And, Or, Xor, Where, Range | 1 per element |
 /// | Sum, Max, Min, Mean | 1 per element per input after the first (at least 1) |
 /// | QuantizeLinear, DequantizeLinear | 1 per element |
+/// | CumSum | 1 per element (one addition each) |
+/// | ScatterND | 0 with reduction none (data movement), else 1 per element of updates |
 /// | LRN | elements × size (the window across channels) |
 /// | Softmax, LogSoftmax | 3 per element (exponential, sum, scale) |
+/// | TopK | input elements × ⌈log₂ n⌉, n the axis length (the kernel sorts each slice; 1 pass for k = 1) |
 /// | MaxPool, AveragePool | elements × window size (kernel_shape product) |
-/// | GlobalAveragePool, GlobalMaxPool, ReduceMean, ReduceSum, ReduceMax | 1 per input element |
+/// | GlobalAveragePool, GlobalMaxPool, ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSumExp, ArgMax, ArgMin | 1 per input element |
 /// | Resize, Upsample | nearest: 0; linear: 2^k per element; cubic: 4^k per element, k = number of resized axes |
-/// | Concat, Split, Slice, Gather, Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Expand, Pad, Shape, Size, Cast, Constant, ConstantOfShape, Identity, Dropout | 0 (data movement) |
+/// | Concat, Split, Slice, Gather, GatherElements, Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Expand, Tile, Pad, Shape, Size, Cast, Constant, ConstantOfShape, Identity, Dropout | 0 (data movement) |
 /// | ops cleave does not know | 0 |
 ///
 /// `params` counts elements of constant tensors (initializers and Constant
@@ -101,10 +105,12 @@ extension NodeContext {
             let rows = w[1], hidden = r[2], input = w[2]
             let perStep = saturatingSum(saturatingProduct(rows, saturatingSum(saturatingSum(input, hidden), 1)), hidden)
             return saturatingProduct(x[0], x[1], w[0], perStep)
+        case .einsum:
+            return (try? einsumEquation())?.naiveMACs ?? 0
         case .batchNormalization, .instanceNormalization, .relu, .leakyRelu, .prelu, .elu, .clip, .sigmoid,
              .hardSigmoid, .hardSwish, .tanh, .erf, .add, .sub, .mul, .div, .pow, .sqrt, .exp, .log, .neg, .abs,
              .reciprocal, .quantizeLinear, .dequantizeLinear, .equal, .less, .lessOrEqual, .greater, .greaterOrEqual,
-             .not, .and, .or, .xor, .where, .range:
+             .not, .and, .or, .xor, .where, .range, .layerNormalization, .gelu, .cumSum:
             return elements
         case .sum, .max, .min, .mean:
             let operands = node.inputs.filter { !$0.isEmpty }.count
@@ -113,10 +119,20 @@ extension NodeContext {
             return saturatingProduct(elements, node.int("size") ?? 1)
         case .softmax, .logSoftmax:
             return saturatingProduct(elements, 3)
+        case .topK:
+            let x = dims(0)
+            guard !x.isEmpty, let a = try? axis(node.int("axis") ?? -1, rank: x.count) else { return 0 }
+            let k = outputs.first?.shape.dims[a] ?? 0
+            let passes = k <= 1 ? 1 : Swift.max(1, Int.bitWidth - (x[a] - 1).leadingZeroBitCount)
+            return saturatingProduct(inputElements, passes)
         case .maxPool, .averagePool:
             return saturatingProduct([elements] + (node.ints("kernel_shape") ?? []))
-        case .globalAveragePool, .globalMaxPool, .reduceMean, .reduceSum, .reduceMax:
+        case .globalAveragePool, .globalMaxPool, .reduceMean, .reduceSum, .reduceMax, .argMax, .argMin, .reduceMin,
+             .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare, .reduceLogSumExp:
             return inputElements
+        case .scatterND:
+            guard (node.string("reduction") ?? "none") != "none" else { return 0 }
+            return saturatingProduct(dims(2))
         case .resize, .upsample:
             let mode = node.string("mode") ?? "nearest"
             guard mode != "nearest" else { return 0 }
@@ -124,7 +140,7 @@ extension NodeContext {
             let taps = mode == "cubic" ? 4 : 2
             return saturatingProduct(elements, (0..<resized).reduce(1) { acc, _ in saturatingProduct(acc, taps) })
         case .concat, .split, .slice, .gather, .reshape, .flatten, .transpose, .squeeze, .unsqueeze, .expand, .pad,
-             .shape, .size, .cast, .constant, .constantOfShape, .identity, .dropout:
+             .shape, .size, .cast, .constant, .constantOfShape, .identity, .dropout, .tile, .gatherElements:
             return 0
         }
     }

@@ -17,19 +17,21 @@ extension NodeContext {
         case .convTranspose: types = [try convTransposeOutput()]
         case .gemm: types = [try gemmOutput()]
         case .matMul: types = [try matMulOutput()]
+        case .einsum: types = [try einsumOutput()]
         case .batchNormalization: types = try batchNormalizationOutputs()
         case .instanceNormalization:
             let x = try type(0)
             try checkChannelVector(1, "scale", of: x)
             try checkChannelVector(2, "B", of: x)
             types = [x]
+        case .layerNormalization: types = try layerNormalizationOutputs()
         case .lrn:
             let x = try type(0)
             guard let size = node.int("size"), size > 0 else { throw fail("attribute 'size' must be a positive integer") }
             guard x.shape.rank >= 3 else { throw fail("input \(x.shape) must have rank 3 or more") }
             types = [x]
         case .relu, .leakyRelu, .elu, .sigmoid, .hardSigmoid, .hardSwish, .tanh, .erf, .sqrt, .exp, .log, .neg,
-             .abs, .reciprocal, .clip:
+             .abs, .reciprocal, .clip, .gelu:
             types = [try type(0)]
         case .prelu:
             let x = try type(0)
@@ -44,6 +46,12 @@ extension NodeContext {
             let fallback = opset < 13 ? 1 : -1
             _ = try axis(node.int("axis") ?? fallback, rank: x.shape.rank, inclusive: opset < 13)
             types = [x]
+        case .topK:
+            let x = try type(0)
+            var dims = x.shape.dims
+            let a = try axis(node.int("axis") ?? -1, rank: x.shape.rank)
+            dims[a] = try topKCount(dim: dims[a])
+            types = [TensorType(x.dtype, Shape(dims)), TensorType(.int64, Shape(dims))]
         case .maxPool:
             let y = try poolOutput()
             types = [y, TensorType(.int64, y.shape)]
@@ -60,7 +68,24 @@ extension NodeContext {
             var shape = first.shape
             for i in 1..<Swift.max(1, node.inputs.count) { shape = try broadcastShapes(shape, try self.shape(i)) }
             types = [TensorType(first.dtype, shape)]
-        case .reduceMean, .reduceSum, .reduceMax: types = [try reduceOutput()]
+        case .reduceMean, .reduceSum, .reduceMax, .reduceMin, .reduceProd, .reduceL1, .reduceL2, .reduceSumSquare,
+             .reduceLogSumExp:
+            types = [try reduceOutput()]
+        case .argMax, .argMin:
+            let x = try type(0)
+            let a = try axis(node.int("axis") ?? 0, rank: x.shape.rank)
+            var dims = x.shape.dims
+            if (node.int("keepdims") ?? 1) != 0 { dims[a] = 1 } else { dims.remove(at: a) }
+            types = [TensorType(.int64, Shape(dims))]
+        case .cumSum:
+            let x = try type(0)
+            guard has(1) else { throw fail("input 1 (axis) is required") }
+            // The axis may be computed at run time: only the kernel can check it then.
+            if inputValues[1] != nil, let given = try integers(1, "axis") {
+                guard given.count == 1, try shape(1).rank <= 1 else { throw fail("axis \(given) must be one integer") }
+                _ = try axis(given[0], rank: x.shape.rank)
+            }
+            types = [x]
         case .equal, .less, .lessOrEqual, .greater, .greaterOrEqual:
             let a = try type(0), b = try type(1)
             guard a.dtype == b.dtype else { throw fail("operands have different dtypes (\(a.dtype.name) and \(b.dtype.name))") }
@@ -87,6 +112,29 @@ extension NodeContext {
             let a = try axis(node.int("axis") ?? 0, rank: data.shape.rank)
             let dims = Array(data.shape.dims[..<a]) + indices.dims + Array(data.shape.dims[(a + 1)...])
             types = [TensorType(data.dtype, try checkedShape(dims))]
+        case .gatherElements:
+            let data = try type(0)
+            let indices = try type(1)
+            let a = try axis(node.int("axis") ?? 0, rank: data.shape.rank)
+            try checkIndexType(indices, "indices")
+            guard indices.shape.rank == data.shape.rank,
+                  (0..<data.shape.rank).allSatisfy({ $0 == a || indices.shape[$0] <= data.shape[$0] }) else {
+                throw fail("indices \(indices.shape) must have the rank of data \(data.shape) and no larger dim except on axis \(a)")
+            }
+            types = [TensorType(data.dtype, indices.shape)]
+        case .scatterND:
+            let data = try type(0)
+            let indices = try type(1)
+            let updates = try type(2)
+            try checkIndexType(indices, "indices")
+            guard let k = indices.shape.dims.last, k <= data.shape.rank else {
+                throw fail("indices \(indices.shape) must have rank ≥ 1 and a last dim of at most data's rank \(data.shape.rank)")
+            }
+            let expected = Shape(Array(indices.shape.dims.dropLast()) + Array(data.shape.dims[k...]))
+            guard updates.shape == expected, updates.dtype == data.dtype else {
+                throw fail("updates \(updates) must be \(data.dtype.name)\(expected) for data \(data.shape) and indices \(indices.shape)")
+            }
+            types = [data]
         case .reshape: types = [TensorType(try type(0).dtype, try reshapeOutput())]
         case .flatten:
             let x = try type(0)
@@ -104,6 +152,7 @@ extension NodeContext {
             let x = try type(0)
             guard let target = try integers(1, "shape") else { throw fail("input 1 (shape) is required") }
             types = [TensorType(x.dtype, try checkedShape(try broadcastShapes(x.shape, try checkedShape(target)).dims))]
+        case .tile: types = [TensorType(try type(0).dtype, try checkedShape(try tileLayout().output))]
         case .pad: types = [try padOutput()]
         case .resize: types = [try resizeOutput()]
         case .upsample: types = [try upsampleOutput()]
@@ -177,6 +226,29 @@ extension NodeContext {
         guard s == Shape([x.shape[1]]) else {
             throw fail("\(what) has shape \(s), expected [\(x.shape[1])] (one per channel)")
         }
+    }
+
+    /// Throws unless an index input is int64 or int32.
+    func checkIndexType(_ type: TensorType, _ what: String) throws {
+        guard type.dtype == .int64 || type.dtype == .int32 else {
+            throw fail("\(what) must be int64 or int32, got \(type.dtype.name)")
+        }
+    }
+
+    /// TopK's k: the `k` attribute before opset 10, input 1 (one value) from
+    /// 10, which must be known at analysis time; at most the axis's `dim`.
+    func topKCount(dim: Int) throws -> Int {
+        let k: Int
+        if opset < 10 {
+            guard let attribute = node.int("k") else { throw fail("attribute 'k' is required") }
+            k = attribute
+        } else {
+            guard let values = try integers(1, "K") else { throw fail("input 1 (K) is required") }
+            guard values.count == 1, try shape(1).rank <= 1 else { throw fail("K \(values) must be one integer") }
+            k = values[0]
+        }
+        guard k >= 0, k <= dim else { throw fail("k \(k) is out of range for the axis's \(dim) elements") }
+        return k
     }
 
     /// The elements of a Transpose `perm`, checked to be a permutation.
@@ -317,6 +389,29 @@ extension NodeContext {
         return TensorType(a.dtype, try checkedShape(dims))
     }
 
+    /// Einsum (opset 12): the output of `EinsumEquation`; all operands of one dtype.
+    func einsumOutput() throws -> TensorType {
+        let equation = try einsumEquation()
+        return TensorType(try type(0).dtype, try checkedShape(equation.outputShape))
+    }
+
+    /// The node's equation resolved against its operands' shapes.
+    func einsumEquation() throws -> EinsumEquation {
+        guard let text = node.string("equation") else { throw fail("attribute 'equation' is required") }
+        let first = try type(0)
+        var shapes: [[Int]] = []
+        for i in node.inputs.indices {
+            let t = try type(i)
+            guard t.dtype == first.dtype else { throw fail("input \(i) is \(t.dtype.name) but input 0 is \(first.dtype.name)") }
+            shapes.append(t.shape.dims)
+        }
+        do {
+            return try EinsumEquation(text, shapes: shapes)
+        } catch let error as CleaveError {
+            throw fail(error.message)
+        }
+    }
+
     /// Y, then the statistics outputs: running mean/var (training mode, opset
     /// 14+) or mean, var, saved mean, saved var (opsets 7–9), all one per channel.
     func batchNormalizationOutputs() throws -> [TensorType] {
@@ -356,6 +451,28 @@ extension NodeContext {
         let y = TensorType(x.dtype, try checkedShape(layer.outputShape(sequence: sequence, batch: batch, hidden: sizes.hidden).dims))
         let h = TensorType(x.dtype, try checkedShape(state.dims))
         return cell == .lstm ? [y, h, h] : [y, h]
+    }
+}
+
+// MARK: Normalization
+
+extension NodeContext {
+    /// Y like X, then Mean and InvStdDev (opset 17): X's dims before `axis`
+    /// and 1 from it on, of the `stash_type`. Scale and B broadcast one way
+    /// to the normalized shape, X's dims from `axis` on.
+    func layerNormalizationOutputs() throws -> [TensorType] {
+        let x = try type(0)
+        let a = try axis(node.int("axis") ?? -1, rank: x.shape.rank)
+        let normalized = Shape(Array(x.shape.dims[a...]))
+        for (i, what) in [(1, "Scale"), (2, "B")] where i == 1 || has(i) {
+            let s = try shape(i)
+            guard (try? broadcast(normalized, s)) == normalized else {
+                throw fail("\(what) \(s) does not broadcast to the normalized shape \(normalized) (X \(x.shape), axis \(a))")
+            }
+        }
+        let stash = try dtype(node.int("stash_type") ?? 1, "stash_type")
+        let statistics = TensorType(stash, Shape(Array(x.shape.dims[..<a]) + Array(repeating: 1, count: x.shape.rank - a)))
+        return [x, statistics, statistics]
     }
 }
 
@@ -548,6 +665,27 @@ extension NodeContext {
         var source = x.shape.dims.makeIterator()
         let dims = (0..<rank).map { axes.contains($0) ? 1 : (source.next() ?? 1) }
         return TensorType(x.dtype, Shape(dims))
+    }
+
+    /// Tile's output dims, and the same output seen as [r0, d0, r1, d1, …]
+    /// with the input's strides (0 along every repeat dim): the one strided
+    /// read that produces it, used by folding.
+    func tileLayout() throws -> (output: [Int], dims: [Int], strides: [Int]) {
+        let x = try shape(0)
+        guard let repeats = try integers(1, "repeats") else { throw fail("input 1 (repeats) is required") }
+        guard repeats.count == x.rank, repeats.allSatisfy({ $0 >= 0 }) else {
+            throw fail("repeats \(repeats) must be \(x.rank) non-negative counts, one per dim of the input \(x)")
+        }
+        var output: [Int] = [], dims: [Int] = [], strides: [Int] = []
+        let own = x.strides
+        for axis in 0..<x.rank {
+            let (product, overflow) = x[axis].multipliedReportingOverflow(by: repeats[axis])
+            guard !overflow else { throw fail("repeats \(repeats) of \(x) overflow") }
+            output.append(product)
+            dims += [repeats[axis], x[axis]]
+            strides += [0, own[axis]]
+        }
+        return (output, dims, strides)
     }
 
     /// Pad's pads (attribute before opset 11, input after) per axis, as (begin, end).

@@ -224,6 +224,178 @@ final class GatherKernel: Kernel {
     }
 }
 
+// MARK: - GatherElements
+
+/// GatherElements, opsets 11–13: `out[c] = data[c with c[axis] = indices[c]]`
+/// for every coordinate c of `indices`, which has data's rank and no larger
+/// dim except on `axis` (default 0); int64 or int32 indices, negative ones
+/// counting from the end. Any element type.
+/// Complexity: one pass over the indices.
+final class GatherElementsKernel: Kernel {
+    private let setup: KernelSetup
+    private let axisAttribute: Int
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        axisAttribute = setup.node.int("axis") ?? 0
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let data = try setup.required(inputs, 0, "data")
+        let indexTensor = try setup.required(inputs, 1, "indices")
+        let size = try setup.elementSize(data)
+        let rank = data.shape.rank
+        let axis = try setup.axis(axisAttribute, rank: rank)
+        let shape = indexTensor.shape
+        guard shape.rank == rank, (0..<rank).allSatisfy({ $0 == axis || shape[$0] <= data.shape[$0] }) else {
+            throw setup.error("indices \(shape) must have the rank of data \(data.shape) and no larger dim except on axis \(axis)")
+        }
+        let length = data.shape[axis]
+        let indices = try setup.integers(indexTensor, "indices").map { i -> Int in
+            guard i >= -length, i < length else {
+                throw setup.error("index \(i) is out of range for dim \(length) of axis \(axis)")
+            }
+            return i < 0 ? i + length : i
+        }
+        let output = Tensor.uninitialized(data.dtype, shape)
+        guard let source = data.rawBytes, let target = output.mutableRawBytes else { return [output] }
+        // The data offset of every output element, its axis coordinate replaced by its index.
+        let strides = data.shape.strides
+        var offsets = [Int](repeating: 0, count: indices.count)
+        var counter = [Int](repeating: 0, count: rank)
+        var base = 0
+        for j in indices.indices {
+            offsets[j] = base + indices[j] * strides[axis]
+            var d = rank - 1
+            while d >= 0 {
+                counter[d] += 1
+                if d != axis { base += strides[d] }
+                if counter[d] < shape[d] { break }
+                if d != axis { base -= shape[d] * strides[d] }
+                counter[d] = 0
+                d -= 1
+            }
+        }
+        copyElements(source, offsets, target, size)
+        return [output]
+    }
+}
+
+// MARK: - ScatterND
+
+/// ScatterND, opsets 11–18: a copy of `data` in which each index tuple of
+/// `indices` (its last dim k ≤ data's rank; int64 or int32, negative
+/// counting from the end) names a slice `data[i0, …, ik−1, :, …]` that the
+/// matching slice of `updates` (shape `indices[:-1] + data[k:]`) replaces,
+/// or with `reduction` add, mul (opset 16), max or min (opset 18) combines
+/// with. Updates apply in order, so with "none" a repeated index keeps the
+/// last. Any element type for "none"; float32, float64, int64 and int32
+/// (integers wrap) for the reductions.
+/// Complexity: a copy of data, then one pass over updates.
+final class ScatterNDKernel: Kernel {
+    private enum Reduction: String {
+        case none, add, mul, max, min
+    }
+
+    private let setup: KernelSetup
+    private let reduction: Reduction
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        let name = setup.node.string("reduction") ?? "none"
+        guard let reduction = Reduction(rawValue: name) else {
+            throw setup.error("reduction '\(name)' is not one of 'none', 'add', 'mul', 'max', 'min'")
+        }
+        self.reduction = reduction
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let data = try setup.required(inputs, 0, "data")
+        let indexTensor = try setup.required(inputs, 1, "indices")
+        let updates = try setup.required(inputs, 2, "updates")
+        let size = try setup.elementSize(data)
+        guard let k = indexTensor.shape.dims.last, k <= data.shape.rank else {
+            throw setup.error("indices \(indexTensor.shape) must have rank ≥ 1 and a last dim of at most data's rank \(data.shape.rank)")
+        }
+        let expected = Shape(Array(indexTensor.shape.dims.dropLast()) + Array(data.shape.dims[k...]))
+        guard updates.shape == expected, updates.dtype == data.dtype else {
+            throw setup.error("updates \(updates.type) must be \(data.dtype.name)\(expected) for data \(data.shape) and indices \(indexTensor.shape)")
+        }
+        let raw = try setup.integers(indexTensor, "indices")
+        let slice = data.shape.dims[k...].reduce(1, *)
+        let strides = data.shape.strides
+        let tuples = indexTensor.shape.dims.dropLast().reduce(1, *)
+        var offsets = [Int](repeating: 0, count: tuples)
+        for t in 0..<tuples {
+            for axis in 0..<k {
+                let i = raw[t * k + axis], dim = data.shape[axis]
+                guard i >= -dim, i < dim else {
+                    throw setup.error("index \(i) is out of range for dim \(dim) of axis \(axis)")
+                }
+                offsets[t] += (i < 0 ? i + dim : i) * strides[axis]
+            }
+        }
+        let output = Tensor.uninitialized(data.dtype, data.shape)
+        guard let target = output.mutableRawBytes else { return [output] }
+        if let source = data.rawBytes { target.copyMemory(from: source, byteCount: data.byteCount) }
+        guard slice > 0, let from = updates.rawBytes else { return [output] }
+        switch (reduction, data.dtype) {
+        case (.none, _):
+            for (t, offset) in offsets.enumerated() {
+                (target + offset * size).copyMemory(from: from + t * slice * size, byteCount: slice * size)
+            }
+        case (.add, .float): combine(PlusFunction<Float>(), from, target, offsets, slice)
+        case (.add, .double): combine(PlusFunction<Double>(), from, target, offsets, slice)
+        case (.add, .int64): combine(WrappingPlusFunction<Int64>(), from, target, offsets, slice)
+        case (.add, .int32): combine(WrappingPlusFunction<Int32>(), from, target, offsets, slice)
+        case (.mul, .float): combine(TimesFunction<Float>(), from, target, offsets, slice)
+        case (.mul, .double): combine(TimesFunction<Double>(), from, target, offsets, slice)
+        case (.mul, .int64): combine(WrappingTimesFunction<Int64>(), from, target, offsets, slice)
+        case (.mul, .int32): combine(WrappingTimesFunction<Int32>(), from, target, offsets, slice)
+        case (.max, .float): combine(MaximumFunction<Float>(), from, target, offsets, slice)
+        case (.max, .double): combine(MaximumFunction<Double>(), from, target, offsets, slice)
+        case (.max, .int64): combine(MaximumFunction<Int64>(), from, target, offsets, slice)
+        case (.max, .int32): combine(MaximumFunction<Int32>(), from, target, offsets, slice)
+        case (.min, .float): combine(MinimumFunction<Float>(), from, target, offsets, slice)
+        case (.min, .double): combine(MinimumFunction<Double>(), from, target, offsets, slice)
+        case (.min, .int64): combine(MinimumFunction<Int64>(), from, target, offsets, slice)
+        case (.min, .int32): combine(MinimumFunction<Int32>(), from, target, offsets, slice)
+        default:
+            throw setup.error("reduction '\(reduction.rawValue)' does not take \(data.dtype.name) (float32, float64, int64, int32)")
+        }
+        return [output]
+    }
+
+    /// `target[offset + j] = f(target[offset + j], updates[t·slice + j])` for each tuple t, in order.
+    private func combine<F: BinaryFunction>(_ f: F, _ updates: UnsafeRawPointer, _ target: UnsafeMutableRawPointer,
+                                            _ offsets: [Int], _ slice: Int) where F.Output == F.Element {
+        let from = updates.assumingMemoryBound(to: F.Element.self)
+        let to = target.assumingMemoryBound(to: F.Element.self)
+        for (t, offset) in offsets.enumerated() {
+            let row = from + t * slice, out = to + offset
+            for j in 0..<slice { out[j] = f(out[j], row[j]) }
+        }
+    }
+}
+
+/// `target[j] = source[offsets[j]]` for elements of `size` bytes.
+func copyElements(_ source: UnsafeRawPointer, _ offsets: [Int], _ target: UnsafeMutableRawPointer, _ size: Int) {
+    func typed<T: FixedWidthInteger>(_: T.Type) {
+        let from = source.assumingMemoryBound(to: T.self), to = target.assumingMemoryBound(to: T.self)
+        for (j, offset) in offsets.enumerated() { to[j] = from[offset] }
+    }
+    switch size {
+    case 1: typed(UInt8.self)
+    case 2: typed(UInt16.self)
+    case 4: typed(UInt32.self)
+    case 8: typed(UInt64.self)
+    default:
+        for (j, offset) in offsets.enumerated() {
+            (target + j * size).copyMemory(from: source + offset * size, byteCount: size)
+        }
+    }
+}
+
 // MARK: - Transpose
 
 /// Transpose by `perm` (default: dims reversed).
@@ -283,5 +455,41 @@ final class ExpandKernel: Kernel {
                 .copy(from: source, to: destination, elementSize: size, context)
         }
         return [output]
+    }
+}
+
+// MARK: - Tile
+
+/// Tile, opsets 6–13: the input repeated `repeats[i]` times along axis i.
+/// The output [r0·d0, r1·d1, …] is, in row-major order, [r0, d0, r1, d1, …]
+/// reading the input with stride 0 along every repeat dim, so it is one
+/// `StridedView` copy.
+final class TileKernel: Kernel {
+    private let setup: KernelSetup
+
+    init(_ setup: KernelSetup) throws { self.setup = setup }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let data = try setup.required(inputs, 0, "input")
+        let size = try setup.elementSize(data)
+        let repeats = try setup.integers(try setup.required(inputs, 1, "repeats"), "repeats")
+        let rank = data.shape.rank
+        guard repeats.count == rank, repeats.allSatisfy({ $0 >= 0 }) else {
+            throw setup.error("repeats \(repeats) must be \(rank) non-negative counts, one per dim of the input \(data.shape)")
+        }
+        let own = data.shape.strides
+        var output: [Int] = [], dims: [Int] = [], strides: [Int] = []
+        for axis in 0..<rank {
+            let (product, overflow) = data.shape[axis].multipliedReportingOverflow(by: repeats[axis])
+            guard !overflow else { throw setup.error("repeats \(repeats) of \(data.shape) overflow") }
+            output.append(product)
+            dims += [repeats[axis], data.shape[axis]]
+            strides += [0, own[axis]]
+        }
+        let result = Tensor.uninitialized(data.dtype, try setup.shape(output, "output shape"))
+        if let source = data.rawBytes, let target = result.mutableRawBytes {
+            StridedView(dims: dims, strides: strides, offset: 0).copy(from: source, to: target, elementSize: size, context)
+        }
+        return [result]
     }
 }

@@ -205,6 +205,100 @@ final class InstanceNormalizationKernel: Kernel {
     }
 }
 
+/// LayerNormalization, opset 17: each row of the trailing dims from `axis`
+/// (default −1) is normalised by its own mean and (population) variance,
+/// `Y = (X − Mean)·InvStdDev·Scale + B`, with Scale and the optional B
+/// broadcast one way to those dims. The optional outputs Mean and InvStdDev
+/// have X's dims before `axis` and 1 after.
+///
+/// The statistics are summed in Double (as InstanceNormalization's) and
+/// stored as float32: `stash_type` 1, the only one ONNX Runtime runs; any
+/// other is refused when the kernel is built.
+/// Complexity: three passes over each row, rows split across threads.
+final class LayerNormalizationKernel: Kernel {
+    private let setup: KernelSetup
+    private let axisAttribute: Int
+    private let epsilon: Double
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        axisAttribute = setup.node.int("axis") ?? -1
+        epsilon = Double(setup.node.float("epsilon") ?? 1e-5)
+        let stash = setup.node.int("stash_type") ?? 1
+        guard stash == Int(DType.float.rawValue) else {
+            throw setup.error("stash_type \(stash) is not supported (only 1, float32 statistics)")
+        }
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let x = try setup.float32Input(inputs, 0, "X")
+        let rank = x.shape.rank
+        let axis = try setup.axis(axisAttribute, rank: rank)
+        let normalized = Array(x.shape.dims[axis...])
+        let scale = try broadcastToRow(try setup.float32Input(inputs, 1, "Scale"), normalized, "Scale", context)
+        let shift = try setup.optionalFloat32Input(inputs, 2, "B").map { try broadcastToRow($0, normalized, "B", context) }
+        let length = normalized.reduce(1, *)
+        let rows = x.shape.dims[..<axis].reduce(1, *)
+        let statisticsShape = Shape(Array(x.shape.dims[..<axis]) + [Int](repeating: 1, count: rank - axis))
+        let y = Tensor.uninitialized(.float, x.shape)
+        let mean = Tensor(statisticsShape, floats: [Float](repeating: .nan, count: rows))
+        let inverseDeviation = Tensor(statisticsShape, floats: [Float](repeating: .nan, count: rows))
+        let outputs = Array([y, mean, inverseDeviation].prefix(Swift.max(1, setup.node.outputs.count)))
+        // An empty row has no mean: its statistics stay NaN.
+        guard length > 0, let xp = x.rawBytes?.assumingMemoryBound(to: Float.self),
+              let yp = y.mutableRawBytes?.assumingMemoryBound(to: Float.self),
+              let mp = mean.mutableRawBytes?.assumingMemoryBound(to: Float.self),
+              let ip = inverseDeviation.mutableRawBytes?.assumingMemoryBound(to: Float.self),
+              let sp = scale.rawBytes?.assumingMemoryBound(to: Float.self) else { return outputs }
+        let bp = shift?.rawBytes?.assumingMemoryBound(to: Float.self)
+        let epsilon = self.epsilon
+        context.parallelFor(rows, itemWork: 3 * length) { range in
+            for row in range {
+                let source = xp + row * length, destination = yp + row * length
+                var sum = 0.0
+                for i in 0..<length { sum += Double(source[i]) }
+                let average = sum / Double(length)
+                var squares = 0.0
+                for i in 0..<length {
+                    let d = Double(source[i]) - average
+                    squares += d * d
+                }
+                let inverse = 1 / (squares / Double(length) + epsilon).squareRoot()
+                let m = Float(average), r = Float(inverse)
+                mp[row] = m
+                ip[row] = r
+                if let bp {
+                    for i in 0..<length { destination[i] = (source[i] - m) * r * sp[i] + bp[i] }
+                } else {
+                    for i in 0..<length { destination[i] = (source[i] - m) * r * sp[i] }
+                }
+            }
+        }
+        return withExtendedLifetime((x, scale, shift)) { outputs }
+    }
+
+    /// `tensor` broadcast one way to `dims` (right-aligned; each of its dims 1
+    /// or equal), as a contiguous float32 tensor of `dims`' element count.
+    private func broadcastToRow(_ tensor: Tensor, _ dims: [Int], _ what: String, _ context: KernelContext) throws -> Tensor {
+        let own = tensor.shape.dims
+        let offset = dims.count - own.count
+        guard offset >= 0, own.indices.allSatisfy({ own[$0] == 1 || own[$0] == dims[$0 + offset] }) else {
+            throw setup.error("\(what) \(tensor.shape) does not broadcast to the normalized shape \(Shape(dims))")
+        }
+        if own.reduce(1, *) == dims.reduce(1, *) { return tensor }
+        let ownStrides = tensor.shape.strides
+        let strides = dims.indices.map { axis -> Int in
+            let i = axis - offset
+            return i < 0 || own[i] == 1 ? 0 : ownStrides[i]
+        }
+        let row = Tensor.uninitialized(.float, Shape(dims))
+        if let source = tensor.rawBytes, let target = row.mutableRawBytes {
+            StridedView(dims: dims, strides: strides, offset: 0).copy(from: source, to: target, elementSize: 4, context)
+        }
+        return row
+    }
+}
+
 /// LRN (local response normalisation across channels), opsets 1–13:
 /// `y = x / (bias + alpha/size · Σ x²)^beta`, the sum over channels
 /// `c − ⌊(size−1)/2⌋ … c + ⌈(size−1)/2⌉` clipped to the valid range.

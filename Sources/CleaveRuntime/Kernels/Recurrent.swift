@@ -405,23 +405,21 @@ final class RecurrentKernel: Kernel {
 
 // MARK: - Activations
 
-/// float32 and float64, with the functions the recurrent activations need.
-/// float32 uses `FastMath` (vectorised, within a few ulp), float64 libm.
-protocol RecurrentElement: BLASElement {
-    static func exponential(_ x: Self) -> Self
+/// float32 and float64, with the functions the recurrent activations need
+/// (`exponential` from `ReductionReal`). float32 uses `FastMath` (vectorised,
+/// within a few ulp), float64 libm.
+protocol RecurrentElement: BLASElement, ReductionReal {
     static func hyperbolicTangent(_ x: Self) -> Self
     /// log(1 + x).
     static func logOnePlus(_ x: Self) -> Self
 }
 
 extension Float: RecurrentElement {
-    @inline(__always) static func exponential(_ x: Float) -> Float { FastMath.exp(x) }
     @inline(__always) static func hyperbolicTangent(_ x: Float) -> Float { FastMath.tanh(x) }
     @inline(__always) static func logOnePlus(_ x: Float) -> Float { log1pf(x) }
 }
 
 extension Double: RecurrentElement {
-    @inline(__always) static func exponential(_ x: Double) -> Double { exp(x) }
     @inline(__always) static func hyperbolicTangent(_ x: Double) -> Double { tanh(x) }
     @inline(__always) static func logOnePlus(_ x: Double) -> Double { log1p(x) }
 }

@@ -182,14 +182,23 @@ struct MaximumReducer<T: Comparable>: Reducer {
     @inline(__always) func combine(_ a: T, _ b: T) -> T { a < b ? b : a }
 }
 
-/// ReduceSum (float32, int64, int32), ReduceMean (float32) and ReduceMax
-/// (float32, int64, int32, int8, uint8, bool).
+/// ReduceSum (float32, int64, int32), ReduceMean (float32), ReduceMax and
+/// ReduceMin (float32, int64, int32, int8, uint8, bool), ReduceProd (float32,
+/// int64, int32), ReduceL1 and ReduceSumSquare (float32, float64, int64,
+/// int32), ReduceL2 and ReduceLogSumExp (float32, float64).
 ///
 /// Axes come from the `axes` attribute before opset 13 (ReduceSum) or 18
 /// (the others), else from the optional second input; no axes means all
-/// axes, or no reduction at all with `noop_with_empty_axes`. Reducing an
-/// empty set gives 0 (sum), NaN (mean) or the type's lowest value (max, −inf
-/// for floats).
+/// axes, or with `noop_with_empty_axes` none: Sum, Mean, Max, Min and Prod
+/// then return the input, L1, L2, SumSquare and LogSumExp their element
+/// function of it (|x|, |x|, x², x), as ONNX's reference does. Reducing an
+/// empty set gives 0 (sum, L1, L2, sum of squares), NaN (mean), 1
+/// (product), −inf (log-sum-exp) or the type's lowest (max) or highest
+/// (min) value, ±inf for floats. Integers wrap on overflow.
+///
+/// L1, L2 and SumSquare map each element first and then sum; LogSumExp is
+/// log Σ exp(x − m) + m with m the maximum of each reduced set (0 where it
+/// is ±inf), so large inputs do not overflow.
 ///
 /// Complexity: one pass over the input per group of adjacent reduced dims
 /// (dims of size 1 are ignored, adjacent reduced dims are merged), so the
@@ -219,14 +228,17 @@ final class ReduceKernel: Kernel {
             axes = try setup.integers(given, "axes")
         }
         if axes.isEmpty {
-            if noopWithEmptyAxes { return [data] }
-            axes = Array(0..<data.shape.rank)
+            // L1, L2, SumSquare and LogSumExp still map each element when nothing is reduced.
+            let identity: Set<Op> = [.reduceSum, .reduceMean, .reduceMax, .reduceMin, .reduceProd]
+            if noopWithEmptyAxes && identity.contains(op) { return [data] }
+            if !noopWithEmptyAxes { axes = Array(0..<data.shape.rank) }
         }
         let reduced = Set(try setup.axes(axes, rank: data.shape.rank))
         let outputDims = data.shape.dims.enumerated().compactMap { axis, d -> Int? in
             reduced.contains(axis) ? (keepDims ? 1 : nil) : d
         }
         let outputShape = Shape(outputDims)
+        let keptShape = Shape(data.shape.dims.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element })
         switch (op, data.dtype) {
         case (.reduceSum, .float), (.reduceMean, .float):
             var result = reduce(FloatSumReducer(), data, reduced, outputShape, context)
@@ -245,8 +257,61 @@ final class ReduceKernel: Kernel {
         case (.reduceMax, .uint8), (.reduceMax, .bool):
             // Bools are bytes 0/1, so their maximum is logical or.
             return [reduce(MaximumReducer<UInt8>(identity: 0), data, reduced, outputShape, context)]
+        case (.reduceMin, .float):
+            return [reduce(MinimumReducer<Float>(identity: .infinity), data, reduced, outputShape, context)]
+        case (.reduceMin, .int64): return [reduce(MinimumReducer<Int64>(identity: .max), data, reduced, outputShape, context)]
+        case (.reduceMin, .int32): return [reduce(MinimumReducer<Int32>(identity: .max), data, reduced, outputShape, context)]
+        case (.reduceMin, .int8): return [reduce(MinimumReducer<Int8>(identity: .max), data, reduced, outputShape, context)]
+        case (.reduceMin, .uint8): return [reduce(MinimumReducer<UInt8>(identity: .max), data, reduced, outputShape, context)]
+        case (.reduceMin, .bool):
+            // The minimum of bytes 0/1 is logical and; of nothing, true.
+            return [reduce(MinimumReducer<UInt8>(identity: 1), data, reduced, outputShape, context)]
+        case (.reduceProd, .float): return [reduce(ProductReducer<Float>(), data, reduced, outputShape, context)]
+        case (.reduceProd, .int64): return [reduce(IntegerProductReducer<Int64>(), data, reduced, outputShape, context)]
+        case (.reduceProd, .int32): return [reduce(IntegerProductReducer<Int32>(), data, reduced, outputShape, context)]
+        case (.reduceL1, .float), (.reduceL2, .float), (.reduceSumSquare, .float), (.reduceLogSumExp, .float):
+            return [try realReduction(Float.self, data, reduced, keptShape, outputShape, context)]
+        case (.reduceL1, .double), (.reduceL2, .double), (.reduceSumSquare, .double), (.reduceLogSumExp, .double):
+            return [try realReduction(Double.self, data, reduced, keptShape, outputShape, context)]
+        case (.reduceL1, .int64):
+            let magnitudes = mapElements(WrappingAbsFunction<Int64>(), data, context)
+            return [reduce(IntegerSumReducer<Int64>(), magnitudes, reduced, outputShape, context)]
+        case (.reduceL1, .int32):
+            let magnitudes = mapElements(WrappingAbsFunction<Int32>(), data, context)
+            return [reduce(IntegerSumReducer<Int32>(), magnitudes, reduced, outputShape, context)]
+        case (.reduceSumSquare, .int64):
+            let squares = mapElements(WrappingSquareFunction<Int64>(), data, context)
+            return [reduce(IntegerSumReducer<Int64>(), squares, reduced, outputShape, context)]
+        case (.reduceSumSquare, .int32):
+            let squares = mapElements(WrappingSquareFunction<Int32>(), data, context)
+            return [reduce(IntegerSumReducer<Int32>(), squares, reduced, outputShape, context)]
         default:
             throw setup.error("dtype \(data.dtype.name) is not supported by \(setup.node.opType)")
+        }
+    }
+
+    /// ReduceL1, ReduceL2, ReduceSumSquare or ReduceLogSumExp of a float32 or
+    /// float64 tensor; `kept` is the output shape with the reduced dims as 1.
+    private func realReduction<T: ReductionReal>(
+        _: T.Type, _ data: Tensor, _ axes: Set<Int>, _ kept: Shape, _ shape: Shape, _ context: KernelContext
+    ) throws -> Tensor {
+        switch op {
+        case .reduceL1:
+            return reduce(T.sumReducer, mapElements(MagnitudeFunction<T>(), data, context), axes, shape, context)
+        case .reduceSumSquare:
+            return reduce(T.sumReducer, mapElements(SquaredFunction<T>(), data, context), axes, shape, context)
+        case .reduceL2:
+            let squares = reduce(T.sumReducer, mapElements(SquaredFunction<T>(), data, context), axes, shape, context)
+            return mapElements(SquareRootFunction<T>(), squares, context)
+        default:
+            let maxima = reduce(MaximumReducer<T>(identity: -.infinity), data, axes, kept, context)
+            let shifts = mapElements(FiniteOrZeroFunction<T>(), maxima, context)
+            let shifted = broadcastBinary(MinusFunction<T>(), data, shifts, plan: try BroadcastPlan(data.shape, kept),
+                                          as: data.dtype, context)
+            let sums = reduce(T.sumReducer, mapElements(ExponentialFunction<T>(), shifted, context), axes, kept, context)
+            let result = broadcastBinary(LogPlusFunction<T>(), sums, shifts, plan: try BroadcastPlan(kept, kept),
+                                         as: data.dtype, context)
+            return result.reshaped(shape)
         }
     }
 
@@ -325,6 +390,240 @@ final class ReduceKernel: Kernel {
             }
         }
     }
+}
+
+// MARK: - ArgMax, ArgMin
+
+/// ArgMax and ArgMin, opsets 7–13: the int64 index along `axis` (default 0)
+/// of the largest (smallest) element — the first one, or with
+/// `select_last_index = 1` (opset 12) the last one, of equal elements;
+/// `keepdims` (default 1) keeps the axis as a 1. float32, float64, int64,
+/// int32, int8 and uint8 (bool as uint8).
+///
+/// Elements compare with `<`, so a NaN is chosen only where it comes first.
+/// An empty axis has no extremum and is refused.
+/// Complexity: one pass over the input; for an inner axis, rows of the
+/// trailing dims are compared whole, so every step is a contiguous loop.
+final class ArgExtremumKernel: Kernel {
+    private let setup: KernelSetup
+    private let largest: Bool
+    private let axisAttribute: Int
+    private let keepDims: Bool
+    private let selectLast: Bool
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        largest = setup.node.op == .argMax
+        axisAttribute = setup.node.int("axis") ?? 0
+        keepDims = (setup.node.int("keepdims") ?? 1) != 0
+        selectLast = (setup.node.int("select_last_index") ?? 0) != 0
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let data = try setup.required(inputs, 0, "data")
+        let axis = try setup.axis(axisAttribute, rank: data.shape.rank)
+        let dims = data.shape.dims
+        let length = dims[axis]
+        var outputDims = dims
+        if keepDims { outputDims[axis] = 1 } else { outputDims.remove(at: axis) }
+        let output = Tensor.uninitialized(.int64, Shape(outputDims))
+        guard output.elementCount > 0 else { return [output] }
+        guard length > 0 else {
+            throw setup.error("axis \(axis) of \(data.shape) is empty: it has no \(largest ? "largest" : "smallest") element")
+        }
+        let outer = dims[..<axis].reduce(1, *), inner = dims[(axis + 1)...].reduce(1, *)
+        switch data.dtype {
+        case .float: search(Float.self, data, output, outer, length, inner, context)
+        case .double: search(Double.self, data, output, outer, length, inner, context)
+        case .int64: search(Int64.self, data, output, outer, length, inner, context)
+        case .int32: search(Int32.self, data, output, outer, length, inner, context)
+        case .int8: search(Int8.self, data, output, outer, length, inner, context)
+        case .uint8, .bool: search(UInt8.self, data, output, outer, length, inner, context)
+        default: throw setup.error("dtype \(data.dtype.name) is not supported by \(setup.node.opType)")
+        }
+        return [output]
+    }
+
+    /// [outer, length, inner] → indices [outer, inner].
+    private func search<T: Comparable>(_: T.Type, _ data: Tensor, _ output: Tensor,
+                                       _ outer: Int, _ length: Int, _ inner: Int, _ context: KernelContext) {
+        guard let source = data.rawBytes?.assumingMemoryBound(to: T.self),
+              let target = output.mutableRawBytes?.assumingMemoryBound(to: Int64.self) else { return }
+        // `better(v, best)`: v replaces the current choice.
+        let largest = self.largest, last = selectLast
+        @inline(__always) func better(_ v: T, _ best: T) -> Bool {
+            largest ? (last ? v >= best : v > best) : (last ? v <= best : v < best)
+        }
+        context.parallelFor(outer, itemWork: length * inner) { range in
+            var best = [T](repeating: source[0], count: inner)
+            best.withUnsafeMutableBufferPointer { values in
+                for o in range {
+                    let block = source + o * length * inner, indices = target + o * inner
+                    for i in 0..<inner {
+                        values[i] = block[i]
+                        indices[i] = 0
+                    }
+                    for k in 1..<Swift.max(length, 1) {
+                        let row = block + k * inner
+                        for i in 0..<inner where better(row[i], values[i]) {
+                            values[i] = row[i]
+                            indices[i] = Int64(k)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - CumSum
+
+/// Sums in the element type, wrapping for integers (`IntegerSumReducer`) and
+/// in order for floats, as a running sum does.
+struct FloatingSumReducer<T: FloatingPoint>: Reducer {
+    var identity: T { 0 }
+    @inline(__always) func combine(_ a: T, _ b: T) -> T { a + b }
+}
+
+/// CumSum, opsets 11–14: running sums along the axis given as input 1 (a
+/// scalar or one-element int64/int32 tensor, negative counting from the
+/// end); `exclusive = 1` leaves each element out of its own sum (the first
+/// is 0), `reverse = 1` sums from the end. float32, float64, int64, int32
+/// (integers wrap on overflow).
+///
+/// Complexity: one pass; for an inner axis, whole rows of the trailing dims
+/// are added at a time, so each step is a contiguous loop.
+final class CumSumKernel: Kernel {
+    private let setup: KernelSetup
+    private let exclusive: Bool
+    private let reverse: Bool
+
+    init(_ setup: KernelSetup) throws {
+        self.setup = setup
+        exclusive = (setup.node.int("exclusive") ?? 0) != 0
+        reverse = (setup.node.int("reverse") ?? 0) != 0
+    }
+
+    func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
+        let x = try setup.required(inputs, 0, "x")
+        let axisTensor = try setup.required(inputs, 1, "axis")
+        let given = try setup.integers(axisTensor, "axis")
+        guard given.count == 1, axisTensor.shape.rank <= 1 else {
+            throw setup.error("axis must hold one integer, got shape \(axisTensor.shape)")
+        }
+        let axis = try setup.axis(given[0], rank: x.shape.rank)
+        let dims = x.shape.dims
+        let outer = dims[..<axis].reduce(1, *), length = dims[axis], inner = dims[(axis + 1)...].reduce(1, *)
+        let output = Tensor.uninitialized(x.dtype, x.shape)
+        switch x.dtype {
+        case .float: scan(FloatingSumReducer<Float>(), x, output, outer, length, inner, context)
+        case .double: scan(FloatingSumReducer<Double>(), x, output, outer, length, inner, context)
+        case .int64: scan(IntegerSumReducer<Int64>(), x, output, outer, length, inner, context)
+        case .int32: scan(IntegerSumReducer<Int32>(), x, output, outer, length, inner, context)
+        default: throw setup.error("dtype \(x.dtype.name) is not supported by CumSum (float32, float64, int64, int32)")
+        }
+        return [output]
+    }
+
+    /// [outer, length, inner]: running `reducer` sums along the middle dim.
+    private func scan<R: Reducer>(_ reducer: R, _ x: Tensor, _ output: Tensor,
+                                  _ outer: Int, _ length: Int, _ inner: Int, _ context: KernelContext) {
+        guard x.elementCount > 0, let source = x.rawBytes?.assumingMemoryBound(to: R.Element.self),
+              let target = output.mutableRawBytes?.assumingMemoryBound(to: R.Element.self) else { return }
+        let exclusive = self.exclusive, reverse = self.reverse
+        context.parallelFor(outer, itemWork: length * inner) { range in
+            var sums = [R.Element](repeating: reducer.identity, count: inner)
+            sums.withUnsafeMutableBufferPointer { running in
+                for o in range {
+                    for i in 0..<inner { running[i] = reducer.identity }
+                    for step in 0..<length {
+                        let k = reverse ? length - 1 - step : step
+                        let offset = (o * length + k) * inner
+                        let row = source + offset, out = target + offset
+                        if exclusive {
+                            for i in 0..<inner {
+                                out[i] = running[i]
+                                running[i] = reducer.combine(running[i], row[i])
+                            }
+                        } else {
+                            for i in 0..<inner {
+                                running[i] = reducer.combine(running[i], row[i])
+                                out[i] = running[i]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct MinimumReducer<T: Comparable>: Reducer {
+    let identity: T
+    @inline(__always) func combine(_ a: T, _ b: T) -> T { b < a ? b : a }
+}
+
+struct ProductReducer<T: FloatingPoint>: Reducer {
+    var identity: T { 1 }
+    @inline(__always) func combine(_ a: T, _ b: T) -> T { a * b }
+}
+
+struct IntegerProductReducer<T: FixedWidthInteger>: Reducer {
+    var identity: T { 1 }
+    @inline(__always) func combine(_ a: T, _ b: T) -> T { a &* b }
+}
+
+/// float32 and float64 with the sum and the exp and log that ReduceL1, L2,
+/// SumSquare and LogSumExp need: float32 sums through `FastMath.sum` and
+/// exponentiates through `FastMath.exp`, float64 through libm.
+protocol ReductionReal: BinaryFloatingPoint {
+    associatedtype Sum: Reducer where Sum.Element == Self
+    static var sumReducer: Sum { get }
+    static func exponential(_ x: Self) -> Self
+    static func logarithm(_ x: Self) -> Self
+}
+
+extension Float: ReductionReal {
+    static var sumReducer: FloatSumReducer { FloatSumReducer() }
+    @inline(__always) static func exponential(_ x: Float) -> Float { FastMath.exp(x) }
+    @inline(__always) static func logarithm(_ x: Float) -> Float { logf(x) }
+}
+
+extension Double: ReductionReal {
+    static var sumReducer: FloatingSumReducer<Double> { FloatingSumReducer() }
+    @inline(__always) static func exponential(_ x: Double) -> Double { exp(x) }
+    @inline(__always) static func logarithm(_ x: Double) -> Double { log(x) }
+}
+
+struct MagnitudeFunction<T: FloatingPoint>: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: T) -> T { Swift.abs(x) }
+}
+
+struct SquaredFunction<T: FloatingPoint>: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: T) -> T { x * x }
+}
+
+struct WrappingSquareFunction<T: FixedWidthInteger>: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: T) -> T { x &* x }
+}
+
+struct SquareRootFunction<T: FloatingPoint>: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: T) -> T { x.squareRoot() }
+}
+
+struct ExponentialFunction<T: ReductionReal>: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: T) -> T { T.exponential(x) }
+}
+
+/// The shift LogSumExp subtracts: the maximum, or 0 where it is ±inf (an
+/// empty set, or infinite inputs, where subtracting would give NaN).
+struct FiniteOrZeroFunction<T: FloatingPoint>: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: T) -> T { x.isFinite ? x : 0 }
+}
+
+/// log(sum) + shift.
+struct LogPlusFunction<T: ReductionReal>: BinaryFunction {
+    @inline(__always) func callAsFunction(_ sum: T, _ shift: T) -> T { T.logarithm(sum) + shift }
 }
 
 struct ScaleFunction: UnaryFunction {

@@ -66,6 +66,20 @@ struct ErfFunction: UnaryFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { FastMath.erf(x) }
 }
 
+/// x·Φ(x) = x/2·(1 + erf(x/√2)): ONNX Gelu with `approximate = "none"`.
+struct GeluFunction: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: Float) -> Float {
+        0.5 * x * (1 + FastMath.erf(x * 0.70710678118654752))
+    }
+}
+
+/// x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³))): ONNX Gelu with `approximate = "tanh"`.
+struct GeluTanhFunction: UnaryFunction {
+    @inline(__always) func callAsFunction(_ x: Float) -> Float {
+        0.5 * x * (1 + FastMath.tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)))
+    }
+}
+
 struct SqrtFunction: UnaryFunction {
     @inline(__always) func callAsFunction(_ x: Float) -> Float { x.squareRoot() }
 }
@@ -103,22 +117,31 @@ struct IntegerReluFunction<T: FixedWidthInteger & SignedInteger>: UnaryFunction 
     @inline(__always) func callAsFunction(_ x: T) -> T { x > 0 ? x : 0 }
 }
 
-/// Relu, LeakyRelu, Elu, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Sqrt,
-/// Exp, Log, Neg, Abs and Reciprocal on float32; Relu, Neg and Abs also on int64, int32
-/// and int8.
+/// Relu, LeakyRelu, Elu, Sigmoid, HardSigmoid, HardSwish, Tanh, Erf, Gelu,
+/// Sqrt, Exp, Log, Neg, Abs and Reciprocal on float32; Relu, Neg and Abs also
+/// on int64, int32 and int8.
 ///
-/// Exp, Sigmoid, Tanh, Elu and Erf use `FastMath` (vectorised, within a few
-/// ulp; Erf within 5e-7 relative); Log calls Glibc.
+/// Exp, Sigmoid, Tanh, Elu, Erf and Gelu use `FastMath` (vectorised, within
+/// a few ulp; Erf within 5e-7 relative); Log calls Glibc. Gelu (opset 20)
+/// takes `approximate` "none" (the erf form) or "tanh"; any other value is
+/// refused when the kernel is built.
 final class UnaryKernel: Kernel {
     private let setup: KernelSetup
     private let op: Op
     private let alpha: Float
     private let beta: Float
+    /// Gelu's `approximate = "tanh"`.
+    private let tanhApproximation: Bool
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
         guard let op = setup.node.op else { throw setup.error("not a supported op") }
         self.op = op
+        let approximate = op == .gelu ? setup.node.string("approximate") ?? "none" : "none"
+        guard approximate == "none" || approximate == "tanh" else {
+            throw setup.error("approximate '\(approximate)' is not one of 'none', 'tanh'")
+        }
+        tanhApproximation = approximate == "tanh"
         switch op {
         case .leakyRelu:
             alpha = setup.node.float("alpha") ?? 0.01
@@ -156,6 +179,8 @@ final class UnaryKernel: Kernel {
         case .hardSwish: return mapElements(HardSwishFunction(), x, context)
         case .tanh: return mapElements(TanhFunction(), x, context)
         case .erf: return mapElements(ErfFunction(), x, context)
+        case .gelu:
+            return tanhApproximation ? mapElements(GeluTanhFunction(), x, context) : mapElements(GeluFunction(), x, context)
         case .sqrt: return mapElements(SqrtFunction(), x, context)
         case .exp: return mapElements(ExpFunction(), x, context)
         case .log: return mapElements(LogFunction(), x, context)
