@@ -1,6 +1,7 @@
 import ArgumentParser
 import CleaveCompress
 import CleaveIR
+import CleavePlan
 import CleaveRuntime
 
 struct Compress: ParsableCommand {
@@ -165,6 +166,21 @@ extension CompressionSearch.Result {
         }
         return table(["compression", "MACs", "top-1 agreement", "relative L2", scoreName, "in budget"], rows,
                                rightAligned: [1, 2, 3, 4])
+    }
+
+    /// The frontier as a chart: points of top-1 agreement lost when the
+    /// budget bounds them (or the model has a top-1), else relative L2 in %.
+    func chart(budget: FidelityBudget, title: String) -> FrontierChart {
+        let byTop1 = budget.maxAccuracyDrop != nil || points.allSatisfy { $0.report.model.top1Agreement != nil }
+        let chartPoints = points.enumerated().map { i, p in
+            let m = p.report.model
+            let loss = byTop1 ? (1 - (m.top1Agreement ?? .nan)) * 100 : (m.relativeL2 ?? .nan) * 100
+            return FrontierChart.Point(label: p.label, loss: loss, totalMilliseconds: p.score,
+                                       withinBudget: p.withinBudget, chosen: i == chosen)
+        }
+        return FrontierChart(points: chartPoints,
+                             lossName: byTop1 ? "top-1 agreement lost (points, held-back samples)" : "relative L2 of the outputs (%)",
+                             budget: byTop1 ? budget.maxAccuracyDrop : budget.maxRelativeL2.map { $0 * 100 }, title: title)
     }
 
     /// `{"budget", "score", "chosen", "frontier": [{"label", "macs", "top1_agreement", "relative_l2", "score", "within_budget", "chosen"}]}`

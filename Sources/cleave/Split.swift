@@ -49,6 +49,10 @@ struct Split: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the plan's stacked-bar chart (SVG).", valueName: "file"))
     var chart: String?
 
+    @Option(name: .customLong("frontier-chart"),
+            help: ArgumentHelp("Also write the compression search's frontier, predicted total ms against fidelity lost (SVG).", valueName: "file"))
+    var frontierChart: String?
+
     @Flag(name: .customLong("no-compress"), help: "Plan and cut the model as it is (Neurosurgeon-style).")
     var noCompress = false
 
@@ -60,6 +64,12 @@ struct Split: ParsableCommand {
 
     @Flag(help: "Print a JSON report (compression, plan, bundles) instead of text.")
     var json = false
+
+    func validate() throws {
+        if frontierChart != nil && (calibration.entries.isEmpty || compression.explicitStrength || noCompress) {
+            throw ValidationError("--frontier-chart draws the compression search, which needs --calibration and no --rank-energy, --rank-ratio, --prune-ratio or --no-compress")
+        }
+    }
 
     func run() throws {
         let key = try signKey.map { try SigningKeys.privateKey(at: $0) }
@@ -151,6 +161,9 @@ struct Split: ParsableCommand {
             print(cloud == nil ? "verified: the edge bundle is intact" : "verified: both bundles are intact and form a pair")
         }
         if let chart { try writeText(plan.svgChart(), to: chart) }
+        if let frontierChart, let search {
+            try writeText(search.result.chart(budget: search.budget, title: "Compression frontier: \(model)").svg(), to: frontierChart)
+        }
     }
 
     /// Decomposition strength when no --rank-energy/--rank-ratio is given.

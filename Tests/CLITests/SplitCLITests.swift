@@ -11,7 +11,7 @@ final class SplitCLITests: XCTestCase {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try cleave("split", model, "-o", directory + "/out", "--calibration", calibration,
-                                "--bandwidth", "1Mbps", "--json")
+                                "--bandwidth", "1Mbps", "--json", "--frontier-chart", directory + "/frontier.svg")
         XCTAssertEqual(result.status, 0, result.stderr)
         let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let search = try XCTUnwrap(report["search"] as? [String: Any])
@@ -30,6 +30,9 @@ final class SplitCLITests: XCTestCase {
         // The manifest records the search next to the plan.
         let manifest = try String(contentsOfFile: directory + "/out/edge/manifest.json", encoding: .utf8)
         XCTAssertTrue(manifest.contains("\"frontier\""), "manifest records the frontier")
+        let chart = try String(contentsOfFile: directory + "/frontier.svg", encoding: .utf8)
+        XCTAssertEqual(chart.components(separatedBy: "<circle").count - 1, frontier.count + 1, "a dot per rung and a ring on the chosen one")
+        for point in frontier { XCTAssertTrue(chart.contains(">\(try XCTUnwrap(point["label"] as? String))</text>")) }
     }
 
     func testABudgetNothingFitsSplitsUncompressedAndSaysSo() throws {
@@ -48,7 +51,8 @@ final class SplitCLITests: XCTestCase {
         for arguments in [["--max-accuracy-drop", "101", "--calibration", calibration],
                           ["--max-accuracy-drop=-1", "--calibration", calibration],
                           ["--max-accuracy-drop", "1"],
-                          ["--max-accuracy-drop", "1", "--rank-energy", "0.9", "--calibration", calibration]] {
+                          ["--max-accuracy-drop", "1", "--rank-energy", "0.9", "--calibration", calibration],
+                          ["--frontier-chart", directory + "/f.svg"]] {
             let result = try cleave(["split", model, "-o", out] + arguments)
             XCTAssertEqual(result.status, 64, "\(arguments): \(result.stderr)")
         }
