@@ -78,6 +78,8 @@ public enum CompressionSearch {
         public var points: [Point]
         /// The index in `points` of the chosen one.
         public var chosen: Int
+        /// Rungs that could not be applied (a refit that stayed singular, say), with why.
+        public var failed: [(label: String, reason: String)]
         public var graph: Graph
         public var report: CompressionReport
     }
@@ -119,10 +121,18 @@ public enum CompressionSearch {
         try budget.validate()
         let rungs = ladder(base)
         var points: [Point] = []
+        var failed: [(label: String, reason: String)] = []
         var best: (index: Int, graph: Graph, report: CompressionReport)?
         for (index, rung) in rungs.enumerated() {
             progress(index, rungs.count, rung.label)
-            let (compressed, report) = try Compressor.compress(graph, options: rung.options, inputShapes: inputShapes)
+            let compressed: Graph, report: CompressionReport
+            do {
+                (compressed, report) = try Compressor.compress(graph, options: rung.options, inputShapes: inputShapes)
+            } catch let error as CleaveError where index > 0 && error.kind == .badInput {
+                // One strength the data cannot support does not end the search; "none" failing does.
+                failed.append((rung.label, error.message))
+                continue
+            }
             // A rung that changed no layer repeats a weaker one.
             if index > 0 && report.layers.allSatisfy({ $0.kind == .batchNormFolded }) { continue }
             let value = try score(compressed, report)
@@ -137,6 +147,6 @@ public enum CompressionSearch {
             // Unreachable: the first rung is always inside the budget.
             throw CleaveError.badInput("no compression was tried")
         }
-        return Result(points: points, chosen: best.index, graph: best.graph, report: best.report)
+        return Result(points: points, chosen: best.index, failed: failed, graph: best.graph, report: best.report)
     }
 }

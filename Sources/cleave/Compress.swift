@@ -164,8 +164,9 @@ extension CompressionSearch.Result {
                     m.top1Agreement.map { fixed($0 * 100, 2) + "%" } ?? "n/a",
                     m.relativeL2.map { fixed($0 * 100, 3) + "%" } ?? "n/a", format(p.score), p.withinBudget ? "yes" : "no"]
         }
+        let failures = failed.map { "\n  \($0.label): not applied: \($0.reason)" }.joined()
         return table(["compression", "MACs", "top-1 agreement", "relative L2", scoreName, "in budget"], rows,
-                               rightAligned: [1, 2, 3, 4])
+                     rightAligned: [1, 2, 3, 4]) + failures
     }
 
     /// The frontier as a chart: points of top-1 agreement lost when the
@@ -183,7 +184,7 @@ extension CompressionSearch.Result {
                              budget: byTop1 ? budget.maxAccuracyDrop : budget.maxRelativeL2.map { $0 * 100 }, title: title)
     }
 
-    /// `{"budget", "score", "chosen", "frontier": [{"label", "macs", "top1_agreement", "relative_l2", "score", "within_budget", "chosen"}]}`
+    /// `{"budget", "score", "chosen", "frontier": [{"label", "macs", "top1_agreement", "relative_l2", "samples", "score", "within_budget", "chosen"}], "failed": [{"label", "reason"}]}`
     func json(budget: FidelityBudget, scoreName: String) -> JSON {
         .object([
             ("budget", budget.json), ("score", .string(scoreName)), ("chosen", .string(points[chosen].label)),
@@ -195,6 +196,7 @@ extension CompressionSearch.Result {
                                 ("samples", .int(m.samples)), ("score", .double(p.score)),
                                 ("within_budget", .bool(p.withinBudget)), ("chosen", .bool(i == chosen))])
             })),
+            ("failed", .array(failed.map { .object([("label", .string($0.label)), ("reason", .string($0.reason))]) })),
         ])
     }
 }

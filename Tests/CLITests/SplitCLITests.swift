@@ -17,6 +17,7 @@ final class SplitCLITests: XCTestCase {
         let search = try XCTUnwrap(report["search"] as? [String: Any])
         XCTAssertEqual((search["budget"] as? [String: Any])?["max_accuracy_drop"] as? Double, 1, "the default budget")
         XCTAssertEqual(search["score"] as? String, "predicted_total_ms")
+        XCTAssertEqual((search["failed"] as? [Any])?.count, 0, "every rung applies to digits")
         let frontier = try XCTUnwrap(search["frontier"] as? [[String: Any]])
         let chosen = try XCTUnwrap(frontier.first { $0["chosen"] as? Bool == true })
         let fastest = try XCTUnwrap(frontier.filter { $0["within_budget"] as? Bool == true }.compactMap { $0["score"] as? Double }.min())
