@@ -33,7 +33,11 @@ def feeds_for(path):
     for i in session.get_inputs():
         shape = [d if isinstance(d, int) else 1 for d in i.shape]
         n = int(np.prod(shape))
-        feeds[i.name] = (np.arange(n, dtype=np.float64).reshape(shape) / n).astype(np.float32)
+        if i.type in ("tensor(int64)", "tensor(int32)"):
+            # Small non-negative integers: valid token ids or indices for the models that take them.
+            feeds[i.name] = (np.arange(n) % 100).reshape(shape).astype(np.int64 if i.type == "tensor(int64)" else np.int32)
+        else:
+            feeds[i.name] = (np.arange(n, dtype=np.float64).reshape(shape) / n).astype(np.float32)
     return feeds
 
 
