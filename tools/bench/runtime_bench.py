@@ -2,7 +2,8 @@
 
 Usage: .venv/bin/python tools/bench/runtime_bench.py [--cleave .build/release/cleave]
            [--models vgg19,resnet50,alexnet,squeezenet] [--threads 1,2] [--repeats 7] [--warmup 10]
-Models come from .models/light (tools/light_models.py). ONNX Runtime uses the
+Models come from --dir (.models/light, tools/light_models.py; .models/transformers,
+tools/transformer_models.py), or are given as paths ending in .onnx. ONNX Runtime uses the
 CPU provider with intra_op_num_threads = threads; both take the median of
 --repeats runs after --warmup untimed runs (a fresh process needs a few
 runs before its latency settles: page faults, heap growth, clock ramp-up;
@@ -60,9 +61,11 @@ def peak_rss(command):
 
 rows, memory = [], []
 for name in args.models.split(","):
-    path = os.path.join(args.dir, name + ".onnx")
+    path = name if name.endswith(".onnx") else os.path.join(args.dir, name + ".onnx")
     if not os.path.exists(path):
-        sys.exit(f"{path} is missing: run .venv/bin/python tools/light_models.py --only {name}")
+        sys.exit(f"{path} is missing: run .venv/bin/python tools/light_models.py --only {name} "
+                 "(or tools/transformer_models.py with --dir .models/transformers)")
+    name = os.path.basename(path)[:-len(".onnx")] if name.endswith(".onnx") else name
     for threads in [int(t) for t in args.threads.split(",")]:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
