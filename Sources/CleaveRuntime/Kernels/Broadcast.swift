@@ -21,14 +21,7 @@ struct BroadcastPlan {
     init(_ a: Shape, _ b: Shape) throws {
         shape = try broadcast(a, b)
         let rank = shape.rank
-        func alignedStrides(_ s: Shape) -> [Int] {
-            let own = s.strides
-            return (0..<rank).map { axis in
-                let i = axis - (rank - s.rank)
-                return i < 0 || s[i] == 1 ? 0 : own[i]
-            }
-        }
-        let sa = alignedStrides(a), sb = alignedStrides(b)
+        let sa = broadcastStrides(of: a, rank: rank), sb = broadcastStrides(of: b, rank: rank)
         var dims: [Int] = [], aStrides: [Int] = [], bStrides: [Int] = []
         for axis in 0..<rank where shape[axis] != 1 {
             if let last = dims.indices.last,
@@ -95,6 +88,16 @@ struct BroadcastPlan {
                 }
             }
         }
+    }
+}
+
+/// Element strides of an operand over a broadcast output of `rank` dims
+/// (right-aligned, as NumPy broadcasts): 0 along the axes it is broadcast on.
+func broadcastStrides(of operand: Shape, rank: Int) -> [Int] {
+    let own = operand.strides
+    return (0..<rank).map { axis in
+        let i = axis - (rank - operand.rank)
+        return i < 0 || operand[i] == 1 ? 0 : own[i]
     }
 }
 

@@ -152,7 +152,7 @@ final class WhereKernel: Kernel {
         let po = ro.assumingMemoryBound(to: T.self)
         let rank = Swift.max(shape.rank, 1)
         let dims = shape.rank == 0 ? [1] : shape.dims
-        let strides = [condition.shape, x.shape, y.shape].map { alignedStrides($0, rank: rank, dims: dims) }
+        let strides = [condition.shape, x.shape, y.shape].map { broadcastStrides(of: $0, rank: rank) }
         let inner = dims[rank - 1]
         let rows = shape.elementCount / Swift.max(inner, 1)
         context.parallelFor(rows, itemWork: inner) { range in
@@ -171,15 +171,5 @@ final class WhereKernel: Kernel {
             }
         }
         return output
-    }
-
-    /// Element strides of an operand of `operand` shape over the output's
-    /// dims (right-aligned), 0 along a broadcast axis.
-    private func alignedStrides(_ operand: Shape, rank: Int, dims: [Int]) -> [Int] {
-        let own = operand.strides
-        return (0..<rank).map { axis in
-            let i = axis - (rank - operand.rank)
-            return i < 0 || operand[i] == 1 ? 0 : own[i]
-        }
     }
 }
