@@ -200,12 +200,7 @@ final class GatherKernel: Kernel {
         let size = try setup.elementSize(data)
         let axis = try setup.axis(axisAttribute, rank: data.shape.rank)
         let length = data.shape[axis]
-        let indices = try setup.integers(indexTensor, "indices").map { i -> Int in
-            guard i >= -length, i < length else {
-                throw setup.error("index \(i) is out of range for dim \(length) of axis \(axis)")
-            }
-            return i < 0 ? i + length : i
-        }
+        let indices = try setup.integers(indexTensor, "indices").map { try setup.index($0, dim: length, axis: axis) }
         let dims = Array(data.shape.dims[..<axis]) + indexTensor.shape.dims + Array(data.shape.dims[(axis + 1)...])
         let output = Tensor.uninitialized(data.dtype, Shape(dims))
         guard let source = data.rawBytes, let target = output.mutableRawBytes else { return [output] }
@@ -251,12 +246,7 @@ final class GatherElementsKernel: Kernel {
             throw setup.error("indices \(shape) must have the rank of data \(data.shape) and no larger dim except on axis \(axis)")
         }
         let length = data.shape[axis]
-        let indices = try setup.integers(indexTensor, "indices").map { i -> Int in
-            guard i >= -length, i < length else {
-                throw setup.error("index \(i) is out of range for dim \(length) of axis \(axis)")
-            }
-            return i < 0 ? i + length : i
-        }
+        let indices = try setup.integers(indexTensor, "indices").map { try setup.index($0, dim: length, axis: axis) }
         let output = Tensor.uninitialized(data.dtype, shape)
         guard let source = data.rawBytes, let target = output.mutableRawBytes else { return [output] }
         // The data offset of every output element, its axis coordinate replaced by its index.
@@ -328,11 +318,7 @@ final class ScatterNDKernel: Kernel {
         var offsets = [Int](repeating: 0, count: tuples)
         for t in 0..<tuples {
             for axis in 0..<k {
-                let i = raw[t * k + axis], dim = data.shape[axis]
-                guard i >= -dim, i < dim else {
-                    throw setup.error("index \(i) is out of range for dim \(dim) of axis \(axis)")
-                }
-                offsets[t] += (i < 0 ? i + dim : i) * strides[axis]
+                offsets[t] += try setup.index(raw[t * k + axis], dim: data.shape[axis], axis: axis) * strides[axis]
             }
         }
         let output = Tensor.uninitialized(data.dtype, data.shape)

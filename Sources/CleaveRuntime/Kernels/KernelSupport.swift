@@ -40,6 +40,13 @@ extension KernelSetup {
         }
     }
 
+    /// An index into a dim of `dim` elements, counting from the end when
+    /// negative (Gather, GatherElements, ScatterND).
+    func index(_ i: Int, dim: Int, axis: Int) throws -> Int {
+        guard i >= -dim, i < dim else { throw error("index \(i) is out of range for dim \(dim) of axis \(axis)") }
+        return i < 0 ? i + dim : i
+    }
+
     /// The values of an int64 or int32 tensor (shapes, axes, pads, indices).
     func integers(_ tensor: Tensor, _ what: String) throws -> [Int] {
         guard let values = tensor.integerValues else {
