@@ -19,6 +19,8 @@ public protocol Kernel: AnyObject {
 /// What a kernel knows when it is built.
 public struct KernelSetup {
     public let node: Node
+    /// The node's op (kernels are built only for ops cleave knows).
+    public let op: Op
     /// The ai.onnx opset of the model: attribute and input forms depend on it.
     public let opset: Int
     /// Values known before running (initializers, Constant outputs), by name,

@@ -86,7 +86,7 @@ public final class Session {
         var lastUse: [Int: Int] = [:]
         for (index, node) in graph.nodes.enumerated() where !absorbed.contains(index) {
             guard let op = node.op else { continue }  // unreachable: checked above
-            var setup = KernelSetup(node: node, opset: graph.opsetVersion, constants: constants)
+            var setup = KernelSetup(node: node, op: op, opset: graph.opsetVersion, constants: constants)
             var outputs = node.outputs
             if let relu = fusedRelus[index] {
                 setup.fusedRelu = true

@@ -155,8 +155,7 @@ final class BinaryKernel: Kernel {
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
-        guard let op = setup.node.op else { throw setup.error("not a supported op") }
-        self.op = op
+        op = setup.op
     }
 
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
@@ -251,8 +250,7 @@ final class VariadicKernel: Kernel {
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
-        guard let op = setup.node.op else { throw setup.error("not a supported op") }
-        self.op = op
+        op = setup.op
     }
 
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {

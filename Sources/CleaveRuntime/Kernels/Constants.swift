@@ -134,12 +134,12 @@ final class IdentityKernel: Kernel {
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
-        wantsMask = setup.node.op == .dropout && setup.node.outputs.count > 1 && !setup.node.outputs[1].isEmpty
+        wantsMask = setup.op == .dropout && setup.node.outputs.count > 1 && !setup.node.outputs[1].isEmpty
     }
 
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
         let data = try setup.required(inputs, 0, "input")
-        guard setup.node.op == .dropout else { return [data] }
+        guard setup.op == .dropout else { return [data] }
         if setup.opset >= 12, let training = setup.optional(inputs, 2), (training.firstElementAsDouble ?? 0) != 0 {
             let ratio = try setup.optional(inputs, 1).map { try setup.scalarFloat($0, "ratio") } ?? 0.5
             guard ratio == 0 else {

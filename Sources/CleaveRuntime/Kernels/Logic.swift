@@ -46,8 +46,7 @@ final class ComparisonKernel: Kernel {
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
-        guard let op = setup.node.op else { throw setup.error("not a supported op") }
-        self.op = op
+        op = setup.op
     }
 
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
@@ -90,8 +89,7 @@ final class LogicalKernel: Kernel {
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
-        guard let op = setup.node.op else { throw setup.error("not a supported op") }
-        self.op = op
+        op = setup.op
     }
 
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {

@@ -25,7 +25,7 @@ final class PoolKernel: Kernel {
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
-        isMax = setup.node.op == .maxPool
+        isMax = setup.op == .maxPool
         guard let kernelShape = setup.node.ints("kernel_shape"), !kernelShape.isEmpty else {
             throw setup.error("attribute kernel_shape is required")
         }
@@ -324,7 +324,7 @@ final class GlobalPoolKernel: Kernel {
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
-        isMax = setup.node.op == .globalMaxPool
+        isMax = setup.op == .globalMaxPool
     }
 
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {

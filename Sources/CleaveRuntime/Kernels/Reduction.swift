@@ -20,7 +20,7 @@ final class SoftmaxKernel: Kernel {
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
-        logarithmic = setup.node.op == .logSoftmax
+        logarithmic = setup.op == .logSoftmax
     }
 
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {
@@ -213,8 +213,7 @@ final class ReduceKernel: Kernel {
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
-        guard let op = setup.node.op else { throw setup.error("not a supported op") }
-        self.op = op
+        op = setup.op
         keepDims = (setup.node.int("keepdims") ?? 1) != 0
         noopWithEmptyAxes = (setup.node.int("noop_with_empty_axes") ?? 0) != 0
         axesFromInput = setup.opset >= (op == .reduceSum ? 13 : 18)
@@ -413,7 +412,7 @@ final class ArgExtremumKernel: Kernel {
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
-        largest = setup.node.op == .argMax
+        largest = setup.op == .argMax
         axisAttribute = setup.node.int("axis") ?? 0
         keepDims = (setup.node.int("keepdims") ?? 1) != 0
         selectLast = (setup.node.int("select_last_index") ?? 0) != 0

@@ -15,8 +15,7 @@ final class ReshapeKernel: Kernel {
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
-        guard let op = setup.node.op else { throw setup.error("not a supported op") }
-        self.op = op
+        op = setup.op
     }
 
     func run(_ inputs: [Tensor?], _ context: KernelContext) throws -> [Tensor] {

@@ -118,7 +118,7 @@ final class ResizeKernel: Kernel {
         var scales: [Float]?
         var sizes: [Int]?
         var roi: [Float]?
-        if setup.node.op == .upsample && setup.opset < 9 {
+        if setup.op == .upsample && setup.opset < 9 {
             guard let attribute = setup.node.floats("scales") else { throw setup.error("attribute 'scales' is missing") }
             scales = attribute
         } else if legacy {
@@ -147,7 +147,7 @@ final class ResizeKernel: Kernel {
             if let scales {
                 let scale = scales[i]
                 guard scale > 0, scale.isFinite else { throw setup.error("scale \(scale) for axis \(axis) must be positive") }
-                if setup.node.op == .upsample && scale < 1 {
+                if setup.op == .upsample && scale < 1 {
                     throw setup.error("Upsample scale \(scale) for axis \(axis) must be at least 1")
                 }
                 plan.scale = scale

@@ -135,8 +135,7 @@ final class UnaryKernel: Kernel {
 
     init(_ setup: KernelSetup) throws {
         self.setup = setup
-        guard let op = setup.node.op else { throw setup.error("not a supported op") }
-        self.op = op
+        op = setup.op
         let approximate = op == .gelu ? setup.node.string("approximate") ?? "none" : "none"
         guard approximate == "none" || approximate == "tanh" else {
             throw setup.error("approximate '\(approximate)' is not one of 'none', 'tanh'")
