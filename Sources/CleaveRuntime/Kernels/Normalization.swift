@@ -183,15 +183,7 @@ final class InstanceNormalizationKernel: Kernel {
                             for index in range {
                                 let c = index % channels
                                 let source = xp + index * plane, destination = yp + index * plane
-                                var sum = 0.0
-                                for i in 0..<plane { sum += Double(source[i]) }
-                                let mean = sum / Double(plane)
-                                var squares = 0.0
-                                for i in 0..<plane {
-                                    let d = Double(source[i]) - mean
-                                    squares += d * d
-                                }
-                                let inverse = 1 / (squares / Double(plane) + epsilon).squareRoot()
+                                let (mean, inverse) = meanAndInverseDeviation(source, plane, epsilon: epsilon)
                                 let a = Float(Double(sp[c]) * inverse)
                                 let b = Float(Double(bp[c]) - mean * Double(sp[c]) * inverse)
                                 for i in 0..<plane { destination[i] = source[i] * a + b }
@@ -203,6 +195,21 @@ final class InstanceNormalizationKernel: Kernel {
         }
         return [y]
     }
+}
+
+/// The mean of `count` floats and 1/√(population variance + epsilon), summed
+/// in Double in two passes (Instance- and LayerNormalization alike).
+@inline(__always)
+private func meanAndInverseDeviation(_ x: UnsafePointer<Float>, _ count: Int, epsilon: Double) -> (mean: Double, inverse: Double) {
+    var sum = 0.0
+    for i in 0..<count { sum += Double(x[i]) }
+    let mean = sum / Double(count)
+    var squares = 0.0
+    for i in 0..<count {
+        let d = Double(x[i]) - mean
+        squares += d * d
+    }
+    return (mean, 1 / (squares / Double(count) + epsilon).squareRoot())
 }
 
 /// LayerNormalization, opset 17: each row of the trailing dims from `axis`
@@ -255,15 +262,7 @@ final class LayerNormalizationKernel: Kernel {
         context.parallelFor(rows, itemWork: 3 * length) { range in
             for row in range {
                 let source = xp + row * length, destination = yp + row * length
-                var sum = 0.0
-                for i in 0..<length { sum += Double(source[i]) }
-                let average = sum / Double(length)
-                var squares = 0.0
-                for i in 0..<length {
-                    let d = Double(source[i]) - average
-                    squares += d * d
-                }
-                let inverse = 1 / (squares / Double(length) + epsilon).squareRoot()
+                let (average, inverse) = meanAndInverseDeviation(source, length, epsilon: epsilon)
                 let m = Float(average), r = Float(inverse)
                 mp[row] = m
                 ip[row] = r
