@@ -88,10 +88,15 @@ public struct Link: Hashable, Sendable {
 
     /// `10 Mbps, RTT 20 ms`.
     public var description: String {
+        "\(Link.describe(bitsPerSecond: bitsPerSecond)), RTT \(compact(rttMilliseconds)) ms"
+    }
+
+    /// `10 Mbps`, `1.5 Gbps`, `500 kbps`.
+    public static func describe(bitsPerSecond: Double) -> String {
         let (value, unit): (Double, String) = bitsPerSecond >= 1e9 ? (bitsPerSecond / 1e9, "Gbps")
             : bitsPerSecond >= 1e6 ? (bitsPerSecond / 1e6, "Mbps")
             : bitsPerSecond >= 1e3 ? (bitsPerSecond / 1e3, "kbps") : (bitsPerSecond, "bps")
-        return "\(compact(value)) \(unit), RTT \(compact(rttMilliseconds)) ms"
+        return "\(compact(value)) \(unit)"
     }
 }
 

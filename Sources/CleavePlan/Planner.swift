@@ -37,33 +37,14 @@ public enum Planner {
     public static func plan(graph: Graph, analysis: Analysis, edge: DeviceProfile, cloud: DeviceProfile, link: Link,
                             codec: BoundaryCodec, boundaryBytes: ((String) -> Int)? = nil,
                             bottlenecks: [String]? = nil, maxCandidates: Int = 12) throws -> Plan {
-        let edgeTimes = edge.predictMilliseconds(graph: graph, analysis: analysis)
-        let cloudTimes = cloud.predictMilliseconds(graph: graph, analysis: analysis)
-        let sizes: (String) -> Int
-        if let boundaryBytes {
-            sizes = boundaryBytes
-        } else if codec == .int8Zlib {
-            let measured = try BoundarySizes.measure(graph: graph, analysis: analysis, codec: codec)
-            sizes = { name in measured[name] ?? analysis.types[name].map(\.byteCount) ?? 0 }
-        } else {
-            sizes = { name in analysis.types[name].flatMap { BoundarySizes.predicted($0, codec: codec) } ?? 0 }
-        }
-
+        let (edgeTimes, cloudTimes, sizes) = try costs(graph: graph, analysis: analysis, edge: edge, cloud: cloud,
+                                                       codec: codec, boundaryBytes: boundaryBytes)
         let problem = PlanProblem(graph: graph, edgeTimes: edgeTimes, cloudTimes: cloudTimes, sizes: sizes, link: link)
         let context = Plan.Context(edgeRunOverhead: edge.runOverhead, cloudRunOverhead: cloud.runOverhead, link: link)
         func candidate(_ edgeSide: [Bool]?, label: String) throws -> PlanCandidate {
             try problem.candidate(edgeSide ?? [Bool](repeating: true, count: problem.vertices.count), label: label, context: context)
         }
-
-        // The optimum over all partitions, then the extremes.
-        let n = problem.vertices.count
-        let edgeOnly = try candidate(nil, label: "edge-only")
-        let cloudOnly = try candidate([Bool](repeating: false, count: n), label: "cloud-only")
-        var optimum = edgeOnly.totalMilliseconds <= cloudOnly.totalMilliseconds ? edgeOnly : cloudOnly
-        if n > 0, let side = problem.cut.solve(), side.contains(true), side.contains(false) {
-            let split = try candidate(side, label: "min-cut")
-            if split.totalMilliseconds < optimum.totalMilliseconds { optimum = split }
-        }
+        let (optimum, edgeOnly, cloudOnly) = try problem.optimum(context: context)
 
         // The best cut after each node of the main path, and at each bottleneck.
         var seen = Set<[Int]>()
@@ -112,6 +93,20 @@ public enum Planner {
                     edgeProfile: edge, cloudProfile: cloud,
                     edgeTotalMilliseconds: edge.predictTotalMilliseconds(graph: graph, analysis: analysis),
                     cloudTotalMilliseconds: cloud.predictTotalMilliseconds(graph: graph, analysis: analysis))
+    }
+
+    /// Every node's predicted milliseconds on each device, and each tensor's
+    /// bytes on the wire under `codec` (see `plan`'s `boundaryBytes`).
+    static func costs(graph: Graph, analysis: Analysis, edge: DeviceProfile, cloud: DeviceProfile, codec: BoundaryCodec,
+                      boundaryBytes: ((String) -> Int)?) throws -> (edge: [Double], cloud: [Double], sizes: (String) -> Int) {
+        let edgeTimes = edge.predictMilliseconds(graph: graph, analysis: analysis)
+        let cloudTimes = cloud.predictMilliseconds(graph: graph, analysis: analysis)
+        if let boundaryBytes { return (edgeTimes, cloudTimes, boundaryBytes) }
+        if codec == .int8Zlib {
+            let measured = try BoundarySizes.measure(graph: graph, analysis: analysis, codec: codec)
+            return (edgeTimes, cloudTimes, { name in measured[name] ?? analysis.types[name].map(\.byteCount) ?? 0 })
+        }
+        return (edgeTimes, cloudTimes, { name in analysis.types[name].flatMap { BoundarySizes.predicted($0, codec: codec) } ?? 0 })
     }
 
     /// The tensors named in the model's `cleave.bottlenecks` metadata (comma-separated).
@@ -220,6 +215,19 @@ struct PlanProblem {
             v = p
         }
         return path.reversed()
+    }
+
+    /// The optimum over every valid partition, and the two extremes it was compared with.
+    func optimum(context: Plan.Context) throws -> (best: PlanCandidate, edgeOnly: PlanCandidate, cloudOnly: PlanCandidate) {
+        let n = vertices.count
+        let edgeOnly = try candidate([Bool](repeating: true, count: n), label: "edge-only", context: context)
+        let cloudOnly = try candidate([Bool](repeating: false, count: n), label: "cloud-only", context: context)
+        var best = edgeOnly.totalMilliseconds <= cloudOnly.totalMilliseconds ? edgeOnly : cloudOnly
+        if n > 0, let side = cut.solve(), side.contains(true), side.contains(false) {
+            let split = try candidate(side, label: "min-cut", context: context)
+            if split.totalMilliseconds < best.totalMilliseconds { best = split }
+        }
+        return (best, edgeOnly, cloudOnly)
     }
 
     /// The candidate whose edge side is `edge` (per vertex).

@@ -33,6 +33,8 @@ struct PlanCommand: ParsableCommand {
 
     @OptionGroup var calibration: CalibrationOptions
 
+    @OptionGroup var adaptive: AdaptiveOptions
+
     @Option(help: "How many cuts along the main path to list (the best of each of that many stretches of it).")
     var candidates: Int = 12
 
@@ -43,7 +45,9 @@ struct PlanCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard planning.bandwidth != nil else { throw ValidationError("--bandwidth is required, e.g. --bandwidth 10Mbps") }
+        guard planning.bandwidth != nil || adaptive.adaptive else {
+            throw ValidationError("--bandwidth is required, e.g. --bandwidth 10Mbps (or --adaptive for a range)")
+        }
         guard candidates >= 0 else { throw ValidationError("--candidates must be at least 0") }
     }
 
@@ -52,6 +56,7 @@ struct PlanCommand: ParsableCommand {
         let link = try planning.link()
         let graph = try ONNXImporter.load(path: model)
         let analysis = try Analysis(graph: graph, inputShapes: try shapes.parsed())
+        if adaptive.adaptive { return try runAdaptive(graph: graph, analysis: analysis) }
         let plan = try planning.plan(graph: graph, analysis: analysis, calibration: try calibration.arrays(), maxCandidates: candidates)
         if let chart { try writeText(plan.svgChart(), to: chart) }
         if json {
@@ -74,4 +79,33 @@ struct PlanCommand: ParsableCommand {
         print("best: \(best.label) — edge \(fixed(best.edgeMilliseconds, 3)) ms + transfer \(fixed(best.transferMilliseconds, 3)) ms + cloud \(fixed(best.cloudMilliseconds, 3)) ms = \(fixed(best.totalMilliseconds, 3)) ms")
         if let chart { print("chart: \(chart)") }
     }
+
+    /// `plan --adaptive`: the cuts over the bandwidth range.
+    func runAdaptive(graph: Graph, analysis: Analysis) throws {
+        let plan = try adaptive.plan(graph: graph, analysis: analysis, planning: planning, calibration: try calibration.arrays())
+        if let chart { try writeText(plan.svgChart(), to: chart) }
+        if json {
+            guard case .object(let members) = plan.json else { return }
+            print(JSON.object([("model", .string(model))] + members).serialized(pretty: true))
+            return
+        }
+        print("model: \(model)")
+        print(adaptiveSummary(plan))
+        print()
+        print(plan.table())
+        if let chart { print("chart: \(chart)") }
+    }
+}
+
+/// The header lines of an adaptive plan (`plan --adaptive`, `split --adaptive`).
+func adaptiveSummary(_ plan: AdaptivePlan) -> String {
+    let range = "\(Link.describe(bitsPerSecond: plan.lowerBitsPerSecond)) to \(Link.describe(bitsPerSecond: plan.upperBitsPerSecond))"
+    let optimal = plan.cuts.filter { $0.reason == .optimal }.count
+    let loss = plan.worstLoss > 0.0005 ? "; dropping the others costs at most \(fixed(plan.worstLoss * 100, 1))% anywhere" : ""
+    return """
+        adaptive plan: \(range), RTT \(format3(plan.rttMilliseconds)) ms, codec \(plan.codec.rawValue)
+        edge: \(plan.edgeProfile.name); cloud: \(plan.cloudProfile.name)
+        \(plan.envelope.count) distinct optimum\(plan.envelope.count == 1 ? "" : "s") over the range; \(optimal) kept\(loss)
+        * = the default cut (the best at \(plan.defaultLink.description) with a cloud half)
+        """
 }
