@@ -6,8 +6,11 @@ import Crypto
 /// embed one half. Its weights stay memory-mapped from weights.bin.
 public final class LoadedBundle {
     public let path: String
+    /// The manifest; for a cut's view (`cut(_:)`), with that cut's inputs, outputs and boundary at top level.
     public let manifest: Manifest
     public let graph: Graph
+    /// The cut this object runs: nil for a version-1 bundle, else a cut id (the default cut's, as loaded).
+    public let cutID: String?
 
     /// Verifies the bundle (schemas/BUNDLE.md) and loads its model.
     /// - Throws: `CleaveError.badInput` listing the verification problems, if any.
@@ -19,6 +22,33 @@ public final class LoadedBundle {
         self.path = path
         self.manifest = manifest
         self.graph = try ONNXImporter.load(path: path + "/model.onnx")
+        cutID = manifest.defaultCut
+    }
+
+    private init(path: String, manifest: Manifest, graph: Graph, cutID: String) {
+        self.path = path
+        self.manifest = manifest
+        self.graph = graph
+        self.cutID = cutID
+    }
+
+    /// The ids of the bundle's cuts (version 2), in manifest order; empty for version 1.
+    public var cutIDs: [String] { manifest.cuts.map(\.id) }
+
+    /// The same bundle running cut `id`: its model file, with the cut's inputs,
+    /// outputs and boundary as the manifest's (the bundle was verified when loaded).
+    /// - Throws: `CleaveError.badInput` naming the cuts there are, or saying that
+    ///   this half has nothing to run at that cut (the cloud side of edge-only).
+    public func cut(_ id: String) throws -> LoadedBundle {
+        if id == cutID { return self }
+        guard let cut = manifest.cut(id) else {
+            let known = cutIDs.isEmpty ? "it holds a single cut (format version 1)" : "its cuts are \(cutIDs.joined(separator: ", "))"
+            throw CleaveError.badInput("\(path): has no cut '\(id)'; \(known)")
+        }
+        guard let model = cut.model else {
+            throw CleaveError.badInput("\(path): cut '\(id)' has nothing to run on the \(manifest.role.rawValue) side")
+        }
+        return LoadedBundle(path: path, manifest: manifest.viewing(cut), graph: try ONNXImporter.load(path: path + "/" + model), cutID: id)
     }
 
     /// A session that runs this half.

@@ -103,7 +103,7 @@ public enum BundleVerifier {
                 problem("\(entry): is not a regular file (§1.1)")
             }
         }
-        for required in ["model.onnx", "weights.bin"] where !listed.contains(required) {
+        for required in ["model.onnx", "weights.bin"] + manifest.cuts.compactMap(\.model) where !listed.contains(required) {
             problem("manifest.json: 'files' does not list \(required) (§1)")
         }
         guard report.problems.isEmpty else { return report }
@@ -135,58 +135,78 @@ public enum BundleVerifier {
         return report
     }
 
-    /// §3: model.onnx parses, matches the manifest, and weights.bin is laid out exactly.
+    /// §3, §7: every model file parses and matches its cut, and weights.bin is laid out exactly.
     static func checkModel(path: String, manifest: Manifest) -> [String] {
+        // One model per cut (version 2), or model.onnx alone (version 1).
+        let models: [(file: String, cut: Manifest.Cut, what: String)] = manifest.version >= 2
+            ? manifest.cuts.compactMap { cut in cut.model.map { ($0, cut, "\($0) (cut \(cut.id))") } }
+            : manifest.cut(nil).map { [("model.onnx", $0, "model.onnx")] } ?? []
         var problems: [String] = []
-        let graph: Graph
-        do {
-            graph = try ONNXImporter.load(path: path + "/model.onnx")
-        } catch let error as CleaveError {
-            return ["model.onnx: does not load: \(error.message) (§3.1)"]
-        } catch {
-            return ["model.onnx: does not load: \(error) (§3.1)"]
-        }
-        let metadata = Dictionary(graph.model.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        if metadata["cleave.role"] != manifest.role.rawValue || metadata["cleave.pair_id"] != manifest.pairID
-            || metadata["cleave.format_version"] != String(Manifest.formatVersion) {
-            problems.append("model.onnx: metadata_props do not repeat the manifest's role, pair id and format version (§3.1)")
-        }
-        if graph.model.opsets != manifest.opsets {
-            problems.append("model.onnx: opset imports differ from the manifest (§2.2)")
-        }
-        func specs(_ infos: [ValueInfo]) -> [Manifest.TensorSpec?] {
-            infos.map { info in
-                guard let dtype = info.dtype, let shape = info.shape else { return nil }
-                return Manifest.TensorSpec(name: info.name, dtype: dtype, shape: shape)
+        var placed: [String: (offset: Int, length: Int, file: String)] = [:]
+        for (file, cut, what) in models {
+            let graph: Graph
+            do {
+                graph = try ONNXImporter.load(path: path + "/" + file)
+            } catch let error as CleaveError {
+                problems.append("\(what): does not load: \(error.message) (§3.1)")
+                continue
+            } catch {
+                problems.append("\(what): does not load: \(error) (§3.1)")
+                continue
             }
-        }
-        if specs(graph.runtimeInputs) != manifest.inputs.map(Optional.some) {
-            problems.append("model.onnx: graph inputs differ from the manifest's inputs (§3.4)")
-        }
-        if specs(graph.outputs) != manifest.outputs.map(Optional.some) {
-            problems.append("model.onnx: graph outputs differ from the manifest's outputs (§3.4)")
+            let metadata = Dictionary(graph.model.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            if metadata["cleave.role"] != manifest.role.rawValue || metadata["cleave.pair_id"] != manifest.pairID
+                || metadata["cleave.format_version"] != String(manifest.version)
+                || (manifest.version >= 2 && metadata["cleave.cut"] != cut.id) {
+                problems.append("\(what): metadata_props do not repeat the manifest's role, pair id, format version\(manifest.version >= 2 ? " and cut id" : "") (§3.1)")
+            }
+            if graph.model.opsets != manifest.opsets {
+                problems.append("\(what): opset imports differ from the manifest (§2.2)")
+            }
+            func specs(_ infos: [ValueInfo]) -> [Manifest.TensorSpec?] {
+                infos.map { info in
+                    guard let dtype = info.dtype, let shape = info.shape else { return nil }
+                    return Manifest.TensorSpec(name: info.name, dtype: dtype, shape: shape)
+                }
+            }
+            let owner = manifest.version >= 2 ? "cut \(cut.id)'s" : "the manifest's"
+            if specs(graph.runtimeInputs) != cut.inputs.map(Optional.some) {
+                problems.append("\(what): graph inputs differ from \(owner) inputs (§3.4)")
+            }
+            if specs(graph.outputs) != cut.outputs.map(Optional.some) {
+                problems.append("\(what): graph outputs differ from \(owner) outputs (§3.4)")
+            }
+            // §3.2: every large initializer external in weights.bin; the same tensor at the same place in every model.
+            for initializer in graph.initializers {
+                guard WeightLayout.isExternal(byteCount: initializer.tensor.byteCount) else {
+                    if initializer.externalData != nil {
+                        problems.append("\(what): initializer '\(initializer.name)' has \(initializer.tensor.byteCount) bytes and must be embedded, not external (§3.2)")
+                    }
+                    continue
+                }
+                guard let reference = initializer.externalData, reference.location == "weights.bin" else {
+                    problems.append("\(what): initializer '\(initializer.name)' is not stored in weights.bin (§3.2)")
+                    continue
+                }
+                if let earlier = placed[initializer.name] {
+                    if earlier.offset != reference.offset || earlier.length != reference.length {
+                        problems.append("\(what): initializer '\(initializer.name)' is at another place of weights.bin than in \(earlier.file) (§7)")
+                    }
+                } else {
+                    placed[initializer.name] = (reference.offset, reference.length, file)
+                }
+            }
         }
 
-        // §3.2, §3.3: every initializer external in weights.bin, laid out exactly.
-        guard let weightsSize = manifest.files.first(where: { $0.path == "weights.bin" })?.size else { return problems }
+        // §3.3: the tensors, in offset order, tile weights.bin exactly.
+        guard problems.isEmpty, let weightsSize = manifest.files.first(where: { $0.path == "weights.bin" })?.size else { return problems }
         var expectedEnd = 0
         var zeroCheck: MappedFile?
-        for initializer in graph.initializers {
-            let external = WeightLayout.isExternal(byteCount: initializer.tensor.byteCount)
-            guard external else {
-                if initializer.externalData != nil {
-                    problems.append("model.onnx: initializer '\(initializer.name)' has \(initializer.tensor.byteCount) bytes and must be embedded, not external (§3.2)")
-                }
-                continue
-            }
-            guard let reference = initializer.externalData, reference.location == "weights.bin" else {
-                problems.append("model.onnx: initializer '\(initializer.name)' is not stored in weights.bin (§3.2)")
-                continue
-            }
+        for (name, reference) in placed.sorted(by: { ($0.value.offset, $0.key) < ($1.value.offset, $1.key) }) {
             let alignment = WeightLayout.alignment(forByteCount: reference.length)
             let expectedOffset = WeightLayout.align(expectedEnd, to: alignment)
             if reference.offset != expectedOffset {
-                problems.append("model.onnx: initializer '\(initializer.name)' is at offset \(reference.offset) of weights.bin, expected \(expectedOffset) (overlap, gap or misalignment; §3.3)")
+                problems.append("\(reference.file): initializer '\(name)' is at offset \(reference.offset) of weights.bin, expected \(expectedOffset) (overlap, gap or misalignment; §3.3)")
             } else if reference.offset > expectedEnd {
                 // Padding must be zero bytes.
                 if zeroCheck == nil { zeroCheck = try? MappedFile(path: path + "/weights.bin") }
@@ -194,7 +214,7 @@ public enum BundleVerifier {
                     reference.offset <= bytes.count && bytes[expectedEnd..<reference.offset].contains(where: { $0 != 0 })
                 } ?? false
                 if nonZero {
-                    problems.append("weights.bin: padding before '\(initializer.name)' is not zero (§3.3)")
+                    problems.append("weights.bin: padding before '\(name)' is not zero (§3.3)")
                 }
             }
             expectedEnd = reference.offset + reference.length
@@ -205,17 +225,39 @@ public enum BundleVerifier {
         return problems
     }
 
-    /// §4: two verified bundles form a pair.
+    /// §4: two verified bundles form a pair (§7: at every cut).
     public static func checkPair(_ a: Manifest, _ b: Manifest) -> [String] {
         var problems: [String] = []
         if a.pairID != b.pairID { problems.append("the bundles are not a pair: their pair ids differ (§4)") }
         if a.sourceSHA256 != b.sourceSHA256 { problems.append("the bundles were cut from different models (§4)") }
         guard a.role != b.role else { return problems + ["both bundles are \(a.role.rawValue) halves; a pair needs one edge and one cloud (§4)"] }
         let (edge, cloud) = a.role == .edge ? (a, b) : (b, a)
-        let boundary = edge.outputs.filter { !edge.finalOutputs.contains($0.name) || cloud.inputs.contains($0) }
-        if boundary != cloud.inputs {
-            problems.append("the cloud half's inputs \(cloud.inputs.map { "\($0.name) \($0.type)" }) are not the edge half's boundary outputs \(boundary.map { "\($0.name) \($0.type)" }) (§4)")
+        guard edge.cuts.map(\.id) == cloud.cuts.map(\.id), edge.defaultCut == cloud.defaultCut else {
+            return problems + ["the halves list different cuts: edge \(edge.cuts.map(\.id)), cloud \(cloud.cuts.map(\.id)) (§7)"]
+        }
+        let pairs: [(Manifest.Cut, Manifest.Cut)] = edge.version >= 2
+            ? zip(edge.cuts, cloud.cuts).map { ($0, $1) }
+            : [edge.cut(nil), cloud.cut(nil)].compactMap { $0 }.pairs
+        for (e, c) in pairs {
+            let name = edge.version >= 2 ? "cut \(e.id): " : ""
+            if e.boundary != c.boundary {
+                problems.append("\(name)the halves disagree on the boundary (§4)")
+                continue
+            }
+            guard c.model != nil else {
+                if !e.boundary.isEmpty { problems.append("\(name)the cloud half has no model, but the edge sends \(e.boundary.map(\.tensor.name)) (§7)") }
+                continue
+            }
+            let boundary = e.outputs.filter { !e.finalOutputs.contains($0.name) || c.inputs.contains($0) }
+            if boundary != c.inputs {
+                problems.append("\(name)the cloud half's inputs \(c.inputs.map { "\($0.name) \($0.type)" }) are not the edge half's boundary outputs \(boundary.map { "\($0.name) \($0.type)" }) (§4)")
+            }
         }
         return problems
     }
+}
+
+extension Array {
+    /// `[a, b]` as `[(a, b)]`.
+    fileprivate var pairs: [(Element, Element)] { count == 2 ? [(self[0], self[1])] : [] }
 }

@@ -45,6 +45,7 @@ struct Split: ParsableCommand {
     @OptionGroup var calibration: CalibrationOptions
     @OptionGroup var planning: PlanOptions
     @OptionGroup var threading: ThreadOptions
+    @OptionGroup var adaptive: AdaptiveOptions
 
     @Option(help: ArgumentHelp("Also write the plan's stacked-bar chart (SVG).", valueName: "file"))
     var chart: String?
@@ -106,6 +107,10 @@ struct Split: ParsableCommand {
             }
         }
         let searchJSON = search.map { $0.result.json(budget: $0.budget, scoreName: "predicted_total_ms") }
+        if adaptive.adaptive {
+            return try writeAdaptive(graph: graph, inputShapes: inputShapes, arrays: arrays,
+                                     compression: compressionReport, search: searchJSON)
+        }
 
         // 2. Plan.
         var analysis = try Analysis(graph: graph, inputShapes: inputShapes)
@@ -128,14 +133,7 @@ struct Split: ParsableCommand {
         let request = BundleRequest(graph: graph, types: analysis.types, partition: partition, sourcePath: model,
                                     plan: .object(record), quantizedBoundary: quantized)
         let (edge, cloud) = try BundleWriter.write(request, to: output, force: force, signingKey: key)
-        let edgeReport = BundleVerifier.verify(output + "/edge")
-        var problems = edgeReport.problems
-        if cloud != nil {
-            let cloudReport = BundleVerifier.verify(output + "/cloud")
-            problems += cloudReport.problems
-            if let a = edgeReport.manifest, let b = cloudReport.manifest { problems += BundleVerifier.checkPair(a, b) }
-        }
-        guard problems.isEmpty else { throw CleaveError(.checkFailed, "the written bundles do not verify: " + problems.joined(separator: "; ")) }
+        try Split.verifyWritten(output, cloud: cloud != nil)
 
         if json {
             print(JSON.object([
@@ -164,6 +162,56 @@ struct Split: ParsableCommand {
         if let frontierChart, let search {
             try writeText(search.result.chart(budget: search.budget, title: "Compression frontier: \(model)").svg(), to: frontierChart)
         }
+    }
+
+    /// `split --adaptive`: one pair of bundles holding every cut of the adaptive plan.
+    func writeAdaptive(graph: Graph, inputShapes: [String: Shape], arrays: [String: Tensor],
+                       compression: CompressionReport?, search: JSON?) throws {
+        let key = try signKey.map { try SigningKeys.privateKey(at: $0) }
+        let analysis = try Analysis(graph: graph, inputShapes: inputShapes)
+        let plan = try adaptive.plan(graph: graph, analysis: analysis, planning: planning, calibration: arrays)
+        let everyNode = Set(graph.nodes.indices)
+        let cuts = try plan.cuts.map { cut in
+            BundleCut(id: cut.id, partition: try cut.candidate.partition ?? Partition(graph: graph, edge: everyNode), plan: plan.cutJSON(cut))
+        }
+        var record: [(String, JSON)] = [("adaptive", plan.json)]
+        if let compression { record.insert(("compression", compression.json), at: 0) }
+        if let search { record.insert(("search", search), at: 0) }
+        let request = try BundleRequest(graph: graph, types: analysis.types, cuts: cuts, defaultCut: plan.defaultCut.id,
+                                        sourcePath: model, plan: .object(record))
+        let (edge, _) = try BundleWriter.write(request, to: output, force: force, signingKey: key)
+        try Split.verifyWritten(output, cloud: true)
+
+        if json {
+            print(JSON.object([
+                ("search", search ?? .null),
+                ("compression", compression?.json ?? .null),
+                ("adaptive", plan.json),
+                ("bundles", .object([("edge", .string(output + "/edge")), ("cloud", .string(output + "/cloud")),
+                                     ("pair_id", .string(edge.pairID))])),
+            ]).serialized(pretty: true))
+        } else {
+            if let compression { print(compression.table); print("") }
+            print(adaptiveSummary(plan))
+            print("")
+            print(plan.table())
+            print("")
+            print("wrote \(output)/edge and \(output)/cloud: \(plan.cuts.count) cuts in one pair (pair \(edge.pairID.prefix(12)))")
+            print("verified: both bundles are intact and form a pair at every cut")
+        }
+        if let chart { try writeText(plan.svgChart(title: "Predicted latency vs bandwidth: \(model)"), to: chart) }
+    }
+
+    /// Verifies what was just written: the edge bundle, and the cloud one and the pair when there is one.
+    static func verifyWritten(_ output: String, cloud: Bool) throws {
+        let edgeReport = BundleVerifier.verify(output + "/edge")
+        var problems = edgeReport.problems
+        if cloud {
+            let cloudReport = BundleVerifier.verify(output + "/cloud")
+            problems += cloudReport.problems
+            if let a = edgeReport.manifest, let b = cloudReport.manifest { problems += BundleVerifier.checkPair(a, b) }
+        }
+        guard problems.isEmpty else { throw CleaveError(.checkFailed, "the written bundles do not verify: " + problems.joined(separator: "; ")) }
     }
 
     /// Decomposition strength when no --rank-energy/--rank-ratio is given.

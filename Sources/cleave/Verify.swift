@@ -49,6 +49,9 @@ struct Verify: ParsableCommand {
                     ("valid", .bool(report.isValid)),
                     ("role", report.manifest.map { .string($0.role.rawValue) } ?? .null),
                     ("pair_id", report.manifest.map { .string($0.pairID) } ?? .null),
+                    ("version", report.manifest.map { .int($0.version) } ?? .null),
+                    ("cuts", report.manifest.map { m in .array(m.cuts.map { .string($0.id) }) } ?? .null),
+                    ("default_cut", report.manifest?.defaultCut.map { .string($0) } ?? .null),
                     ("signed", .bool(report.signed)),
                     ("signature_verified", .bool(report.signatureVerified)),
                     ("problems", .array(report.problems.map { .string($0) })),
@@ -62,7 +65,8 @@ struct Verify: ParsableCommand {
             for report in reports {
                 if let manifest = report.manifest {
                     let signature = report.signatureVerified ? ", signed by the trusted key" : report.signed ? ", signed (no key given to check it)" : ""
-                    print("ok: \(report.path) (\(manifest.role.rawValue) half of \(manifest.sourceName), pair \(manifest.pairID.prefix(12)), \(manifest.files.count) files\(signature))")
+                    let cuts = manifest.cuts.isEmpty ? "" : ", cuts " + manifest.cuts.map { $0.id + ($0.id == manifest.defaultCut ? "*" : "") + ($0.model == nil ? " (nothing to run)" : "") }.joined(separator: ", ")
+                    print("ok: \(report.path) (\(manifest.role.rawValue) half of \(manifest.sourceName), pair \(manifest.pairID.prefix(12)), \(manifest.files.count) files\(cuts)\(signature))")
                 }
                 for problem in report.problems { print("FAIL: \(problem)") }
             }
