@@ -38,9 +38,15 @@ public enum InferenceServer {
     /// - Throws: when the address cannot be bound.
     public static func start(_ model: ServedModel, configuration: ServeConfiguration, logger: Logger,
                              stopOnSignals: Bool = false) async throws -> RunningServer {
+        try await start([(model.name, model)], configuration: configuration, logger: logger, stopOnSignals: stopOnSignals)
+    }
+
+    /// Starts serving several models (`ServedModel.all`: one per cut), each under its name.
+    public static func start(_ models: [(name: String, model: ServedModel)], configuration: ServeConfiguration, logger: Logger,
+                             stopOnSignals: Bool = false) async throws -> RunningServer {
         let ports = PortReport()
         let app = Application(
-            router: router(model, configuration: configuration),
+            router: router(ServedModels(models), configuration: configuration),
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: "cleave"),
             onServerRunning: { channel in ports.report(.success(channel.localAddress?.port ?? configuration.port)) },
             logger: logger)
@@ -68,7 +74,7 @@ public enum InferenceServer {
 
     // MARK: routes
 
-    static func router(_ model: ServedModel, configuration: ServeConfiguration) -> Router<Context> {
+    static func router(_ model: ServedModels, configuration: ServeConfiguration) -> Router<Context> {
         let router = Router(context: Context.self)
         router.middlewares.add(AccessLogMiddleware())
 
@@ -96,10 +102,12 @@ public enum InferenceServer {
         return router
     }
 
-    /// The served model, if the path names it (and version 1, when it names one).
-    static func lookup(_ model: ServedModel, _ context: Context) throws -> ServedModel {
+    /// The served model, if the path names one (and version 1, when it names one).
+    static func lookup(_ models: ServedModels, _ context: Context) throws -> ServedModel {
         let name = context.parameters.get("name") ?? ""
-        guard name == model.name else { throw ServeError.notFound("unknown model '\(name)' (this server serves '\(model.name)')") }
+        guard let model = models.byName[name] else {
+            throw ServeError.notFound("unknown model '\(name)' (this server serves \(models.names.map { "'\($0)'" }.joined(separator: ", ")))")
+        }
         if let version = context.parameters.get("version"), version != InferenceProtocol.modelVersion {
             throw ServeError.notFound("model '\(name)' has no version '\(version)' (it has version \(InferenceProtocol.modelVersion))")
         }
@@ -170,6 +178,17 @@ public enum InferenceServer {
     static func json(_ value: JSON) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"],
                  body: ResponseBody(byteBuffer: ByteBuffer(string: value.serialized())))
+    }
+}
+
+/// The models a server answers for, by served name.
+struct ServedModels: Sendable {
+    let names: [String]
+    let byName: [String: ServedModel]
+
+    init(_ models: [(name: String, model: ServedModel)]) {
+        names = models.map(\.name)
+        byName = Dictionary(models.map { ($0.name, $0.model) }, uniquingKeysWith: { first, _ in first })
     }
 }
 

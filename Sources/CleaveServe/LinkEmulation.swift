@@ -41,3 +41,77 @@ public struct LinkEmulation: Sendable, Equatable {
         throw CleaveError(.usage, "duration '\(text)' must look like 20ms, 0.5s or 150us")
     }
 }
+
+/// A link that changes over time (`--link-schedule FILE`): phases of fixed
+/// bandwidth and RTT, back to back from time 0; after the last phase ends its
+/// link holds.
+///
+/// File format, one phase per line (`#` starts a comment, blank lines are skipped):
+/// ```
+/// # from  to   bandwidth  rtt
+/// 0       20s  100Mbps    20ms
+/// 20s     40s  5Mbps      40ms
+/// ```
+/// Times are seconds from the first request (a bare number, or with `s`/`ms`);
+/// each phase must start where the previous one ended, the first at 0.
+public struct LinkSchedule: Sendable, Equatable {
+    public struct Phase: Sendable, Equatable {
+        public var start: Double
+        public var end: Double
+        public var link: LinkEmulation
+    }
+
+    public var phases: [Phase]
+
+    /// Seconds until the last phase ends.
+    public var duration: Double { phases.last?.end ?? 0 }
+
+    /// The link at `seconds` after the start.
+    public func link(at seconds: Double) -> LinkEmulation {
+        (phases.first { seconds < $0.end } ?? phases[phases.count - 1]).link
+    }
+
+    /// Parses a schedule file's text.
+    /// - Throws: `CleaveError.badInput` naming the file, the line and what is wrong with it.
+    public init(text: String, path: String) throws {
+        var phases: [Phase] = []
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+            guard !fields.isEmpty else { continue }
+            func fail(_ message: String) -> CleaveError { .badInput("\(path):\(number + 1): \(message)") }
+            guard fields.count == 4 else { throw fail("expected FROM TO BANDWIDTH RTT, e.g. '0 20s 10Mbps 20ms'; got \(fields.count) fields") }
+            func seconds(_ text: String) throws -> Double {
+                let value: Double?
+                if let bare = Double(text) { value = bare } else { value = try? LinkEmulation.parseDuration(text) }
+                guard let value, value.isFinite else { throw fail("time '\(text)' must be seconds, e.g. 20 or 20s") }
+                guard value >= 0 else { throw fail("time '\(text)' is negative") }
+                return value
+            }
+            let (start, end) = (try seconds(fields[0]), try seconds(fields[1]))
+            guard end > start else { throw fail("the phase ends (\(fields[1])) before it starts (\(fields[0])): times must increase") }
+            let expected = phases.last?.end ?? 0
+            guard abs(start - expected) < 1e-9 else {
+                throw fail(start > expected ? "gap: this phase starts at \(fields[0]) but the previous one ends at \(expected) s"
+                                            : "this phase starts at \(fields[0]), before the previous one ends (\(expected) s): times must increase")
+            }
+            let bandwidth: Double
+            do { bandwidth = try LinkEmulation.parseBandwidth(fields[2]) } catch {
+                throw fail("bandwidth '\(fields[2])' must be positive, like 10Mbps, 1.5Gbps, 500kbps")
+            }
+            let rtt: Double
+            do { rtt = try LinkEmulation.parseDuration(fields[3]) } catch { throw fail("RTT '\(fields[3])' must look like 20ms, 0.5s or 150us") }
+            phases.append(Phase(start: start, end: end, link: LinkEmulation(bitsPerSecond: bandwidth, rttSeconds: rtt)))
+        }
+        guard !phases.isEmpty else { throw CleaveError.badInput("\(path): no phases; expected lines like '0 20s 10Mbps 20ms'") }
+        self.phases = phases
+    }
+
+    /// Reads and parses a schedule file.
+    public init(path: String) throws {
+        let bytes: [UInt8]
+        do { bytes = try MappedFile.contents(of: path) } catch { throw CleaveError.io("\(path): cannot be read: \(error)") }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw CleaveError.badInput("\(path): is not UTF-8 text") }
+        try self.init(text: text, path: path)
+    }
+}

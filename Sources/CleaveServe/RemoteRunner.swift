@@ -45,7 +45,13 @@ public final class RemoteRunner {
     public let baseURL: String
     public let modelName: String
     public let codec: BoundaryCodec
-    public let link: LinkEmulation?
+    /// The emulated link; a schedule changes it between requests.
+    public var link: LinkEmulation?
+    /// Emulates an edge device this many times slower than this machine: after the
+    /// edge half runs, sleep (slowdown − 1) × its time (`--edge-slowdown`; 1 = off).
+    public var edgeSlowdown: Double = 1
+    /// How long one inference request may take before it fails with an I/O error (`--remote-timeout`).
+    public var timeoutSeconds: Double = 600
     /// The model's outputs in order: the cloud's, then those computed on the edge.
     public let outputNames: [String]
     private let session: Session
@@ -61,7 +67,8 @@ public final class RemoteRunner {
     ///   server's model does not take its boundary (a different pair id, names,
     ///   dtypes or shapes); `CleaveError.io` when the server cannot be reached.
     public init(edge: LoadedBundle, url: String, modelName: String? = nil, codec: BoundaryCodec,
-                link: LinkEmulation? = nil, options: SessionOptions = SessionOptions(), client: HTTPClient = .shared) async throws {
+                link: LinkEmulation? = nil, options: SessionOptions = SessionOptions(), client: HTTPClient = .shared,
+                timeoutSeconds: Double = 600) async throws {
         guard edge.manifest.role == .edge else {
             throw CleaveError.badInput("\(edge.path): is a \(edge.manifest.role.rawValue) bundle; --remote runs an edge bundle here and its cloud half on the server")
         }
@@ -69,16 +76,18 @@ public final class RemoteRunner {
         var base = url
         while base.hasSuffix("/") { base.removeLast() }
         baseURL = base
-        self.modelName = modelName ?? ServedModel.defaultName(for: edge.manifest)
+        self.modelName = modelName ?? edge.cutID.map { ServedModel.cutName(ServedModel.defaultName(for: edge.manifest), $0) }
+            ?? ServedModel.defaultName(for: edge.manifest)
         self.codec = codec
         self.link = link
         self.client = client
+        self.timeoutSeconds = timeoutSeconds
         session = try edge.session(options: options)
 
         // AsyncHTTPClient retries refused connections until the deadline: keep
         // the first contact short so that a server that is not there fails fast.
         let (status, body, _) = try await RemoteRunner.send(HTTPClientRequest(url: "\(base)/v2/models/\(self.modelName)"), client: client,
-                                                            limit: 16 << 20, timeoutSeconds: 10)
+                                                            limit: 16 << 20, timeoutSeconds: min(10, timeoutSeconds))
         guard status == 200 else { throw RemoteRunner.failure(status: status, body: body, what: "model '\(self.modelName)' at \(base)") }
         let metadata = try body.withUnsafeBytes { try InferenceProtocol.parseHeader($0, length: $0.count) }
         var declared: [String] = []
@@ -99,6 +108,9 @@ public final class RemoteRunner {
         if let pair = metadata["parameters"]?["pair_id"]?.stringValue, pair != edge.manifest.pairID {
             throw CleaveError.badInput("\(url) serves pair \(pair.prefix(12))…, not this edge bundle's pair \(edge.manifest.pairID.prefix(12))…")
         }
+        if let cut = metadata["parameters"]?["cut"]?.stringValue, let own = edge.cutID, cut != own {
+            throw CleaveError.badInput("\(url) serves cut \(cut) of the pair, not cut \(own)")
+        }
         let served = (metadata["inputs"]?.arrayValue ?? []).map { input in
             "\(input["name"]?.stringValue ?? "?"):\(input["datatype"]?.stringValue ?? "?")\(input["shape"]?.arrayValue?.map { $0.intValue ?? -1 } ?? [])"
         }
@@ -114,6 +126,7 @@ public final class RemoteRunner {
     public func run(_ inputs: [String: Tensor]) async throws -> (outputs: [String: Tensor], breakdown: RemoteBreakdown) {
         let start = Session.now()
         let edgeOutputs = try session.run(inputs)
+        try await RemoteRunner.emulateSlowdown(edgeSlowdown, since: start)
         let edgeDone = Session.now()
 
         let (body, headerLength) = try encodeRequest(edgeOutputs)
@@ -131,7 +144,7 @@ public final class RemoteRunner {
             try await Task.sleep(nanoseconds: UInt64(link.oneWaySeconds(bytes: body.count) * 1e9))
         }
         let sent = Session.now()
-        let (status, response, responseHeaderLength) = try await RemoteRunner.send(request, client: client, limit: responseLimit, timeoutSeconds: 600)
+        let (status, response, responseHeaderLength) = try await RemoteRunner.send(request, client: client, limit: responseLimit, timeoutSeconds: timeoutSeconds)
         let received = Session.now()
         if let link {
             emulated += link.oneWaySeconds(bytes: response.count)
@@ -153,6 +166,12 @@ public final class RemoteRunner {
             decodeMilliseconds: (end - decodeStart) * 1000,
             totalMilliseconds: (end - start) * 1000)
         return (outputs, breakdown)
+    }
+
+    /// Sleeps (slowdown − 1) × the time since `start`.
+    public static func emulateSlowdown(_ slowdown: Double, since start: Double) async throws {
+        guard slowdown > 1 else { return }
+        try await Task.sleep(nanoseconds: UInt64((Session.now() - start) * (slowdown - 1) * 1e9))
     }
 
     // MARK: wire
@@ -200,9 +219,9 @@ public final class RemoteRunner {
 
     /// Sends `request` and collects the body.
     /// - Throws: `CleaveError.io` when the server cannot be reached or the body exceeds `limit`.
-    static func send(_ request: HTTPClientRequest, client: HTTPClient, limit: Int, timeoutSeconds: Int64) async throws -> (status: Int, body: [UInt8], headerLength: String?) {
+    static func send(_ request: HTTPClientRequest, client: HTTPClient, limit: Int, timeoutSeconds: Double) async throws -> (status: Int, body: [UInt8], headerLength: String?) {
         do {
-            let response = try await client.execute(request, timeout: .seconds(timeoutSeconds))
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
             let buffer = try await response.body.collect(upTo: limit)
             return (Int(response.status.code), Array(buffer.readableBytesView), response.headers.first(name: InferenceProtocol.headerLengthField))
         } catch {

@@ -30,6 +30,29 @@ public final class ServedModel: @unchecked Sendable {
         pool = try SessionPool(count: workers) { try bundle.session(options: SessionOptions(threads: 1)) }
     }
 
+    /// Every model a bundle serves: a version-1 bundle one, named `name`; a
+    /// version-2 bundle one per cut with a half on its side, named `name.<cut id>`,
+    /// and `name` itself for the default cut (the same model as `name.<default id>`).
+    /// - Returns: (served name, model) pairs, `name` first.
+    public static func all(bundle: LoadedBundle, name: String? = nil, workers: Int) throws -> [(name: String, model: ServedModel)] {
+        let base = name ?? defaultName(for: bundle.manifest)
+        guard bundle.manifest.version >= 2, let defaultID = bundle.manifest.defaultCut else {
+            return [(base, try ServedModel(bundle: bundle, name: base, workers: workers))]
+        }
+        var served: [(String, ServedModel)] = []
+        var defaultModel: ServedModel?
+        for cut in bundle.manifest.cuts where cut.model != nil {
+            let model = try ServedModel(bundle: try bundle.cut(cut.id), name: cutName(base, cut.id), workers: workers)
+            if cut.id == defaultID { defaultModel = model }
+            served.append((model.name, model))
+        }
+        guard let defaultModel else { throw CleaveError.badInput("\(bundle.path): the default cut \(defaultID) has no model on this side") }
+        return [(base, defaultModel)] + served
+    }
+
+    /// The served name of cut `id` of the model served as `base`.
+    public static func cutName(_ base: String, _ id: String) -> String { "\(base).\(id)" }
+
     /// The name a bundle is served under by default.
     public static func defaultName(for manifest: Manifest) -> String {
         var stem = Substring(manifest.sourceName)
@@ -47,8 +70,8 @@ public final class ServedModel: @unchecked Sendable {
     }
 
     /// `GET /v2/models/{name}`: the model's metadata (KServe v2), plus the
-    /// bundle's pair id and role under `parameters` so a client can check it
-    /// talks to the half that matches its own.
+    /// bundle's pair id, role and (version 2) cut id under `parameters` so a
+    /// client can check it talks to the half that matches its own.
     public var metadata: JSON {
         func tensor(_ spec: Manifest.TensorSpec) -> JSON {
             .object([("name", .string(spec.name)), ("datatype", .string(spec.dtype.kserveName ?? spec.dtype.name)),
@@ -60,7 +83,8 @@ public final class ServedModel: @unchecked Sendable {
             ("platform", .string("cleave")),
             ("inputs", .array(inputs.map(tensor))),
             ("outputs", .array(outputs.map(tensor))),
-            ("parameters", .object([("pair_id", .string(bundle.manifest.pairID)), ("role", .string(bundle.manifest.role.rawValue))])),
+            ("parameters", .object([("pair_id", .string(bundle.manifest.pairID)), ("role", .string(bundle.manifest.role.rawValue))]
+                                   + (bundle.manifest.version >= 2 ? [("cut", .string(bundle.cutID ?? ""))] : []))),
         ])
     }
 

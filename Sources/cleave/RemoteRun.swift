@@ -20,16 +20,45 @@ struct RemoteOptions: ParsableArguments {
     @Option(name: .customLong("link-rtt"), help: ArgumentHelp("Emulate this round-trip time with --remote (sleeps half each way), e.g. 20ms. Off by default.", valueName: "time"))
     var rtt: String?
 
+    @Option(name: .customLong("link-schedule"), help: ArgumentHelp("Emulate a link that changes over time with --remote: lines 'FROM TO BANDWIDTH RTT' (e.g. '0 20s 100Mbps 20ms'), back to back from the first request. Without --repeat, requests run until the schedule ends.", valueName: "file"))
+    var schedule: String?
+
+    @Flag(help: "With --remote and a bundle from `split --adaptive`: choose the cut for every request from the bandwidth and RTT measured on recent requests; falls back to edge-only when the server is unreachable.")
+    var adaptive = false
+
+    @Option(help: ArgumentHelp("Run this cut of a bundle from `split --adaptive` (see `cleave verify` for its cuts); default: the bundle's default cut.", valueName: "id"))
+    var cut: String?
+
+    @Option(name: .customLong("edge-slowdown"), help: ArgumentHelp("With --remote: emulate an edge device this many times slower than this machine by sleeping (factor − 1) × each edge run's time, as the built-in edge profile's slowdown predicts (experiments; default 1, off).", valueName: "factor"))
+    var edgeSlowdown: Double = 1
+
+    @Option(name: .customLong("remote-timeout"), help: ArgumentHelp("With --remote: give up on a request after this long (with --adaptive it then runs edge-only), e.g. 5s.", valueName: "time"))
+    var timeout: String = "30s"
+
     func validate() throws {
         if let url {
             guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
                 throw ValidationError("--remote '\(url)' must be an http:// or https:// URL such as http://127.0.0.1:8000")
             }
-        } else if model != nil || codec != .none || bandwidth != nil || rtt != nil {
-            throw ValidationError("--remote-model, --boundary-codec, --link-bandwidth and --link-rtt need --remote")
+        } else if model != nil || codec != .none || bandwidth != nil || rtt != nil || schedule != nil || adaptive || timeout != "30s" {
+            throw ValidationError("--remote-model, --boundary-codec, --link-bandwidth, --link-rtt, --link-schedule, --adaptive and --remote-timeout need --remote")
         }
-        do { _ = try link() } catch let error as CleaveError { throw ValidationError(error.message) }
+        if schedule != nil && (bandwidth != nil || rtt != nil) {
+            throw ValidationError("--link-schedule sets the link over time; give it without --link-bandwidth and --link-rtt")
+        }
+        guard edgeSlowdown >= 1, edgeSlowdown.isFinite else { throw ValidationError("--edge-slowdown must be at least 1") }
+        if edgeSlowdown != 1 && url == nil { throw ValidationError("--edge-slowdown needs --remote") }
+        if adaptive && cut != nil { throw ValidationError("--adaptive chooses the cut itself; give --cut without it") }
+        do {
+            _ = try link()
+            guard try timeoutSeconds() > 0 else { throw ValidationError("--remote-timeout must be positive, e.g. 5s") }
+        } catch let error as CleaveError { throw ValidationError(error.message) }
     }
+
+    func timeoutSeconds() throws -> Double { try LinkEmulation.parseDuration(timeout) }
+
+    /// The schedule file, parsed (a bad file is bad input, exit 65).
+    func linkSchedule() throws -> LinkSchedule? { try schedule.map { try LinkSchedule(path: $0) } }
 
     /// The emulated link, if one was asked for.
     func link() throws -> LinkEmulation? {

@@ -48,8 +48,8 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var threading: ThreadOptions
 
-    @Option(name: .customLong("repeat"), help: "Run this many times and report the median latency.")
-    var repeats: Int = 1
+    @Option(name: .customLong("repeat"), help: "Run this many times and report the median latency (default 1; with --link-schedule, until the schedule ends).")
+    var repeatCount: Int?
 
     @Flag(help: "Print a JSON report (outputs, latencies, per-node timings) instead of text.")
     var json = false
@@ -57,7 +57,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var remote: RemoteOptions
 
     func validate() throws {
-        guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        if let repeatCount, repeatCount < 1 { throw ValidationError("--repeat must be at least 1") }
         if remote.url != nil && peer != nil {
             throw ValidationError("with --remote the cloud half runs on the server: give only the edge bundle")
         }
@@ -80,14 +80,27 @@ struct Run: AsyncParsableCommand {
         var timings: [NodeTiming] = []
         var outputs: [String: Tensor] = [:]
         var breakdowns: [RemoteBreakdown] = []
-        for _ in 0..<repeats {
+        var requests: [RequestRecord] = []
+        let streamStart = Session.now()
+        let perRequest = remote.adaptive || runner.schedule != nil
+        while true {
+            if let repeatCount { if latencies.count >= repeatCount { break } }
+            else if let schedule = runner.schedule { if Session.now() - streamStart >= schedule.duration { break } }
+            else if latencies.count >= 1 { break }
             let start = Session.now()
-            let result = try await runner.run(feeds, record: json, timings: &timings)
+            let result = try await runner.run(feeds, record: json, timings: &timings, elapsed: start - streamStart)
             latencies.append((Session.now() - start) * 1000)
             outputs = result.outputs
             if let breakdown = result.breakdown { breakdowns.append(breakdown) }
+            if perRequest {
+                let record = RequestRecord(index: latencies.count, seconds: start - streamStart, milliseconds: latencies[latencies.count - 1],
+                                           result: result, link: runner.schedule?.link(at: start - streamStart) ?? (try? remote.link()) ?? nil)
+                requests.append(record)
+                if !json { print(record.line); fflush(stdout) }
+            }
         }
         let median = latencies.sorted()[latencies.count / 2]
+        let repeats = latencies.count
 
         var written: [String: String] = [:]
         if let outputDirectory {
@@ -116,7 +129,8 @@ struct Run: AsyncParsableCommand {
                 })),
                 ("latency_ms", .object([("median", .double(median)), ("runs", .array(latencies.map { .double($0) }))])),
                 ("nodes", .array(timings.map { .object([("name", .string($0.node)), ("op", .string($0.op)), ("ms", .double($0.milliseconds))]) })),
-            ] + (runner.remoteModel.map { [("remote", remote.report(breakdowns, modelName: $0))] } ?? []))
+            ] + (runner.remoteModel.map { [("remote", remote.report(breakdowns, modelName: $0))] } ?? [])
+              + (perRequest ? [("requests", .array(requests.map(\.json)))] : []))
             print(report.serialized(pretty: true))
         } else {
             for name in runner.outputNames {
@@ -137,41 +151,134 @@ struct Runner {
     private let session: Session?
     private let pair: BundlePair?
     private let remote: RemoteRunner?
+    private let adaptive: AdaptiveRunner?
     let outputNames: [String]
+    let schedule: LinkSchedule?
+    /// A local run of an edge-only cut in a stream: the emulated edge's slowdown, and the cut's id.
+    private var edgeSlowdown = 1.0
+    private var cutID: String?
     /// The served model's name, when the cloud half runs remotely.
-    var remoteModel: String? { remote?.modelName }
+    var remoteModel: String? { remote?.modelName ?? adaptive.map { _ in "adaptive" } }
+
+    /// One request's result: the outputs, and for remote runs where the time went and which cut ran why.
+    struct Result {
+        var outputs: [String: Tensor]
+        var breakdown: RemoteBreakdown?
+        var adaptive: AdaptiveRunner.Outcome?
+        var cut: String?
+    }
 
     init(model: String, peer: String?, options: SessionOptions, remote: RemoteOptions) async throws {
         var info = stat()
         let isFolder = stat(model, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-        if let url = remote.url {
-            let runner = try await RemoteRunner(edge: try LoadedBundle(path: model), url: url, modelName: remote.model,
-                                                codec: remote.codec, link: try remote.link(), options: options)
-            self.remote = runner
+        schedule = try remote.linkSchedule()
+        // A bundle viewed at the --cut asked for.
+        func bundle(_ path: String) throws -> LoadedBundle {
+            let loaded = try LoadedBundle(path: path)
+            return try remote.cut.map { try loaded.cut($0) } ?? loaded
+        }
+        if let url = remote.url, remote.adaptive {
+            let runner = try AdaptiveRunner(edge: try LoadedBundle(path: model), url: url, modelName: remote.model, codec: remote.codec,
+                                            timeoutSeconds: try remote.timeoutSeconds(), options: options)
+            runner.link = try remote.link()
+            runner.schedule = schedule
+            runner.edgeSlowdown = remote.edgeSlowdown
+            adaptive = runner
+            self.remote = nil
             session = nil
             pair = nil
             outputNames = runner.outputNames
+        } else if let url = remote.url {
+            let edge = try bundle(model)
+            if edge.manifest.version >= 2 && edge.manifest.boundary.isEmpty {
+                // An edge-only cut sends nothing: it runs here (at the emulated edge's speed), like any other cut of a stream.
+                session = try edge.session(options: options)
+                edgeSlowdown = remote.edgeSlowdown
+                cutID = edge.cutID
+                self.remote = nil
+                outputNames = edge.graph.outputs.map(\.name)
+            } else {
+                let runner = try await RemoteRunner(edge: edge, url: url, modelName: remote.model,
+                                                    codec: remote.codec, link: try remote.link(), options: options,
+                                                    timeoutSeconds: try remote.timeoutSeconds())
+                runner.edgeSlowdown = remote.edgeSlowdown
+                self.remote = runner
+                session = nil
+                outputNames = runner.outputNames
+            }
+            adaptive = nil
+            pair = nil
         } else if let peer {
-            let pair = try BundlePair(try LoadedBundle(path: model), try LoadedBundle(path: peer), options: options)
+            let pair = try BundlePair(try bundle(model), try bundle(peer), options: options)
             self.pair = pair
             self.remote = nil
+            adaptive = nil
             session = nil
             outputNames = pair.outputNames
         } else {
-            let graph = isFolder ? try LoadedBundle(path: model).graph : try ONNXImporter.load(path: model)
+            if remote.cut != nil && !isFolder { throw CleaveError(.usage, "--cut names a cut of a bundle; \(model) is a model file") }
+            let graph = isFolder ? try bundle(model).graph : try ONNXImporter.load(path: model)
             session = try Session(graph: graph, options: options)
             pair = nil
             self.remote = nil
+            adaptive = nil
             outputNames = graph.outputs.map(\.name)
         }
     }
 
     /// Runs once; with `record`, per-node timings of a single model or bundle are collected.
-    /// A remote run also returns where its time went.
-    func run(_ feeds: [String: Tensor], record: Bool, timings: inout [NodeTiming]) async throws -> (outputs: [String: Tensor], breakdown: RemoteBreakdown?) {
-        if let remote { return try await remote.run(feeds) }
-        if let pair { return (try pair.run(feeds), nil) }
-        guard let session else { return ([:], nil) }
-        return (record ? try session.run(feeds, timings: &timings) : try session.run(feeds), nil)
+    /// A remote run also returns where its time went; `elapsed` (seconds since the first request) places it in the link schedule.
+    func run(_ feeds: [String: Tensor], record: Bool, timings: inout [NodeTiming], elapsed: Double) async throws -> Result {
+        if let adaptive {
+            let outcome = try await adaptive.run(feeds)
+            return Result(outputs: outcome.outputs, breakdown: outcome.breakdown, adaptive: outcome, cut: outcome.cut)
+        }
+        if let remote {
+            if let schedule { remote.link = schedule.link(at: elapsed) }
+            let (outputs, breakdown) = try await remote.run(feeds)
+            return Result(outputs: outputs, breakdown: breakdown, cut: remote.edge.cutID)
+        }
+        if let pair { return Result(outputs: try pair.run(feeds)) }
+        guard let session else { return Result(outputs: [:]) }
+        let start = Session.now()
+        let outputs = record ? try session.run(feeds, timings: &timings) : try session.run(feeds)
+        try await RemoteRunner.emulateSlowdown(edgeSlowdown, since: start)
+        return Result(outputs: outputs, cut: cutID)
+    }
+}
+
+/// One request of a stream (`--adaptive` or `--link-schedule`), as printed and in `--json`'s `requests`.
+struct RequestRecord {
+    var index: Int
+    var seconds: Double
+    var milliseconds: Double
+    var result: Runner.Result
+    var link: LinkEmulation?
+
+    var line: String {
+        let linkText = link.map { l in l.bitsPerSecond.map { " link \(format3($0 / 1e6)) Mbps," } ?? "" } ?? ""
+        let reason = result.adaptive.map { "  \($0.fellBack ? "FALLBACK " : "")\($0.reason)" } ?? ""
+        return "request \(index) at \(fixed(seconds, 2)) s:\(linkText) cut \(result.cut ?? "-"), \(fixed(milliseconds, 1)) ms\(reason)"
+    }
+
+    var json: JSON {
+        var members: [(String, JSON)] = [
+            ("index", .int(index)), ("start_s", .double(seconds)), ("total_ms", .double(milliseconds)),
+            ("cut", result.cut.map { .string($0) } ?? .null),
+            ("link", link.map { .object([("bandwidth_bps", $0.bitsPerSecond.map { .double($0) } ?? .null), ("rtt_ms", .double($0.rttSeconds * 1000))]) } ?? .null),
+        ]
+        if let b = result.breakdown {
+            members += [("edge_ms", .double(b.edgeMilliseconds)), ("transfer_ms", .double(b.transferMilliseconds)),
+                        ("cloud_ms", .double(b.cloudMilliseconds)), ("wire_bytes", .int(b.wireBytes))]
+        }
+        if let outcome = result.adaptive {
+            members += [
+                ("reason", .string(outcome.reason)), ("fallback", .bool(outcome.fellBack)),
+                ("estimate", .object([("bandwidth_bps", .double(outcome.estimate.bitsPerSecond)), ("rtt_ms", .double(outcome.estimate.rttMilliseconds)),
+                                      ("samples", .int(outcome.estimate.samples))])),
+                ("predicted_ms", .object(outcome.predicted.map { ($0.cut, .double($0.milliseconds)) })),
+            ]
+        }
+        return .object(members)
     }
 }

@@ -15,7 +15,9 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Verifies BUNDLE first and refuses to serve one that does not verify. The \
             model is named after the source model's file (squeezenet.onnx → \
-            squeezenet) unless --name is given; its only version is 1.
+            squeezenet) unless --name is given; its only version is 1. A bundle \
+            written by `split --adaptive` holds several cuts: each is served as \
+            NAME.<cut id> (NAME.c0, NAME.c1, ...), and NAME is the default cut.
 
             Endpoints: GET /v2, /v2/health/live, /v2/health/ready, \
             /v2/models/NAME, /v2/models/NAME/ready, /v2/models/NAME/config; \
@@ -75,17 +77,22 @@ struct Serve: AsyncParsableCommand {
         let key = try trustedKey.map { try SigningKeys.publicKey(at: $0) }
         let loaded = try LoadedBundle(path: bundle, trustedKey: key)
         let workers = threads ?? Session.availableCores
-        let model = try ServedModel(bundle: loaded, name: name, workers: workers)
+        let models = try ServedModel.all(bundle: loaded, name: name, workers: workers)
         var logger = Logger(label: "cleave.serve") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let configuration = ServeConfiguration(host: host, port: port, maxBodyBytes: parseByteSize(maxBody) ?? 256 << 20)
 
-        let server = try await InferenceServer.start(model, configuration: configuration, logger: logger, stopOnSignals: true)
+        let server = try await InferenceServer.start(models, configuration: configuration, logger: logger, stopOnSignals: true)
         let half = "\(loaded.manifest.role.rawValue) half of pair \(loaded.manifest.pairID.prefix(12))"
-        print("serving model '\(model.name)' (\(half)) on http://\(host):\(server.port) with \(workers) worker\(workers == 1 ? "" : "s")")
+        let base = models[0].name
+        print("serving model '\(base)' (\(half)) on http://\(host):\(server.port) with \(workers) worker\(workers == 1 ? "" : "s")")
+        if models.count > 1 {
+            let cuts = models.dropFirst().map { "'\($0.name)'" }.joined(separator: ", ")
+            print("cuts: \(cuts); '\(base)' is the default cut \(loaded.manifest.defaultCut ?? "")")
+        }
         fflush(stdout)
         try await server.wait()
-        model.shutdown()
+        for (_, model) in models.dropFirst(models.count > 1 ? 1 : 0) { model.shutdown() }
     }
 }
 
