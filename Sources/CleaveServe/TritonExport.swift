@@ -26,6 +26,38 @@ public enum TritonExport {
     ///   write fails; `CleaveError.badInput` for a tensor Triton has no type for.
     @discardableResult
     public static func write(_ bundle: LoadedBundle, to repository: String, name: String? = nil, force: Bool = false) throws -> (folder: String, config: TritonModelConfig) {
+        try write(bundle, to: repository, name: name, force: force, sharedWeights: nil)
+    }
+
+    /// Exports every cut of a version-2 bundle as its own Triton model
+    /// (`NAME.<id>`, and `NAME` for the default cut), or a version-1 bundle as
+    /// `write` does. Triton loads each model from its own folder, so the cuts
+    /// cannot point at one weights.bin; each folder's weights.bin is a hard
+    /// link to the first one written (one copy on disk), or a copy where the
+    /// file system refuses links.
+    /// - Returns: the folders written, the default (`NAME`) first.
+    @discardableResult
+    public static func writeEveryCut(_ bundle: LoadedBundle, to repository: String, name: String? = nil, force: Bool = false) throws -> [(folder: String, config: TritonModelConfig)] {
+        let base = name ?? ServedModel.defaultName(for: bundle.manifest)
+        guard bundle.manifest.version >= 2 else { return [try write(bundle, to: repository, name: base, force: force)] }
+        var written = [try write(bundle, to: repository, name: base, force: force, sharedWeights: nil)]
+        let weights = written[0].folder + "/1/model.onnx/weights.bin"
+        for cut in bundle.manifest.cuts where cut.model != nil {
+            written.append(try write(try bundle.cut(cut.id), to: repository, name: ServedModel.cutName(base, cut.id), force: force, sharedWeights: weights))
+        }
+        return written
+    }
+
+    /// The files of a bundle's (cut's) half as Triton gets them: its model file, saved as model.onnx, and weights.bin.
+    static func files(of bundle: LoadedBundle) -> [(source: Manifest.FileEntry, name: String)] {
+        let model = bundle.manifest.cut(bundle.manifest.version >= 2 ? bundle.cutID : nil)?.model ?? "model.onnx"
+        return bundle.manifest.files.compactMap { file in
+            file.path == model ? (file, "model.onnx") : file.path == "weights.bin" ? (file, "weights.bin") : nil
+        }
+    }
+
+    static func write(_ bundle: LoadedBundle, to repository: String, name: String?, force: Bool,
+                      sharedWeights: String?) throws -> (folder: String, config: TritonModelConfig) {
         let name = name ?? ServedModel.defaultName(for: bundle.manifest)
         let config = try TritonModelConfig(name: name, manifest: bundle.manifest)
         let fileManager = FileManager.default
@@ -50,8 +82,9 @@ public enum TritonExport {
                 let text = Array((header + config.text).utf8)
                 try text.withUnsafeBytes { try AtomicFile.writeAll(fd, $0, path: folder + "/config.pbtxt") }
             }
-            for file in bundle.manifest.files {
-                let destination = weightsFolder + "/" + file.path
+            for (file, target) in files(of: bundle) {
+                let destination = weightsFolder + "/" + target
+                if target == "weights.bin", let sharedWeights, link(sharedWeights, destination) == 0 { continue }
                 try copy(bundle.path + "/" + file.path, to: destination)
                 // The copy must be what was verified, even if the bundle changed meanwhile.
                 guard try SHA256Digest.hex(ofFile: destination) == file.sha256 else {

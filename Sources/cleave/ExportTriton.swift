@@ -17,7 +17,9 @@ struct ExportTriton: ParsableCommand {
             `cleave run EDGE --remote` reaches the same model on Triton or KServe.
 
             Other models in REPO are left alone; REPO/NAME is written beside itself \
-            and renamed into place.
+            and renamed into place. A bundle from `split --adaptive` is written as \
+            one model per cut, NAME.<id> (and NAME, the default cut), as `cleave \
+            serve` names them; their weights.bin files are hard links to one copy.
 
             Example:
               cleave export-triton out/cloud -o model_repository
@@ -47,8 +49,17 @@ struct ExportTriton: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedBundle(path: bundle)
-        let (folder, config) = try TritonExport.write(loaded, to: output, name: name, force: force)
-        let files = [folder + "/config.pbtxt"] + loaded.manifest.files.map { folder + "/1/model.onnx/" + $0.path }
+        let models = try TritonExport.writeEveryCut(loaded, to: output, name: name, force: force)
+        if json && models.count > 1 {
+            print(JSON.array(models.map { .object([("model", .string($0.config.name)), ("folder", .string($0.folder))]) }).serialized(pretty: true))
+            return
+        }
+        if models.count > 1 {
+            for (folder, config) in models { print("model '\(config.name)' → \(folder)") }
+            return
+        }
+        let (folder, config) = models[0]
+        let files = [folder + "/config.pbtxt", folder + "/1/model.onnx/model.onnx", folder + "/1/model.onnx/weights.bin"]
         if json {
             func tensors(_ list: [TritonModelConfig.TensorConfig]) -> JSON {
                 .array(list.map { .object([("name", .string($0.name)), ("data_type", .string($0.dataType)), ("dims", .array($0.dims.map { .int($0) }))]) })

@@ -159,6 +159,27 @@ final class AdaptiveTests: XCTestCase {
         XCTAssertTrue(remoteAgain, "the runner never went back to the server")
     }
 
+    func testTritonGetsOneModelPerCutSharingOneWeightsFile() throws {
+        let fixture = try AdaptivePairFixture.get()
+        let repository = fixture.folder + "-triton"
+        try? FileManager.default.removeItem(atPath: repository)
+        defer { try? FileManager.default.removeItem(atPath: repository) }
+        let cloud = try LoadedBundle(path: fixture.cloudPath)
+        let written = try TritonExport.writeEveryCut(cloud, to: repository)
+        XCTAssertEqual(written.map(\.config.name), ["model", "model.c0", "model.c1", "model.c2"])
+        var inodes = Set<UInt64>()
+        for (folder, config) in written {
+            var info = stat()
+            XCTAssertEqual(stat(folder + "/1/model.onnx/weights.bin", &info), 0)
+            inodes.insert(UInt64(info.st_ino))
+            // Each model is its cut's half, with the cut's inputs.
+            let model = try ONNXImporter.load(path: folder + "/1/model.onnx/model.onnx")
+            XCTAssertEqual(model.runtimeInputs.map(\.name), config.inputs.map(\.name))
+        }
+        XCTAssertEqual(inodes.count, 1, "every cut's weights.bin is the same file")
+        XCTAssertEqual(written[1].config.inputs.map(\.name), ["input"], "cut c0 (cloud-only) takes the model input")
+    }
+
     func testScheduleFilesAreChecked() throws {
         let schedule = try LinkSchedule(text: "# a comment\n0 20s 100Mbps 20ms\n\n20s 40 5Mbps 40ms # slow\n", path: "s")
         XCTAssertEqual(schedule.duration, 40)
