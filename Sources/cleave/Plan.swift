@@ -20,8 +20,13 @@ struct PlanCommand: ParsableCommand {
             `cleave compress` recorded, and the optimum, marked with *. --json adds the \
             predicted time of every node on each device.
 
+            With --adaptive, the plan covers --bandwidth-range instead of one link: every \
+            cut that is the best somewhere in it, where each is best, and its predicted \
+            stages at both ends of that interval (schemas/ADAPTIVE.md).
+
             Example:
               cleave plan fixtures/pytorch_style/model.onnx --bandwidth 10Mbps --rtt 20ms --chart plan.svg
+              cleave plan model.onnx --adaptive --bandwidth-range 0.5Mbps-200Mbps --chart cuts.svg
             """)
 
     @Argument(help: "The ONNX model to plan.")
@@ -38,7 +43,7 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "How many cuts along the main path to list (the best of each of that many stretches of it).")
     var candidates: Int = 12
 
-    @Option(help: ArgumentHelp("Write a stacked-bar chart (SVG) of edge, transfer and cloud time per candidate.", valueName: "file"))
+    @Option(help: ArgumentHelp("Write a stacked-bar chart (SVG) of edge, transfer and cloud time per candidate (with --adaptive: predicted total vs bandwidth per cut).", valueName: "file"))
     var chart: String?
 
     @Flag(help: "Print the plan as JSON (candidates and per-node predictions) instead of a table.")

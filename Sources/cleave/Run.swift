@@ -23,6 +23,14 @@ struct Run: AsyncParsableCommand {
             equal a local `cleave run EDGE CLOUD` exactly. --link-bandwidth and \
             --link-rtt emulate a slower link by sleeping; they are off by default.
 
+            With a bundle pair from `split --adaptive`, --cut ID runs one of its cuts \
+            (locally or with --remote), and --remote URL --adaptive chooses the cut for \
+            every request from the bandwidth and RTT it measures, printing one line per \
+            request (which cut, why); it runs edge-only while the server is unreachable. \
+            --link-schedule FILE emulates a link that changes over time (lines \
+            'FROM TO BANDWIDTH RTT'); without --repeat, requests run until it ends. \
+            See schemas/ADAPTIVE.md.
+
             Inputs are NumPy .npy files in C order (float32, float16, float64, int64, \
             int32, int8, uint8, bool). Each output is written to DIR/<output name>.npy, \
             with characters other than letters, digits, '.', '_' and '-' replaced by '_'.
@@ -32,6 +40,8 @@ struct Run: AsyncParsableCommand {
                 --input input=fixtures/pytorch_style/inputs/input.npy --output-dir out --repeat 10
               cleave run out/edge --remote http://127.0.0.1:8000 --input input=x.npy \\
                 --boundary-codec int8+zlib --link-bandwidth 10Mbps --link-rtt 20ms
+              cleave run out/edge --remote http://127.0.0.1:8000 --adaptive --input input=x.npy \
+                --link-schedule schedule.txt --json
             """)
 
     @Argument(help: "The ONNX model or bundle folder to run.")

@@ -29,6 +29,10 @@ struct Split: ParsableCommand {
             --calibration, data-free decomposition at --rank-energy 0.98 (fidelity measured on \
             a synthetic input).
 
+            With --adaptive, split plans for a whole --bandwidth-range and writes every \
+            cut worth having into one pair of bundles (format 2), for `cleave run EDGE \
+            --remote URL --adaptive` to choose from per request (schemas/ADAPTIVE.md).
+
             Example:
               cleave split fixtures/digits/model.onnx -o out \\
                 --calibration image=fixtures/digits/calibration.npy --bandwidth 5Mbps --max-accuracy-drop 1
@@ -47,7 +51,7 @@ struct Split: ParsableCommand {
     @OptionGroup var threading: ThreadOptions
     @OptionGroup var adaptive: AdaptiveOptions
 
-    @Option(help: ArgumentHelp("Also write the plan's stacked-bar chart (SVG).", valueName: "file"))
+    @Option(help: ArgumentHelp("Also write the plan's stacked-bar chart (SVG; with --adaptive, predicted total vs bandwidth per cut).", valueName: "file"))
     var chart: String?
 
     @Option(name: .customLong("frontier-chart"),
@@ -67,6 +71,9 @@ struct Split: ParsableCommand {
     var json = false
 
     func validate() throws {
+        if frontierChart != nil && adaptive.adaptive {
+            throw ValidationError("--frontier-chart draws a single-link search; with --adaptive use --chart (total vs bandwidth per cut)")
+        }
         if frontierChart != nil && (calibration.entries.isEmpty || compression.explicitStrength || noCompress) {
             throw ValidationError("--frontier-chart draws the compression search, which needs --calibration and no --rank-energy, --rank-ratio, --prune-ratio or --no-compress")
         }
