@@ -6,7 +6,8 @@ import Foundation
 
 /// The link as the edge sees it from its own requests: bandwidth and RTT,
 /// each a moving estimate (exponential, weight `smoothing` for the newest sample;
-/// bandwidth averaged in log space so that a 100× drop shows within two or three requests).
+/// bandwidth averaged in log space, and a sample more than 3× off the estimate
+/// weighted 0.9, so that a 100× drop shows after one request).
 ///
 /// - RTT samples come from a tiny request (`GET /v2/health/ready`) sent while
 ///   the edge half computes.
@@ -37,7 +38,10 @@ public struct LinkEstimator: Sendable, Equatable {
         guard bytes > 0, milliseconds.isFinite else { return }
         let net = Swift.max(milliseconds - rttMilliseconds, 0.05)
         let sample = Swift.min(Double(bytes) * 8 / (net / 1000), 1e11)
-        bitsPerSecond = samples == 0 ? sample : exp(log(bitsPerSecond) + smoothing * (log(sample) - log(bitsPerSecond)))
+        // A sample 3x off the estimate is a new regime (Wi-Fi to LTE), not noise: follow it almost at once.
+        let step = log(sample) - log(bitsPerSecond)
+        let weight = abs(step) > log(3.0) ? 0.9 : smoothing
+        bitsPerSecond = samples == 0 ? sample : exp(log(bitsPerSecond) + weight * step)
         samples += 1
     }
 }
@@ -209,6 +213,7 @@ public final class AdaptiveRunner: @unchecked Sendable {
                 estimator.observeTransfer(bytes: breakdown.wireBytes, milliseconds: breakdown.transferMilliseconds)
                 scale(choice, edge: breakdown.edgeMilliseconds, cloud: breakdown.cloudMilliseconds)
                 current = cuts[choice].id
+                serverDown = nil
             }
             return Outcome(outputs: outputs, cut: cuts[choice].id, reason: reason, fellBack: false, breakdown: breakdown,
                            totalMilliseconds: (Session.now() - start) * 1000, estimate: estimateUsed, predicted: predicted)
@@ -252,15 +257,16 @@ public final class AdaptiveRunner: @unchecked Sendable {
         if let down = serverDown, let fallback = cuts.firstIndex(where: \.isEdgeOnly) {
             return (fallback, "server unreachable since a request failed (\(down)); edge-only until a probe reaches it", predicted, estimator)
         }
-        let candidates = cuts.indices.filter { serverDown == nil || cuts[$0].isEdgeOnly }
-        guard let best = candidates.min(by: { totals[$0] < totals[$1] }) else { return (0, "", predicted, estimator) }
+        let retrying = serverDown.map { "server unreachable (\($0)) and no edge-only cut to fall back on: retrying; " } ?? ""
+        let candidates = Array(cuts.indices)
+        guard let best = candidates.min(by: { totals[$0] < totals[$1] }) else { return (0, retrying, predicted, estimator) }
         let runnerUp = candidates.filter { $0 != best }.min { totals[$0] < totals[$1] }
         if let current, let kept = cuts.firstIndex(where: { $0.id == current }), kept != best,
            totals[kept] <= totals[best] * (1 + hysteresis) {
             return (kept, "estimate \(estimate): kept \(cuts[kept].id) (\(Self.ms(totals[kept]))), within \(Int(hysteresis * 100))% of the best \(cuts[best].id) (\(Self.ms(totals[best])))", predicted, estimator)
         }
         let next = runnerUp.map { ", next \(cuts[$0].id) \(Self.ms(totals[$0]))" } ?? ""
-        return (best, "estimate \(estimate): \(cuts[best].id) predicted \(Self.ms(totals[best]))\(next)", predicted, estimator)
+        return (best, "\(retrying)estimate \(estimate): \(cuts[best].id) predicted \(Self.ms(totals[best]))\(next)", predicted, estimator)
     }
 
     private func scale(_ i: Int, edge: Double, cloud: Double) {

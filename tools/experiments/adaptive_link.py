@@ -39,6 +39,7 @@ parser.add_argument("--schedule", default="100Mbps,5Mbps,1Mbps,20Mbps")
 parser.add_argument("--rtt", default="20ms")
 parser.add_argument("--edge-slowdown", default="8")
 parser.add_argument("--svg", default=os.path.join(root, "tools/experiments/adaptive_link.svg"))
+parser.add_argument("--save", help="also write every request of every contender as JSON here")
 args = parser.parse_args()
 cleave = os.path.abspath(args.cleave)
 phases = args.schedule.split(",")
@@ -156,12 +157,13 @@ for r in results:
 
 # SVG: latency per request over time, one panel per model, coloured by the cut that ran.
 colors = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1"]
-width, panel, left, top = 860, 190, 70, 40
+width, panel, left, top = 860, 190, 70, 50
 height = top + panel * len(results) + 30
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
        '<rect width="100%" height="100%" fill="white"/>',
-       f'<text x="{left}" y="22" font-size="13" font-weight="bold">Adaptive cut per request on a changing link '
-       f'({", ".join(phases)}; {args.phase_seconds:g} s each, RTT {args.rtt}); grey: best fixed cut</text>']
+       f'<text x="{left}" y="22" font-size="13" font-weight="bold">Latency per request on a changing link '
+       f'({", ".join(phases)}, {args.phase_seconds:g} s each, RTT {args.rtt})</text>',
+       f'<text x="{left}" y="36" fill="#333">dots: the adaptive runner, coloured by the cut it ran; grey line: the best fixed cut</text>']
 plot_width = width - left - 170
 for i, r in enumerate(results):
     y0 = top + i * panel + 10
@@ -196,6 +198,9 @@ for i, r in enumerate(results):
                    f'<text x="{left + plot_width + 24}" y="{y0 + 14 + k * 15}">{labels[cut][:24]}</text>')
 svg.append(f'<text x="{left + plot_width / 2}" y="{height - 8}" text-anchor="middle" fill="#333">seconds since the first request</text>')
 svg.append("</svg>")
+if args.save:
+    with open(args.save, "w") as f:
+        json.dump(results, f)
 if results:
     with open(args.svg, "w") as f:
         f.write("\n".join(svg) + "\n")
