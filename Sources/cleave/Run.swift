@@ -17,9 +17,11 @@ struct Run: AsyncParsableCommand {
             boundary tensors feed the cloud half; the outputs are the whole model's.
 
             With --remote, MODEL is an edge bundle: it runs here, its boundary tensors \
-            go to the cloud half on a KServe v2 server (`cleave serve`) in the binary \
-            tensor data extension, and the breakdown (edge, encode, bytes on the wire, \
-            transfer, cloud, total) is printed. With --boundary-codec none the outputs \
+            go to the cloud half on a KServe v2 server (`cleave serve`, Triton, KServe, \
+            MLServer) in the binary tensor data extension when the server lists it, as \
+            JSON otherwise (--remote-wire), and the breakdown (edge, encode, bytes on \
+            the wire, transfer, cloud, total) is printed. A server that does not declare \
+            the pair id is warned about, or refused with --strict-pair. With --boundary-codec none the outputs \
             equal a local `cleave run EDGE CLOUD` exactly. --link-bandwidth and \
             --link-rtt emulate a slower link by sleeping; they are off by default.
 
@@ -116,7 +118,7 @@ struct Run: AsyncParsableCommand {
                 })),
                 ("latency_ms", .object([("median", .double(median)), ("runs", .array(latencies.map { .double($0) }))])),
                 ("nodes", .array(timings.map { .object([("name", .string($0.node)), ("op", .string($0.op)), ("ms", .double($0.milliseconds))]) })),
-            ] + (runner.remoteModel.map { [("remote", remote.report(breakdowns, modelName: $0))] } ?? []))
+            ] + (runner.remoteRunner.map { [("remote", remote.report(breakdowns, runner: $0))] } ?? []))
             print(report.serialized(pretty: true))
         } else {
             for name in runner.outputNames {
@@ -126,7 +128,7 @@ struct Run: AsyncParsableCommand {
             }
             let runs = repeats > 1 ? "median of \(repeats) runs" : "1 run"
             print("latency: \(fixed(median, 3)) ms (\(runs), \(options.threads) thread\(options.threads == 1 ? "" : "s"))")
-            for line in remote.lines(breakdowns) { print(line) }
+            if let wire = runner.remoteRunner?.wire { for line in remote.lines(breakdowns, wire: wire) { print(line) } }
         }
     }
 }
@@ -138,15 +140,16 @@ struct Runner {
     private let pair: BundlePair?
     private let remote: RemoteRunner?
     let outputNames: [String]
-    /// The served model's name, when the cloud half runs remotely.
-    var remoteModel: String? { remote?.modelName }
+    /// The runner of the cloud half, when it runs remotely.
+    var remoteRunner: RemoteRunner? { remote }
 
     init(model: String, peer: String?, options: SessionOptions, remote: RemoteOptions) async throws {
         var info = stat()
         let isFolder = stat(model, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
         if let url = remote.url {
             let runner = try await RemoteRunner(edge: try LoadedBundle(path: model), url: url, modelName: remote.model,
-                                                codec: remote.codec, link: try remote.link(), options: options)
+                                                codec: remote.codec, link: try remote.link(), options: options, wire: remote.wire.format)
+            try remote.checkPair(runner)
             self.remote = runner
             session = nil
             pair = nil

@@ -23,6 +23,9 @@ final class ServeCLITests: XCTestCase {
         XCTAssertEqual(try cleave("run", model, "--remote", "127.0.0.1:8000").status, 64)  // not a URL
         XCTAssertEqual(try cleave("run", model, "--remote", "http://127.0.0.1:1", "--link-bandwidth", "fast").status, 64)
         XCTAssertEqual(try cleave("run", "edge", "cloud", "--remote", "http://127.0.0.1:1").status, 64)
+        XCTAssertEqual(try cleave("run", model, "--strict-pair").status, 64)  // needs --remote
+        XCTAssertEqual(try cleave("run", model, "--remote-wire", "json").status, 64)  // needs --remote
+        XCTAssertEqual(try cleave("run", model, "--remote", "http://127.0.0.1:1", "--remote-wire", "xml").status, 64)
         XCTAssertEqual(try cleave("export-triton", "somewhere").status, 64)  // -o missing
     }
 
