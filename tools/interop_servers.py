@@ -24,13 +24,16 @@ pair id. KServe also reads binary bodies without declaring the extension:
 Then small fake servers answer with malformed JSON, wrong datatypes and
 shapes, a truncated binary section, a redirect loop, a cut-off body and a 500:
 each run must fail with exit 65 (protocol) or 74 (transport), one stderr line
-naming the server and the problem, and no output files. Triton's server is
-used if it is installed (it is not on PyPI or Debian: see README).
+naming the server and the problem, and no output files. Finally `cleave
+export-kserve` must write a Triton repository and an InferenceService that
+validates against KServe's CRD schema (tools/kserve/, trimmed), and Triton's
+server is used if it is installed (it is not on PyPI or Debian: see README).
 
 Prints one line per check and `interop: N passed, M failed`; exits 1 on a failure.
 """
 import http.server, json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
+import jsonschema
 import numpy as np
 import onnxruntime as ort
 
@@ -304,6 +307,37 @@ def check_bad_servers(work, edge, cloud, image):
         server.shutdown()
 
 
+# MARK: export-kserve
+
+def check_export_kserve(work, cloud):
+    out = os.path.join(work, "kserve-export")
+    uri = "s3://models/cleave/pytorch_style"
+    try:
+        report = json.loads(run("export-kserve", cloud, "-o", out, "--storage-uri", uri, "--name", "resnet_tail", "--json"))
+    except RuntimeError as error:
+        check("export-kserve runs", False, str(error))
+        return
+    service = json.load(open(os.path.join(out, "inferenceservice.json")))
+    schema = json.load(open(os.path.join(root, "tools", "kserve", "inferenceservice-v1beta1.schema.json")))
+    try:
+        jsonschema.validate(service, schema)
+        check("export-kserve: the InferenceService validates against KServe's CRD schema", True)
+    except jsonschema.ValidationError as error:
+        check("export-kserve: the InferenceService validates against KServe's CRD schema", False, error.message)
+    model = service["spec"]["predictor"]["model"]
+    check("export-kserve: Triton runtime, protocol v2, the storage URI",
+          model.get("runtime") == "kserve-tritonserver" and model.get("protocolVersion") == "v2" and model.get("storageUri") == uri, str(model))
+    check("export-kserve: the repository holds the model Triton will serve",
+          os.path.exists(os.path.join(out, "repository", "resnet_tail", "config.pbtxt"))
+          and report.get("model") == "resnet_tail", str(report))
+    # The schema test must be able to fail: an unknown field and a bad quantity are rejected.
+    broken = json.loads(json.dumps(service))
+    broken["spec"]["predictor"]["model"]["resources"]["limits"]["memory"] = "lots"
+    broken["spec"]["predictor"]["model"]["protocol"] = "v2"
+    errors = sorted(e.message for e in jsonschema.Draft7Validator(schema).iter_errors(broken))
+    check("export-kserve: the schema rejects a bad quantity and an unknown field", len(errors) == 2, "; ".join(errors))
+
+
 def check_triton(work, cloud, edge, image, expected):
     binary = shutil.which("tritonserver")
     if binary is None:
@@ -350,6 +384,7 @@ def main():
         check("cleave serve: outputs equal the local pair's bit for bit",
               np.array_equal(np.load(os.path.join(work, "cleave serve-out", "output.npy")), expected))
         check_bad_servers(work, edge, cloud, image)
+        check_export_kserve(work, cloud)
         check_triton(work, cloud, edge, image, expected)
     finally:
         shutil.rmtree(work, ignore_errors=True)
