@@ -10,7 +10,8 @@ and starts, on 127.0.0.1, the cloud half's model.onnx under
 - MLServer (a custom runtime + ONNX Runtime: tools/interop/mlserver_onnx.py,
   in .venv-mlserver; MLServer and KServe pin incompatible Starlette versions,
   hence two venvs, both made by tools/setup.sh),
-- `cleave serve` itself, as the control.
+- `cleave serve` itself, as the control,
+- Triton's own server (see below).
 
 Against each, `cleave run EDGE --remote URL --remote-model model` must exit 0
 with the wire format the server's `GET /v2` implies (binary only where it lists
@@ -27,7 +28,11 @@ each run must fail with exit 65 (protocol) or 74 (transport), one stderr line
 naming the server and the problem, and no output files. Finally `cleave
 export-kserve` must write a Triton repository and an InferenceService that
 validates against KServe's CRD schema (tools/kserve/, trimmed), and Triton's
-server is used if it is installed (it is not on PyPI or Debian: see README).
+own server (2.51, from PyPI's nvidia-pytriton wheel, in .venv-triton) must
+answer `cleave run --remote` in binary with ONNX Runtime's exact outputs: that
+build has only the Python backend, so export-triton's config is served through
+tools/interop/triton_onnx/model.py, and the unchanged export must fail to load
+for the missing ONNX Runtime backend alone.
 
 Prints one line per check and `interop: N passed, M failed`; exits 1 on a failure.
 """
@@ -49,7 +54,7 @@ def check(what, ok, detail=""):
     global passed, failed
     if ok:
         passed += 1
-        print(f"ok   {what}" + (f" ({detail})" if detail else ""))
+        print(f"ok   {what}" + (f" ({detail})" if detail and len(detail) <= 160 else ""))
     else:
         failed += 1
         print(f"FAIL {what}" + (f": {detail}" if detail else ""))
@@ -338,21 +343,75 @@ def check_export_kserve(work, cloud):
     check("export-kserve: the schema rejects a bad quantity and an unknown field", len(errors) == 2, "; ".join(errors))
 
 
-def check_triton(work, cloud, edge, image, expected):
-    binary = shutil.which("tritonserver")
+def triton_installation():
+    """(tritonserver, its lib folder, site-packages) from .venv-triton (PyTriton's wheel), or a full install on PATH."""
+    site = os.path.join(root, ".venv-triton", "lib", "python3.11", "site-packages")
+    binary = os.path.join(site, "pytriton", "tritonserver", "bin", "tritonserver")
+    if os.path.exists(binary):
+        return binary, os.path.join(site, "nvidia_pytriton.libs"), site
+    on_path = shutil.which("tritonserver")
+    return (on_path, None, None) if on_path else (None, None, None)
+
+
+def check_triton(work, cloud, edge, image, expected, ort_expected):
+    """Triton's own server: PyTriton's build has only the Python backend, so
+    export-triton's config is served through tools/interop/triton_onnx/model.py
+    (backend "python", ONNX Runtime inside), and the unchanged export is loaded
+    beside it to show Triton parses its config.pbtxt up to the missing backend."""
+    binary, libs, site = triton_installation()
     if binary is None:
-        print("skip Triton's server: not installed (no PyPI wheel or Debian package; see README)")
+        check("triton: tritonserver is installed (.venv-triton, from tools/setup.sh)", False, "not found")
         return
     repository = os.path.join(work, "triton")
     run("export-triton", cloud, "-o", repository, "--name", "model")
+    run("export-triton", cloud, "-o", repository, "--name", "export_check")
+    backends = os.path.join(work, "triton-backends")
+    if site is not None:
+        # The Python backend as PyTriton lays it out, plus NumPy where the stub's
+        # isolated interpreter (which ignores PYTHONPATH) finds its utilities.
+        packaged = os.path.join(site, "pytriton", "tritonserver")
+        python = os.path.join(backends, "python")
+        os.makedirs(python)
+        for name in ("libtriton_python.so", "triton_python_backend_utils.py"):
+            shutil.copy(os.path.join(packaged, "backends", "python", name), python)
+        shutil.copy(os.path.join(packaged, "python_backend_stubs", "3.11", "triton_python_backend_stub"), python)
+        for name in ("numpy", "numpy.libs"):
+            os.symlink(os.path.join(site, name), os.path.join(python, name))
+        folder = os.path.join(repository, "model")
+        config = open(os.path.join(folder, "config.pbtxt")).read()
+        config = config.replace('platform: "onnxruntime_onnx"\n', "").replace('backend: "onnxruntime"', 'backend: "python"')
+        config = config.replace('default_model_filename: "model.onnx"\n', "")
+        config += (f'parameters: {{ key: "onnx_model" value: {{ string_value: "{os.path.join(folder, "1", "model.onnx", "model.onnx")}" }} }}\n'
+                   f'parameters: {{ key: "site_packages" value: {{ string_value: "{site}" }} }}\n')
+        open(os.path.join(folder, "config.pbtxt"), "w").write(config)
+        shutil.copy(os.path.join(interop, "triton_onnx", "model.py"), os.path.join(folder, "1", "model.py"))
     port, log = free_port(), os.path.join(work, "triton.log")
-    process = subprocess.Popen([binary, f"--model-repository={repository}", f"--http-port={port}", "--http-address=127.0.0.1",
-                                "--allow-grpc=false", "--allow-metrics=false"], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    command = [binary, f"--model-repository={repository}", f"--http-port={port}", "--http-address=127.0.0.1",
+               "--allow-grpc=false", "--allow-metrics=false", "--exit-on-error=false"]
+    if site is not None:
+        command.append(f"--backend-directory={backends}")
+    environment = dict(os.environ, LD_LIBRARY_PATH=libs) if libs else None
+    process = subprocess.Popen(command, stdout=open(log, "w"), stderr=subprocess.STDOUT, env=environment)
     try:
-        wait_ready(f"http://127.0.0.1:{port}/v2/models/model/ready", process, log)
-        status, report, stderr, outputs = remote(edge, f"http://127.0.0.1:{port}", image, os.path.join(work, "triton-out"))
-        check("triton: cleave run --remote on export-triton's repository", status == 0 and report["remote"]["wire"] == "binary"
-              and np.allclose(outputs["output"], expected, rtol=1e-5, atol=1e-6), f"exit {status}: {stderr.strip()}")
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(f"{url}/v2/models/model/ready", process, log)
+        server = json.load(urllib.request.urlopen(f"{url}/v2", timeout=5))
+        check("triton: starts", True, f"{server.get('name')} {server.get('version')} at {url}")
+        status, report, stderr, outputs = remote(edge, url, image, os.path.join(work, "triton-out"))
+        if check("triton: cleave run --remote exits 0", status == 0, "" if status == 0 else stderr.strip()):
+            output = outputs["output"]
+            check("triton: negotiated binary tensor data", report["remote"]["wire"] == "binary", report["remote"]["wire"])
+            check("triton: outputs equal the local pair's to float tolerance", np.allclose(output, expected, rtol=1e-5, atol=1e-6),
+                  f"max abs difference {float(np.max(np.abs(output.astype(np.float64) - expected))):.3g}")
+            check("triton: outputs equal ONNX Runtime's bit for bit", np.array_equal(output, ort_expected))
+            check("triton: pair id missing: one warning", not report["remote"]["pair_checked"]
+                  and "does not declare parameters.pair_id" in stderr)
+        if site is not None:
+            request = urllib.request.Request(f"{url}/v2/repository/index", data=b"{}", method="POST")
+            index = {m["name"]: m for m in json.load(urllib.request.urlopen(request, timeout=5))}
+            reason = index.get("export_check", {}).get("reason", "")
+            check("triton: parses the unchanged export's config.pbtxt; only the ONNX Runtime backend is missing",
+                  "unable to find backend library for backend 'onnxruntime'" in reason, reason)
     except RuntimeError as error:
         check("triton: starts", False, str(error))
     finally:
@@ -385,7 +444,7 @@ def main():
               np.array_equal(np.load(os.path.join(work, "cleave serve-out", "output.npy")), expected))
         check_bad_servers(work, edge, cloud, image)
         check_export_kserve(work, cloud)
-        check_triton(work, cloud, edge, image, expected)
+        check_triton(work, cloud, edge, image, expected, ort_expected)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"interop: {passed} passed, {failed} failed")

@@ -25,10 +25,10 @@ if ! .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.
   echo "setup: pip install -r tools/requirements.txt failed" >&2
   exit 1
 fi
-# KServe's and MLServer's model servers (tools/interop_servers.py, tools/bench/serve_bench.py) each
-# get a venv of their own: they pin incompatible Starlette versions, and kserve would downgrade
-# protobuf under the oracle scripts.
-for server in kserve mlserver; do
+# KServe's, MLServer's and Triton's servers (tools/interop_servers.py, tools/bench/serve_bench.py) each
+# get a venv of their own: kserve and mlserver pin incompatible Starlette versions, kserve would
+# downgrade protobuf under the oracle scripts, and PyTriton's Triton needs numpy<2.
+for server in kserve mlserver triton; do
   if [[ ! -x .venv-$server/bin/python ]]; then
     python3 -m venv .venv-$server
   fi
