@@ -69,9 +69,10 @@ final class ServeCLITests: XCTestCase {
         XCTAssertEqual(try cleave("export-triton", pair + "/cloud", "-o", repository, "--name", "resnet_tail", "--force").status, 0)
     }
 
-    /// The InferenceService's values (its schema is checked against KServe's
-    /// CRD in tools/interop_servers.py), the repository export-triton would
-    /// write, and refusals: an edge bundle, an existing DIR without --force.
+    /// The InferenceService's values and its validity under KServe's CRD
+    /// schema (tools/kserve/, also checked with jsonschema in
+    /// tools/interop_servers.py), the repository export-triton would write,
+    /// and refusals: an edge bundle, an existing DIR without --force.
     func testExportKServeWritesTheRepositoryAndAnInferenceServiceForTriton() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -88,6 +89,14 @@ final class ServeCLITests: XCTestCase {
         XCTAssertEqual(service["metadata"]?["annotations"]?["cleave/model"]?.stringValue, "Resnet_Tail.v2")
         let pairID = try JSON.parse(Array(try Data(contentsOf: URL(fileURLWithPath: pair + "/cloud/manifest.json"))))["pair_id"]?.stringValue
         XCTAssertEqual(service["metadata"]?["annotations"]?["cleave/pair-id"]?.stringValue, pairID)
+        let schemaPath = fixturesDirectory + "/../tools/kserve/inferenceservice-v1beta1.schema.json"
+        let schema = try JSON.parse(Array(try Data(contentsOf: URL(fileURLWithPath: schemaPath))))
+        XCTAssertEqual(schemaViolations(service, schema), [])
+        // The check can fail: a bad quantity, an unknown field, a name Kubernetes refuses.
+        let broken = try JSON.parse(try String(contentsOfFile: out + "/inferenceservice.json", encoding: .utf8)
+            .replacingOccurrences(of: "\"2Gi\"", with: "\"lots\"").replacingOccurrences(of: "\"protocolVersion\"", with: "\"protocol\"")
+            .replacingOccurrences(of: "\"resnet-tail-v2\"", with: "\"Resnet_Tail\""))
+        XCTAssertEqual(schemaViolations(broken, schema).count, 4, schemaViolations(broken, schema).joined(separator: "; "))
         let model = try XCTUnwrap(service["spec"]?["predictor"]?["model"])
         XCTAssertEqual(model["modelFormat"]?["name"]?.stringValue, "onnx")
         XCTAssertEqual(model["runtime"]?.stringValue, "kserve-tritonserver")
