@@ -25,7 +25,7 @@ public enum KServeExport {
     public static let maxServiceNameLength = 45
 
     /// What `write` produced.
-    public struct Result {
+    public struct Written {
         /// `DIR/repository/<name>`.
         public var modelFolder: String
         public var modelName: String
@@ -44,7 +44,7 @@ public enum KServeExport {
     ///   no type for; `CleaveError.io` when `directory` exists without `force` or a write fails.
     @discardableResult
     public static func write(_ bundle: LoadedBundle, to directory: String, name: String? = nil, storageURI: String? = nil,
-                             force: Bool = false) throws -> Result {
+                             force: Bool = false) throws -> Written {
         guard bundle.manifest.role == .cloud else {
             throw CleaveError.badInput("\(bundle.path): is an \(bundle.manifest.role.rawValue) bundle; export-kserve deploys the cloud half")
         }
@@ -73,7 +73,7 @@ public enum KServeExport {
             try? fileManager.removeItem(atPath: temporary)
             throw error
         }
-        return Result(modelFolder: directory + "/repository/" + modelName, modelName: modelName, serviceName: serviceName,
+        return Written(modelFolder: directory + "/repository/" + modelName, modelName: modelName, serviceName: serviceName,
                       manifestPath: directory + "/inferenceservice.json", manifest: manifest)
     }
 

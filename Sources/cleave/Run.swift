@@ -21,8 +21,9 @@ struct Run: AsyncParsableCommand {
             MLServer) in the binary tensor data extension when the server lists it, as \
             JSON otherwise (--remote-wire), and the breakdown (edge, encode, bytes on \
             the wire, transfer, cloud, total) is printed. A server that does not declare \
-            the pair id is warned about, or refused with --strict-pair. With --boundary-codec none the outputs \
-            equal a local `cleave run EDGE CLOUD` exactly. --link-bandwidth and \
+            the pair id is warned about, or refused with --strict-pair. With \
+            --boundary-codec none the outputs equal a local `cleave run EDGE CLOUD` \
+            exactly (to float tolerance on another runtime). --link-bandwidth and \
             --link-rtt emulate a slower link by sleeping; they are off by default.
 
             Inputs are NumPy .npy files in C order (float32, float16, float64, int64, \
