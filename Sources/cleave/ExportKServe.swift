@@ -34,8 +34,7 @@ struct ExportKServe: ParsableCommand {
     @Option(name: .customLong("storage-uri"), help: ArgumentHelp("Where DIR/repository will be uploaded (s3://, gs://, pvc://, https://…); the manifest's storageUri. Without it, fill storageUri in before applying.", valueName: "uri"))
     var storageURI: String?
 
-    @Option(help: "The model's name in the repository (default: the source model's, as `cleave serve` names it).")
-    var name: String?
+    @OptionGroup var model: RepositoryModelName
 
     @Flag(help: "Replace DIR if it exists.")
     var force = false
@@ -44,9 +43,6 @@ struct ExportKServe: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if let name, !ServedModel.isValidName(name) {
-            throw ValidationError("--name must be letters, digits, '.', '_' and '-', not starting with '.' (it is a folder name and appears in URLs)")
-        }
         if let storageURI {
             guard let scheme = storageURI.range(of: "://"), scheme.lowerBound != storageURI.startIndex,
                   scheme.upperBound != storageURI.endIndex, !storageURI.contains(where: \.isWhitespace) else {
@@ -57,7 +53,7 @@ struct ExportKServe: ParsableCommand {
 
     func run() throws {
         let loaded = try LoadedBundle(path: bundle)
-        let result = try KServeExport.write(loaded, to: output, name: name, storageURI: storageURI, force: force)
+        let result = try KServeExport.write(loaded, to: output, name: model.name, storageURI: storageURI, force: force)
         if json {
             print(JSON.object([
                 ("model", .string(result.modelName)), ("service", .string(result.serviceName)),
