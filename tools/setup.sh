@@ -25,4 +25,16 @@ if ! .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.
   echo "setup: pip install -r tools/requirements.txt failed" >&2
   exit 1
 fi
+# KServe's, MLServer's and Triton's servers (tools/interop_servers.py, tools/bench/serve_bench.py) each
+# get a venv of their own: kserve and mlserver pin incompatible Starlette versions, kserve would
+# downgrade protobuf under the oracle scripts, and PyTriton's Triton needs numpy<2.
+for server in kserve mlserver triton; do
+  if [[ ! -x .venv-$server/bin/python ]]; then
+    python3 -m venv .venv-$server
+  fi
+  if ! .venv-$server/bin/pip install -q --disable-pip-version-check -r tools/requirements-$server.txt; then
+    echo "setup: pip install -r tools/requirements-$server.txt failed" >&2
+    exit 1
+  fi
+done
 echo "setup: ok" >&2

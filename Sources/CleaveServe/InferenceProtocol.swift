@@ -78,7 +78,8 @@ public enum InferenceProtocol {
             throw fail("shape \(shape) is too large")
         }
         var parameters: [(String, JSON)] = []
-        if let p = entry["parameters"] {
+        // `null` is what pydantic-based servers (KServe, MLServer) write for no parameters.
+        if let p = entry["parameters"], p != .null {
             guard let members = p.objectValue else { throw fail("'parameters' must be an object") }
             parameters = members
         }

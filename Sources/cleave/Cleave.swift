@@ -15,7 +15,7 @@ struct Cleave: AsyncParsableCommand {
             (malformed model, bundle or tensor), 74 I/O error.
             """,
         version: "0.1.0",
-        subcommands: [Split.self, Inspect.self, Convert.self, Run.self, Compress.self, Profile.self, PlanCommand.self, Cut.self, Verify.self, Keygen.self, Serve.self, ExportTriton.self])
+        subcommands: [Split.self, Inspect.self, Convert.self, Run.self, Compress.self, Profile.self, PlanCommand.self, Cut.self, Verify.self, Keygen.self, Serve.self, ExportTriton.self, ExportKServe.self])
 
     /// Maps cleave's own errors to the exit codes of the CLI contract in one
     /// place; argument-parser handles its own (usage errors exit 64).

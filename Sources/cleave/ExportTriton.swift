@@ -32,8 +32,7 @@ struct ExportTriton: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The model repository to write into (created if missing).", valueName: "repo"))
     var output: String
 
-    @Option(help: "The model's name in the repository (default: the source model's, as `cleave serve` names it).")
-    var name: String?
+    @OptionGroup var model: RepositoryModelName
 
     @Flag(help: "Replace REPO/NAME if it exists.")
     var force = false
@@ -41,15 +40,9 @@ struct ExportTriton: ParsableCommand {
     @Flag(help: "Print what was written as JSON.")
     var json = false
 
-    func validate() throws {
-        if let name, !ServedModel.isValidName(name) {
-            throw ValidationError("--name must be letters, digits, '.', '_' and '-', not starting with '.' (it is a folder name and appears in URLs)")
-        }
-    }
-
     func run() throws {
         let loaded = try LoadedBundle(path: bundle)
-        let models = try TritonExport.writeEveryCut(loaded, to: output, name: name, force: force)
+        let models = try TritonExport.writeEveryCut(loaded, to: output, name: model.name, force: force)
         if json && models.count > 1 {
             print(JSON.array(models.map { .object([("model", .string($0.config.name)), ("folder", .string($0.folder))]) }).serialized(pretty: true))
             return
@@ -76,6 +69,19 @@ struct ExportTriton: ParsableCommand {
             for (kind, list) in [("input", config.inputs), ("output", config.outputs)] {
                 for t in list { print("\(kind) \(t.name): \(t.dataType) [\(t.dims.map(String.init).joined(separator: ", "))]") }
             }
+        }
+    }
+}
+
+/// `--name` of export-triton and export-kserve: the model's folder in a Triton
+/// repository, and its name in v2 URLs.
+struct RepositoryModelName: ParsableArguments {
+    @Option(help: "The model's name in the repository (default: the source model's, as `cleave serve` names it).")
+    var name: String?
+
+    func validate() throws {
+        if let name, !ServedModel.isValidName(name) {
+            throw ValidationError("--name must be letters, digits, '.', '_' and '-', not starting with '.' (it is a folder name and appears in URLs)")
         }
     }
 }

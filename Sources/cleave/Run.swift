@@ -17,10 +17,13 @@ struct Run: AsyncParsableCommand {
             boundary tensors feed the cloud half; the outputs are the whole model's.
 
             With --remote, MODEL is an edge bundle: it runs here, its boundary tensors \
-            go to the cloud half on a KServe v2 server (`cleave serve`) in the binary \
-            tensor data extension, and the breakdown (edge, encode, bytes on the wire, \
-            transfer, cloud, total) is printed. With --boundary-codec none the outputs \
-            equal a local `cleave run EDGE CLOUD` exactly. --link-bandwidth and \
+            go to the cloud half on a KServe v2 server (`cleave serve`, Triton, KServe, \
+            MLServer) in the binary tensor data extension when the server lists it, as \
+            JSON otherwise (--remote-wire), and the breakdown (edge, encode, bytes on \
+            the wire, transfer, cloud, total) is printed. A server that does not declare \
+            the pair id is warned about, or refused with --strict-pair. With \
+            --boundary-codec none the outputs equal a local `cleave run EDGE CLOUD` \
+            exactly (to float tolerance on another runtime). --link-bandwidth and \
             --link-rtt emulate a slower link by sleeping; they are off by default.
 
             With a bundle pair from `split --adaptive`, --cut ID runs one of its cuts \
@@ -139,7 +142,7 @@ struct Run: AsyncParsableCommand {
                 })),
                 ("latency_ms", .object([("median", .double(median)), ("runs", .array(latencies.map { .double($0) }))])),
                 ("nodes", .array(timings.map { .object([("name", .string($0.node)), ("op", .string($0.op)), ("ms", .double($0.milliseconds))]) })),
-            ] + (runner.remoteModel.map { [("remote", remote.report(breakdowns, modelName: $0))] } ?? [])
+            ] + (runner.remoteRunner.map { [("remote", remote.report(breakdowns, runner: $0))] } ?? [])
               + (perRequest ? [("requests", .array(requests.map(\.json)))] : []))
             print(report.serialized(pretty: true))
         } else {
@@ -150,7 +153,7 @@ struct Run: AsyncParsableCommand {
             }
             let runs = repeats > 1 ? "median of \(repeats) runs" : "1 run"
             print("latency: \(fixed(median, 3)) ms (\(runs), \(options.threads) thread\(options.threads == 1 ? "" : "s"))")
-            for line in remote.lines(breakdowns) { print(line) }
+            if let wire = runner.remoteRunner?.wire { for line in remote.lines(breakdowns, wire: wire) { print(line) } }
         }
     }
 }
@@ -167,8 +170,8 @@ struct Runner {
     /// A local run of an edge-only cut in a stream: the emulated edge's slowdown, and the cut's id.
     private var edgeSlowdown = 1.0
     private var cutID: String?
-    /// The served model's name, when the cloud half runs remotely.
-    var remoteModel: String? { remote?.modelName ?? adaptive.map { _ in "adaptive" } }
+    /// The runner of the cloud half, when it runs remotely at one cut.
+    var remoteRunner: RemoteRunner? { remote }
 
     /// One request's result: the outputs, and for remote runs where the time went and which cut ran why.
     struct Result {
@@ -210,7 +213,8 @@ struct Runner {
             } else {
                 let runner = try await RemoteRunner(edge: edge, url: url, modelName: remote.model,
                                                     codec: remote.codec, link: try remote.link(), options: options,
-                                                    timeoutSeconds: try remote.timeoutSeconds())
+                                                    wire: remote.wire.format, timeoutSeconds: try remote.timeoutSeconds())
+                try remote.checkPair(runner)
                 runner.edgeSlowdown = remote.edgeSlowdown
                 self.remote = runner
                 session = nil

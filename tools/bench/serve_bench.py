@@ -1,7 +1,7 @@
-"""Serving throughput: `cleave serve` at concurrency 1, 8 and 64 next to cleave's runtime run locally.
+"""Serving throughput: `cleave serve` and KServe's Python server at concurrency 1, 8 and 64, in one run.
 
 Usage: .venv/bin/python tools/bench/serve_bench.py [--cleave .build/release/cleave] [--model resnet50]
-           [--workers 2] [--repeats 15] [--requests 30,64,128]
+           [--workers 2] [--repeats 15] [--requests 30,64,128] [--no-kserve]
 
 The model (.models/light/<model>.onnx, from tools/light_models.py) is cut in
 the middle of its node list; the cloud half is what is measured. Baseline: the
@@ -14,8 +14,16 @@ wall time, p50/p99 over per-request latencies (after one warm-up request per
 client), and the median of the model run inside the server (the response's
 compute_ms). Every response's output must equal the local run's, bit for bit.
 The ratio served/local is the cost of serving (1.00 = none).
+
+The peer: KServe's own Python model server (`kserve.Model` running the same
+cloud half's model.onnx with ONNX Runtime, tools/interop/kserve_onnx.py in
+.venv-kserve: one process, predict in its event loop, ONNX Runtime's default
+threads = all cores), loaded by the same clients with the same binary requests
+(KServe reads and writes binary tensor data without listing the extension);
+every response must equal ONNX Runtime's output here for the same boundary, to
+float tolerance. cleave/KServe ratios: requests/s (goal >= 1.00) and p99 (goal <= 1.00).
 """
-import argparse, http.client, json, os, re, statistics, subprocess, sys, tempfile, threading, time, shutil
+import argparse, http.client, json, os, re, socket, statistics, subprocess, sys, tempfile, threading, time, shutil
 
 import numpy as np
 import onnx
@@ -28,8 +36,10 @@ parser.add_argument("--repeats", type=int, default=15, help="local runs per base
 parser.add_argument("--concurrency", default="1,8,64")
 parser.add_argument("--requests", default="30,64,128", help="measured requests per concurrency level")
 parser.add_argument("--dir", default=".models/light")
+parser.add_argument("--no-kserve", action="store_true", help="measure cleave serve only")
 args = parser.parse_args()
 cleave = os.path.abspath(args.cleave)
+root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run(*command):
@@ -47,6 +57,36 @@ def middle_tensor(path):
     return candidates[len(candidates) // 2]
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_kserve(model, name):
+    """KServe's Python server on the cloud half; returns the process and its port once the model is ready."""
+    python = os.path.join(root, ".venv-kserve", "bin", "python")
+    if not os.path.exists(python):
+        sys.exit(".venv-kserve is missing: run tools/setup.sh (or pass --no-kserve)")
+    port = free_port()
+    process = subprocess.Popen([python, os.path.join(root, "tools", "interop", "kserve_onnx.py"), model, "--name", name, "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"KServe's server exited {process.returncode} before it was ready")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", f"/v2/models/{name}/ready")
+            if connection.getresponse().status == 200:
+                return process, port
+        except OSError:
+            pass
+        time.sleep(0.25)
+    process.kill()
+    sys.exit("KServe's server was not ready after 120 s")
+
+
 def percentile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
@@ -57,7 +97,7 @@ def main():
     if not os.path.exists(path):
         sys.exit(f"{path} is missing: run .venv/bin/python tools/light_models.py --only {args.model}")
     work = tempfile.mkdtemp(prefix="cleave-serve-bench-")
-    server = None
+    server = kserve = None
     try:
         pair = os.path.join(work, "pair")
         run("cut", path, "--at", middle_tensor(path), "-o", pair)
@@ -84,7 +124,7 @@ def main():
             data = np.ascontiguousarray(np.load(files[spec["name"]]), dtype=np.float32).tobytes()
             entries.append({"name": spec["name"], "datatype": "FP32", "shape": spec["shape"], "parameters": {"binary_data_size": len(data)}})
             section += data
-        header = json.dumps({"inputs": entries, "parameters": {"binary_data_output": True}}).encode()
+        header = json.dumps({"id": "bench", "inputs": entries, "parameters": {"binary_data_output": True}}).encode()
         body = header + section
         headers = {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(header))}
 
@@ -93,9 +133,10 @@ def main():
         match = re.search(r"serving model '([^']+)'.*:(\d+) with", server.stdout.readline())
         if not match:
             sys.exit("cleave serve did not start")
-        name, port = match.group(1), int(match.group(2))
+        name, server_port = match.group(1), int(match.group(2))
 
-        def measure(concurrency, total):
+        def measure(concurrency, total, port=None, name=name, correct=lambda output: output == expected, timed=True):
+            port = port or server_port
             connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=600) for _ in range(concurrency)]
             latencies, errors, compute = [], [], []
             lock = threading.Lock()
@@ -107,10 +148,10 @@ def main():
                 data = response.read()
                 elapsed = (time.perf_counter() - start) * 1000
                 length = int(response.getheader("Inference-Header-Content-Length") or 0)
-                if response.status != 200 or data[length:] != expected:
+                if response.status != 200 or not correct(data[length:]):
                     with lock:
                         errors.append(response.status)
-                else:
+                elif timed:
                     with lock:
                         compute.append(json.loads(data[:length])["parameters"]["compute_ms"])
                 return elapsed
@@ -137,8 +178,8 @@ def main():
             for c in connections:
                 c.close()
             if errors:
-                sys.exit(f"{len(errors)} failed requests at concurrency {concurrency}: {errors[:5]}")
-            return len(latencies) / wall, percentile(latencies, 50), percentile(latencies, 99), percentile(compute, 50)
+                sys.exit(f"{len(errors)} failed requests at concurrency {concurrency} on port {port}: {errors[:5]}")
+            return len(latencies) / wall, percentile(latencies, 50), percentile(latencies, 99), percentile(compute, 50) if timed else None
 
         levels = [int(c) for c in args.concurrency.split(",")]
         totals = [int(n) for n in args.requests.split(",")]
@@ -147,10 +188,34 @@ def main():
             rps, p50, p99, model_ms = measure(concurrency, max(total, concurrency))
             local_rps = 1000 / single_ms if concurrency == 1 else local_parallel_rps
             rows.append((concurrency, max(total, concurrency), rps, p50, p99, model_ms, local_rps, rps / local_rps))
+        server.terminate()
+        server.wait(timeout=30)
+        server = None
+
+        # The peer, measured after cleave serve has stopped, so that each has the machine to itself.
+        peer_rows = []
+        if not args.no_kserve:
+            import onnxruntime as ort
+            session = ort.InferenceSession(os.path.join(cloud, "model.onnx"), providers=["CPUExecutionProvider"])
+            feeds_np = {i.name: np.load(files[i.name]) for i in session.get_inputs()}
+            (ort_output,) = session.run(None, feeds_np)  # the cloud halves here have one output
+            ort_expected = np.ascontiguousarray(ort_output, dtype=np.float32).ravel()
+            del session
+
+            def same_as_ort(output):
+                # The server's ONNX Runtime may order a reduction differently from this one: float tolerance.
+                got = np.frombuffer(output, dtype=np.float32)
+                return got.shape == ort_expected.shape and np.allclose(got, ort_expected, rtol=1e-5, atol=1e-6)
+
+            kserve, kserve_port = start_kserve(os.path.join(cloud, "model.onnx"), name)
+            for concurrency, total in zip(levels, totals):
+                rps, p50, p99, _ = measure(concurrency, max(total, concurrency), port=kserve_port, correct=same_as_ort, timed=False)
+                peer_rows.append((rps, p50, p99))
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+        for process in (server, kserve):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
 
     boundary = ", ".join(f"{s['name']} {s['shape']}" for s in manifest["inputs"])
@@ -161,6 +226,14 @@ def main():
     for c, n, rps, p50, p99, model_ms, local_rps, ratio in rows:
         print(f"{c:>11}  {n:>8}  {rps:>8.2f}  {p50:>8.2f}  {p99:>8.2f}  {model_ms:>10.2f}  {local_rps:>11.2f}  {ratio:>12.2f}")
     print("run p50 = the model run inside the server (its compute_ms); p50 - run p50 at concurrency 1 is the HTTP and protocol overhead")
+    if peer_rows:
+        print()
+        print(f"cleave serve ({args.workers} workers x 1 thread) vs KServe's Python server (kserve.Model + ONNX Runtime, 1 process, ORT's default threads), same requests:")
+        print(f"{'concurrency':>11}  {'cleave req/s':>12}  {'KServe req/s':>12}  {'req/s ratio':>11}  {'cleave p50':>10}  {'KServe p50':>10}"
+              f"  {'cleave p99':>10}  {'KServe p99':>10}  {'p99 ratio':>9}")
+        for (c, _, rps, p50, p99, _, _, _), (krps, kp50, kp99) in zip(rows, peer_rows):
+            print(f"{c:>11}  {rps:>12.2f}  {krps:>12.2f}  {rps / krps:>11.2f}  {p50:>10.2f}  {kp50:>10.2f}  {p99:>10.2f}  {kp99:>10.2f}  {p99 / kp99:>9.2f}")
+        print("ratios are cleave / KServe: req/s >= 1.00 and p99 <= 1.00 mean cleave serve is at least as fast")
 
 
 if __name__ == "__main__":
