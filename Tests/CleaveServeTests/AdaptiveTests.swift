@@ -205,8 +205,14 @@ final class AdaptiveTests: XCTestCase {
     func testTheEstimatorFollowsAHundredfoldDrop() {
         var estimator = LinkEstimator(bitsPerSecond: 100e6, rttMilliseconds: 20)
         // 100 KB at 1 Mbps is 800 ms on the wire plus the 20 ms round trip.
-        for _ in 0..<3 { estimator.observeTransfer(bytes: 100_000, milliseconds: 820) }
-        XCTAssertEqual(estimator.bitsPerSecond, 1e6, accuracy: 1e4)
+        estimator.observeTransfer(bytes: 100_000, milliseconds: 820)
+        XCTAssertEqual(estimator.bitsPerSecond, 1e6, accuracy: 1e4, "the first sample replaces the prior")
+        // A hundredfold drop is followed within one request; noise (here 20 %) is smoothed.
+        estimator.observeTransfer(bytes: 100_000, milliseconds: 20 + 8)
+        XCTAssertEqual(estimator.bitsPerSecond, 1e6 * pow(100, 0.9), accuracy: 1e3)
+        let before = estimator.bitsPerSecond
+        estimator.observeTransfer(bytes: 100_000, milliseconds: 20 + 800 / before * 1e6 / 1.2)
+        XCTAssertEqual(estimator.bitsPerSecond, before * pow(1.2, 0.5), accuracy: 1)
         estimator.observeRoundTrip(milliseconds: 60)
         XCTAssertEqual(estimator.rttMilliseconds, 40, accuracy: 1e-9)
     }
