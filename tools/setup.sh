@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# espeak-ng speaks the speech that tools/zoo.py feeds the voice-activity detector.
-apt_packages=(pkg-config protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libopenblas-dev python3-venv time openssl espeak-ng)
+# espeak-ng speaks the speech that tools/zoo.py feeds the voice-activity detector; gcc, libdnnl-dev,
+# libxnnpack-dev and libpthreadpool-dev build the oneDNN and XNNPACK sides of tools/bench/conv_kernels.py.
+apt_packages=(pkg-config protobuf-c-compiler libprotobuf-c-dev zlib1g-dev libopenblas-dev python3-venv time openssl espeak-ng
+              gcc libdnnl-dev libxnnpack-dev libpthreadpool-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
