@@ -1,5 +1,6 @@
 import CleaveIR
 import COpenBLAS
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -139,11 +140,10 @@ public final class Session {
     }
 
     private func execute(_ inputs: [String: Tensor], record: ((Int, Double) -> Void)?) throws -> [String: Tensor] {
-        // Products are split onto the session's own workers (`BLAS.gemm`);
-        // the caller's OpenBLAS setting (compression's, say) comes back after.
-        let blasThreads = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(blasThreads) }
+        // Products are split onto the session's own workers (`BLAS.gemm`), so
+        // OpenBLAS must not thread them too; see `BLASThreads`.
+        BLASThreads.enter()
+        defer { BLASThreads.leave() }
         var values = [Tensor?](repeating: nil, count: slots.count)
         for (s, tensor) in constantSlots { values[s] = tensor }
         if let extra = inputs.keys.filter({ !inputNames.contains($0) }).min() {
@@ -222,3 +222,30 @@ public final class Session {
 @_silgen_name("mallopt")
 private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif
+
+/// OpenBLAS's thread count is one setting for the whole process. While any
+/// session runs it must be 1; the first run to start saves the caller's value
+/// (compression's, say) and the last to finish restores it. Saving and
+/// restoring per run would let one run's restore land in the middle of a
+/// concurrent run (a server's sessions), which then threads its products
+/// inside OpenBLAS as well — slower, and its sums in another order.
+enum BLASThreads {
+    private static let state = Mutex((running: 0, saved: Int32(1)))
+
+    static func enter() {
+        state.withLock { state in
+            if state.running == 0 {
+                state.saved = openblas_get_num_threads()
+                openblas_set_num_threads(1)
+            }
+            state.running += 1
+        }
+    }
+
+    static func leave() {
+        state.withLock { state in
+            state.running -= 1
+            if state.running == 0 { openblas_set_num_threads(state.saved) }
+        }
+    }
+}
