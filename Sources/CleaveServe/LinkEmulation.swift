@@ -61,7 +61,7 @@ public struct LinkSchedule: Sendable, Equatable {
         public var link: LinkEmulation
     }
 
-    public var phases: [Phase]
+    public private(set) var phases: [Phase]
 
     /// Seconds until the last phase ends.
     public var duration: Double { phases.last?.end ?? 0 }
