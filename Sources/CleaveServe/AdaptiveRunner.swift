@@ -86,7 +86,6 @@ public final class AdaptiveRunner: @unchecked Sendable {
     /// A cut as the runner knows it.
     struct CutModel {
         var id: String
-        var view: LoadedBundle?
         var placement: String
         var boundaryBytes: Int
         var predictedEdge: Double
@@ -131,7 +130,8 @@ public final class AdaptiveRunner: @unchecked Sendable {
     /// - Parameters:
     ///   - edge: a version-2 edge bundle (several cuts).
     ///   - modelName: the served name of the default cut (default: the one `cleave serve` gives it); cut `c` is `NAME.c`.
-    ///   - prior: the link assumed before the first measurement (default: the plan's default link, else 10 Mbps / 20 ms).
+    ///   - prior: the link assumed before the first measurement (default: the geometric mean of the
+    ///     plan's bandwidth range and its RTT, else 10 Mbps and 20 ms).
     /// - Throws: `CleaveError.badInput` when the bundle is not a multi-cut edge bundle.
     public init(edge: LoadedBundle, url: String, modelName: String? = nil, codec: BoundaryCodec, timeoutSeconds: Double = 30,
                 prior: LinkEstimator? = nil, options: SessionOptions = SessionOptions(), client: HTTPClient = .shared) throws {
@@ -153,7 +153,7 @@ public final class AdaptiveRunner: @unchecked Sendable {
         cuts = edge.manifest.cuts.map { cut in
             let plan = cut.plan
             let bytes = plan?["boundary_bytes"]?.intValue ?? cut.boundary.reduce(0) { $0 + $1.tensor.type.byteCount }
-            return CutModel(id: cut.id, view: nil, placement: plan?["placement"]?.stringValue ?? (cut.boundary.isEmpty ? "edge-only" : "split"),
+            return CutModel(id: cut.id, placement: plan?["placement"]?.stringValue ?? (cut.boundary.isEmpty ? "edge-only" : "split"),
                             boundaryBytes: bytes, predictedEdge: plan?["edge_ms"]?.doubleValue ?? 0,
                             predictedCloud: plan?["cloud_ms"]?.doubleValue ?? 0)
         }
