@@ -103,7 +103,7 @@ public enum BundleVerifier {
                 problem("\(entry): is not a regular file (§1.1)")
             }
         }
-        for required in ["model.onnx", "weights.bin"] + manifest.cuts.compactMap(\.model) where !listed.contains(required) {
+        for required in ["weights.bin"] + manifest.everyCut.compactMap(\.model) where !listed.contains(required) {
             problem("manifest.json: 'files' does not list \(required) (§1)")
         }
         guard report.problems.isEmpty else { return report }
@@ -138,9 +138,9 @@ public enum BundleVerifier {
     /// §3, §7: every model file parses and matches its cut, and weights.bin is laid out exactly.
     static func checkModel(path: String, manifest: Manifest) -> [String] {
         // One model per cut (version 2), or model.onnx alone (version 1).
-        let models: [(file: String, cut: Manifest.Cut, what: String)] = manifest.version >= 2
-            ? manifest.cuts.compactMap { cut in cut.model.map { ($0, cut, "\($0) (cut \(cut.id))") } }
-            : manifest.cut(nil).map { [("model.onnx", $0, "model.onnx")] } ?? []
+        let models = manifest.everyCut.compactMap { cut in
+            cut.model.map { (file: $0, cut: cut, what: manifest.version >= 2 ? "\($0) (cut \(cut.id))" : $0) }
+        }
         var problems: [String] = []
         var placed: [String: (offset: Int, length: Int, file: String)] = [:]
         for (file, cut, what) in models {
@@ -235,10 +235,7 @@ public enum BundleVerifier {
         guard edge.cuts.map(\.id) == cloud.cuts.map(\.id), edge.defaultCut == cloud.defaultCut else {
             return problems + ["the halves list different cuts: edge \(edge.cuts.map(\.id)), cloud \(cloud.cuts.map(\.id)) (§7)"]
         }
-        let pairs: [(Manifest.Cut, Manifest.Cut)] = edge.version >= 2
-            ? zip(edge.cuts, cloud.cuts).map { ($0, $1) }
-            : [edge.cut(nil), cloud.cut(nil)].compactMap { $0 }.pairs
-        for (e, c) in pairs {
+        for (e, c) in zip(edge.everyCut, cloud.everyCut) {
             let name = edge.version >= 2 ? "cut \(e.id): " : ""
             if e.boundary != c.boundary {
                 problems.append("\(name)the halves disagree on the boundary (§4)")
@@ -255,9 +252,4 @@ public enum BundleVerifier {
         }
         return problems
     }
-}
-
-extension Array {
-    /// `[a, b]` as `[(a, b)]`.
-    fileprivate var pairs: [(Element, Element)] { count == 2 ? [(self[0], self[1])] : [] }
 }

@@ -88,14 +88,16 @@ public struct Manifest: Sendable, Equatable {
     public var producerName: String
     public var producerVersion: String
 
-    /// The cut named `id` (version 2), or the bundle's only cut described as one (version 1, id nil).
+    /// The cut named `id`, or with nil the default one: in version 1 the bundle's only
+    /// cut, its top level described as one.
     public func cut(_ id: String?) -> Cut? {
-        guard let id, version >= 2 else {
-            return id == nil ? Cut(id: defaultCut ?? "default", model: "model.onnx", inputs: inputs, outputs: outputs,
-                                   boundary: boundary, finalOutputs: finalOutputs, plan: nil) : nil
-        }
-        return cuts.first { $0.id == id }
+        if version >= 2 { return cuts.first { $0.id == (id ?? defaultCut) } }
+        return id == nil ? Cut(id: "default", model: "model.onnx", inputs: inputs, outputs: outputs,
+                               boundary: boundary, finalOutputs: finalOutputs, plan: nil) : nil
     }
+
+    /// Every cut the bundle holds: version 2's `cuts`, or version 1's only one.
+    public var everyCut: [Cut] { version >= 2 ? cuts : [cut(nil)].compactMap { $0 } }
 
     /// This manifest as a single-cut one for `cut`: its inputs, outputs, boundary and final outputs at top level.
     public func viewing(_ cut: Cut) -> Manifest {

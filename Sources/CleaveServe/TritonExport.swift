@@ -50,7 +50,7 @@ public enum TritonExport {
 
     /// The files of a bundle's (cut's) half as Triton gets them: its model file, saved as model.onnx, and weights.bin.
     static func files(of bundle: LoadedBundle) -> [(source: Manifest.FileEntry, name: String)] {
-        let model = bundle.manifest.cut(bundle.manifest.version >= 2 ? bundle.cutID : nil)?.model ?? "model.onnx"
+        let model = bundle.manifest.cut(bundle.cutID)?.model ?? "model.onnx"
         return bundle.manifest.files.compactMap { file in
             file.path == model ? (file, "model.onnx") : file.path == "weights.bin" ? (file, "weights.bin") : nil
         }
