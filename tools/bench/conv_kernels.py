@@ -55,7 +55,7 @@ args = parser.parse_args()
 
 
 def formula_data(cin, cout, h, w, k, groups):
-    """The input, weights and bias onednn_conv.c generates."""
+    """The input, weights and bias of tools/bench/conv_case.h."""
     i = np.arange(cin * h * w, dtype=np.int64)
     x = (((i * 7919) % 1000) / 1000.0 - 0.5).astype(np.float32).reshape(1, cin, h, w)
     j = np.arange(cout * (cin // groups) * k * k, dtype=np.int64)

@@ -3,9 +3,8 @@
  * Usage: onednn_conv CIN COUT H W K STRIDE PAD GROUPS REPS
  * Threads: OMP_NUM_THREADS (oneDNN's CPU runtime here is OpenMP).
  *
- * Input and weights follow a formula the driver repeats in NumPy, so that it
- * can check the output against ONNX Runtime:
- *   x[i] = ((i * 7919) % 1000) / 1000 - 0.5,  w[i] = (((i * 104729) % 1000) / 1000 - 0.5) / 20,  b[o] = o / 100.
+ * Input, weights and bias follow conv_case.h's formulas, which the driver
+ * repeats in NumPy to check the output against ONNX Runtime.
  * The convolution uses dnnl_convolution_auto (oneDNN picks direct or Winograd)
  * with every memory format `any`; the weights are reordered into the chosen
  * layout once, before timing, as a session would at build time. Two timings,
@@ -20,20 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "conv_case.h"
 
 #define CHECK(call) do { dnnl_status_t s = (call); if (s != dnnl_success) { fprintf(stderr, "%s failed: %d\n", #call, (int)s); exit(1); } } while (0)
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int compare(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* A memory object in `md`, filled from `data` (given in `plain`'s layout) through a reorder when the layouts differ. */
 static dnnl_memory_t filled(dnnl_engine_t engine, dnnl_stream_t stream, const dnnl_memory_desc_t *md, const dnnl_memory_desc_t *plain, float *data) {
@@ -72,7 +60,6 @@ int main(int argc, char **argv) {
     dnnl_dims_t src_dims = {1, cin, h, w}, dst_dims = {1, cout, oh, ow}, bias_dims = {cout};
     dnnl_dims_t weight_dims = {groups, cout / groups, cin / groups, k, k};
     dnnl_dims_t strides = {stride, stride}, padding = {pad, pad};
-    int weight_rank = groups > 1 ? 5 : 4;
     dnnl_dims_t plain_weight_dims = {cout, cin, k, k};
     dnnl_memory_desc_t src_any, w_any, b_md, dst_any, src_plain, w_plain, dst_plain;
     CHECK(dnnl_memory_desc_init_by_tag(&src_any, 4, src_dims, dnnl_f32, dnnl_format_tag_any));
@@ -87,7 +74,6 @@ int main(int argc, char **argv) {
         CHECK(dnnl_memory_desc_init_by_tag(&w_any, 4, plain_weight_dims, dnnl_f32, dnnl_format_tag_any));
         CHECK(dnnl_memory_desc_init_by_tag(&w_plain, 4, plain_weight_dims, dnnl_f32, dnnl_oihw));
     }
-    (void)weight_rank;
 
     dnnl_convolution_desc_t desc;
     CHECK(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_auto, &src_any, &w_any, &b_md,
@@ -105,9 +91,7 @@ int main(int argc, char **argv) {
     long nx = cin * h * w, nw = cout * (cin / groups) * k * k, ny = cout * oh * ow;
     float *x = malloc(nx * sizeof(float)), *wt = malloc(nw * sizeof(float)), *b = malloc(cout * sizeof(float));
     float *y = malloc(ny * sizeof(float));
-    for (long i = 0; i < nx; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
-    for (long i = 0; i < nw; i++) wt[i] = ((float)((i * 104729) % 1000) / 1000.0f - 0.5f) / 20.0f;
-    for (long o = 0; o < cout; o++) b[o] = (float)o / 100.0f;
+    fill_case(x, nx, wt, nw, b, cout);
 
     dnnl_memory_t weights = filled(engine, stream, w_md, &w_plain, wt);  /* once, as at session build */
     dnnl_memory_t bias;
@@ -149,14 +133,9 @@ int main(int argc, char **argv) {
             plain[r] = (t2 - t1) * 1000;
         }
     }
-    qsort(blocked, reps, sizeof(double), compare);
-    qsort(plain, reps, sizeof(double), compare);
-    double sum = 0, squares = 0;
-    for (long i = 0; i < ny; i++) {
-        sum += y[i];
-        squares += (double)y[i] * y[i];
-    }
+    double sum, squares;
+    sums(y, ny, &sum, &squares);
     printf("{\"blocked_ms\": %.6f, \"nchw_ms\": %.6f, \"sum\": %.9g, \"sum_squares\": %.9g, \"impl\": \"%s\"}\n",
-           blocked[reps / 2], plain[reps / 2], sum, squares, impl ? impl : "?");
+           median(blocked, reps), median(plain, reps), sum, squares, impl ? impl : "?");
     return 0;
 }

@@ -2,7 +2,7 @@
  *
  * Usage: xnnpack_conv CIN COUT H W K STRIDE PAD GROUPS REPS THREADS
  *
- * Same input, weights and bias formulas as onednn_conv.c (given in NCHW/OIHW
+ * Input, weights and bias from conv_case.h's formulas (given in NCHW/OIHW
  * order, transposed here to XNNPACK's NHWC and per-group OHWI once, as a
  * session would at build time). Two timings, medians of REPS runs after 3
  * warm-ups:
@@ -14,19 +14,8 @@
 #include <pthreadpool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include "conv_case.h"
 #include <xnnpack.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int compare(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
     if (argc != 11) {
@@ -44,9 +33,7 @@ int main(int argc, char **argv) {
     float *x = malloc(nx * sizeof(float)), *wt = malloc(nw * sizeof(float)), *b = malloc(cout * sizeof(float));
     float *x_nhwc = malloc(nx * sizeof(float)), *w_ohwi = malloc(nw * sizeof(float));
     float *y_nhwc = malloc(ny * sizeof(float)), *y = malloc(ny * sizeof(float));
-    for (long i = 0; i < nx; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
-    for (long i = 0; i < nw; i++) wt[i] = ((float)((i * 104729) % 1000) / 1000.0f - 0.5f) / 20.0f;
-    for (long o = 0; o < cout; o++) b[o] = (float)o / 100.0f;
+    fill_case(x, nx, wt, nw, b, cout);
     /* OIHW (O = groups × gout) → per group O,H,W,I. */
     for (long o = 0; o < cout; o++)
         for (long i = 0; i < gin; i++)
@@ -79,13 +66,8 @@ int main(int argc, char **argv) {
             plain[r] = (t2 - t1) * 1000;
         }
     }
-    qsort(alone, reps, sizeof(double), compare);
-    qsort(plain, reps, sizeof(double), compare);
-    double sum = 0, squares = 0;
-    for (long i = 0; i < ny; i++) {
-        sum += y[i];
-        squares += (double)y[i] * y[i];
-    }
-    printf("{\"nhwc_ms\": %.6f, \"nchw_ms\": %.6f, \"sum\": %.9g, \"sum_squares\": %.9g}\n", alone[reps / 2], plain[reps / 2], sum, squares);
+    double sum, squares;
+    sums(y, ny, &sum, &squares);
+    printf("{\"nhwc_ms\": %.6f, \"nchw_ms\": %.6f, \"sum\": %.9g, \"sum_squares\": %.9g}\n", median(alone, reps), median(plain, reps), sum, squares);
     return 0;
 }
