@@ -98,6 +98,7 @@ public final class ServedModel: @unchecked Sendable {
         }
     }
 
-    /// Stops the workers once queued runs are done.
+    /// Stops the workers once queued runs are done. Stopping twice is harmless, so a
+    /// model served under two names (`all`'s default cut) can be stopped through each.
     public func shutdown() { pool.shutdown() }
 }

@@ -92,7 +92,7 @@ struct Serve: AsyncParsableCommand {
         }
         fflush(stdout)
         try await server.wait()
-        for (_, model) in models.dropFirst(models.count > 1 ? 1 : 0) { model.shutdown() }
+        for (_, model) in models { model.shutdown() }
     }
 }
 

@@ -58,7 +58,7 @@ struct AdaptiveServer {
 
     func stop() async {
         await server.stop()
-        for (_, model) in models.dropFirst() { model.shutdown() }
+        for (_, model) in models { model.shutdown() }
     }
 }
 
