@@ -5,20 +5,22 @@ import CleaveRuntime
 
 /// `--adaptive` and its options, shared by `plan` and `split`.
 struct AdaptiveOptions: ParsableArguments {
+    static let defaultRange = "0.5Mbps-200Mbps", defaultMaxCuts = 4
+
     @Flag(help: "Plan for a whole range of bandwidths: keep every cut that is the best somewhere in --bandwidth-range (split: write them all into one pair of bundles).")
     var adaptive = false
 
     @Option(name: .customLong("bandwidth-range"), help: ArgumentHelp("With --adaptive: the bandwidths to plan for, LOW-HIGH, e.g. 0.5Mbps-200Mbps.", valueName: "range"))
-    var bandwidthRange = "0.5Mbps-200Mbps"
+    var bandwidthRange = AdaptiveOptions.defaultRange
 
     @Option(name: .customLong("max-cuts"), help: "With --adaptive: keep at most this many optimal cuts (those that gain under 5% over the others everywhere are dropped first).")
-    var maxCuts = 4
+    var maxCuts = AdaptiveOptions.defaultMaxCuts
 
     @Flag(name: .customLong("no-edge-fallback"), help: "With --adaptive: do not add edge-only as the fallback for an unreachable server (the edge bundle then need not hold the whole model).")
     var noEdgeFallback = false
 
     func validate() throws {
-        guard adaptive || (bandwidthRange == "0.5Mbps-200Mbps" && maxCuts == 4 && !noEdgeFallback) else {
+        guard adaptive || (bandwidthRange == AdaptiveOptions.defaultRange && maxCuts == AdaptiveOptions.defaultMaxCuts && !noEdgeFallback) else {
             throw ValidationError("--bandwidth-range, --max-cuts and --no-edge-fallback need --adaptive")
         }
         guard maxCuts >= 1 else { throw ValidationError("--max-cuts must be at least 1") }

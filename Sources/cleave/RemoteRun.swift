@@ -9,6 +9,8 @@ import Glibc
 
 /// `cleave run EDGE --remote URL …`: the options, and how the breakdown is shown.
 struct RemoteOptions: ParsableArguments {
+    static let defaultTimeout = "30s"
+
     @Option(name: .customLong("remote"), help: ArgumentHelp("Run the cloud half on this KServe v2 server (`cleave serve`, Triton, KServe, MLServer), e.g. http://10.0.0.2:8000; MODEL is then the edge bundle.", valueName: "url"))
     var url: String?
 
@@ -37,7 +39,7 @@ struct RemoteOptions: ParsableArguments {
     var edgeSlowdown: Double = 1
 
     @Option(name: .customLong("remote-timeout"), help: ArgumentHelp("With --remote: give up on a request after this long (with --adaptive it then runs edge-only), e.g. 5s.", valueName: "time"))
-    var timeout: String = "30s"
+    var timeout = RemoteOptions.defaultTimeout
 
     @Option(name: .customLong("remote-wire"), help: "How tensors travel with --remote: auto (binary when the server's GET /v2 lists binary_tensor_data, else JSON), binary, json.")
     var wire: WireChoice = .auto
@@ -51,7 +53,7 @@ struct RemoteOptions: ParsableArguments {
                 throw ValidationError("--remote '\(url)' must be an http:// or https:// URL such as http://127.0.0.1:8000")
             }
         } else if model != nil || codec != .none || bandwidth != nil || rtt != nil || strictPair || wire != .auto
-                    || schedule != nil || adaptive || timeout != "30s" {
+                    || schedule != nil || adaptive || timeout != RemoteOptions.defaultTimeout {
             throw ValidationError("--remote-model, --remote-wire, --boundary-codec, --link-bandwidth, --link-rtt, --strict-pair, --link-schedule, --adaptive and --remote-timeout need --remote")
         }
         if schedule != nil && (bandwidth != nil || rtt != nil) {
